@@ -1,0 +1,275 @@
+//! Built-in models: toy checkpoints embedded in the binary, loaded into a [`Transformer`].
+
+use crate::TokenBatch;
+use crate::config::{Architecture, TransformerConfig};
+use crate::error::ModelError;
+use crate::tokenizer::WordTokenizer;
+use crate::toy::train::TrainingRecord;
+use crate::toy::{self, TOY_NAMES};
+use crate::transformer::Transformer;
+use burn::module::Module;
+use burn::store::{ModuleSnapshot, SafetensorsStore};
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+/// Encoder (classifier) or decoder (next-token) model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    /// Bidirectional encoder with a classification head.
+    Encoder,
+    /// Causal language model.
+    Decoder,
+}
+
+/// Everything about a checkpoint except its weights (stored as `NAME.json` beside them).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelCard {
+    /// Model name.
+    pub name: String,
+    /// What the model does.
+    pub description: String,
+    /// Architecture.
+    pub config: TransformerConfig,
+    /// Vocabulary, by id.
+    pub vocabulary: WordTokenizer,
+    /// Class names (classifiers only).
+    pub class_names: Vec<String>,
+    /// How it was trained.
+    pub training: TrainingRecord,
+}
+
+/// A model ready to run: weights, tokenizer and what they came from.
+#[derive(Debug)]
+pub struct LoadedModel {
+    /// Description, architecture and vocabulary.
+    pub card: ModelCard,
+    /// The weights.
+    pub transformer: Transformer,
+    /// Where the model came from (e.g. `built-in`).
+    pub source: String,
+    /// sha256 of the card and weight files, hex.
+    pub sha256: String,
+}
+
+struct Embedded {
+    name: &'static str,
+    card: &'static [u8],
+    weights: &'static [u8],
+}
+
+const EMBEDDED: [Embedded; 2] = [
+    Embedded {
+        name: "toy-sentiment",
+        card: include_bytes!("../checkpoints/toy-sentiment.json"),
+        weights: include_bytes!("../checkpoints/toy-sentiment.safetensors"),
+    },
+    Embedded {
+        name: "toy-recall",
+        card: include_bytes!("../checkpoints/toy-recall.json"),
+        weights: include_bytes!("../checkpoints/toy-recall.safetensors"),
+    },
+];
+
+/// Names of the built-in models.
+pub fn builtin_names() -> &'static [&'static str] {
+    &TOY_NAMES
+}
+
+/// Loads a built-in model onto `device`.
+pub fn load_builtin(name: &str, device: &Device) -> Result<LoadedModel, ModelError> {
+    let embedded =
+        EMBEDDED
+            .iter()
+            .find(|e| e.name == name)
+            .ok_or_else(|| ModelError::UnknownModel {
+                name: name.to_string(),
+                known: TOY_NAMES.join(", "),
+            })?;
+    load_checkpoint(name, embedded.card, embedded.weights, "built-in", device)
+}
+
+/// Loads a model from card and weight bytes, checking that they agree.
+pub fn load_checkpoint(
+    name: &str,
+    card: &[u8],
+    weights: &[u8],
+    source: &str,
+    device: &Device,
+) -> Result<LoadedModel, ModelError> {
+    let fail = |file: &str, detail: String| ModelError::Checkpoint {
+        name: name.to_string(),
+        file: file.to_string(),
+        detail,
+    };
+    let card_file = format!("{name}.json");
+    let weights_file = format!("{name}.safetensors");
+    if card.is_empty() || weights.is_empty() {
+        return Err(fail(
+            &weights_file,
+            format!("the checkpoint is empty; train it with `cavern train-toy {name}`"),
+        ));
+    }
+    let card: ModelCard = serde_json::from_slice(card)
+        .map_err(|e| fail(&card_file, format!("invalid model card: {e}")))?;
+    card.config.check().map_err(|e| fail(&card_file, e))?;
+    if card.vocabulary.vocab_size() != card.config.vocab_size {
+        return Err(fail(
+            &card_file,
+            "vocabulary size disagrees with the config".into(),
+        ));
+    }
+    let mut transformer = Transformer::new(card.config.clone(), device);
+    let mut store = SafetensorsStore::from_bytes(Some(weights.to_vec()));
+    let applied = transformer
+        .load_from(&mut store)
+        .map_err(|e| fail(&weights_file, format!("corrupt or truncated weights: {e}")))?;
+    if !applied.missing.is_empty() || !applied.errors.is_empty() {
+        let missing: Vec<_> = applied
+            .missing
+            .iter()
+            .map(|(path, _)| path.as_str())
+            .collect();
+        return Err(fail(
+            &weights_file,
+            format!(
+                "weights do not fit the config (missing: {missing:?}, errors: {:?})",
+                applied.errors
+            ),
+        ));
+    }
+    let sha256 = hex_sha256(&[&serde_json::to_vec(&card).unwrap_or_default(), weights]);
+    Ok(LoadedModel {
+        card,
+        transformer,
+        source: source.to_string(),
+        sha256,
+    })
+}
+
+/// Writes `NAME.json` and `NAME.safetensors` into `dir`.
+pub fn save_checkpoint(
+    dir: &Path,
+    card: &ModelCard,
+    model: &Transformer,
+) -> Result<(), ModelError> {
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| ModelError::Io { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let card_path = dir.join(format!("{}.json", card.name));
+    let json = serde_json::to_string_pretty(card).unwrap_or_default() + "\n";
+    std::fs::write(&card_path, json).map_err(io(&card_path))?;
+    let weights_path = dir.join(format!("{}.safetensors", card.name));
+    let mut store = SafetensorsStore::from_file(&weights_path).overwrite(true);
+    model
+        .save_into(&mut store)
+        .map_err(|e| ModelError::Checkpoint {
+            name: card.name.clone(),
+            file: weights_path.display().to_string(),
+            detail: e.to_string(),
+        })
+}
+
+/// Trains a toy model and builds its card.
+///
+/// Sets rayon's global pool to one thread, so call it before any other computation.
+pub fn train_toy(
+    name: &str,
+    seed: u64,
+    progress: &mut (dyn FnMut(usize, f32) + Send),
+) -> Result<(ModelCard, Transformer), ModelError> {
+    let task = toy::task(name).ok_or_else(|| ModelError::UnknownModel {
+        name: name.to_string(),
+        known: TOY_NAMES.join(", "),
+    })?;
+    // Parallel float reductions are not reproducible bit for bit, and the backward pass runs
+    // outside any scoped pool: one global thread makes the checkpoint a pure function of the seed.
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build_global()
+        .map_err(|e| ModelError::Checkpoint {
+            name: name.to_string(),
+            file: String::new(),
+            detail: format!("training must run single-threaded in a fresh process: {e}"),
+        })?;
+    let (model, training) = toy::train::train(task.as_ref(), seed, progress);
+    let card = ModelCard {
+        name: name.to_string(),
+        description: task.description().to_string(),
+        config: model.config.clone(),
+        vocabulary: task.tokenizer(),
+        class_names: task.class_names(),
+        training,
+    };
+    Ok((card, model.valid()))
+}
+
+fn hex_sha256(parts: &[&[u8]]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl LoadedModel {
+    /// Model name.
+    pub fn name(&self) -> &str {
+        &self.card.name
+    }
+
+    /// Encoder or decoder.
+    pub fn kind(&self) -> ModelKind {
+        match self.card.config.architecture {
+            Architecture::PostNormEncoder => ModelKind::Encoder,
+            Architecture::PreNormDecoder => ModelKind::Decoder,
+        }
+    }
+
+    /// Number of blocks.
+    pub fn n_layers(&self) -> usize {
+        self.card.config.n_layers
+    }
+
+    /// Class names (empty for decoders).
+    pub fn class_names(&self) -> &[String] {
+        &self.card.class_names
+    }
+
+    /// The tokenizer.
+    pub fn tokenizer(&self) -> &WordTokenizer {
+        &self.card.vocabulary
+    }
+
+    /// Tokenizes texts into a batch, refusing texts with no tokens or too many.
+    pub fn encode(&self, texts: &[String]) -> Result<TokenBatch, ModelError> {
+        let max = self.card.config.max_len();
+        let mut ids = Vec::with_capacity(texts.len());
+        for text in texts {
+            let (seq, _) = self.card.vocabulary.encode(text);
+            if seq.is_empty() {
+                return Err(ModelError::EmptyText { text: text.clone() });
+            }
+            if let Some(max) = max.filter(|&m| seq.len() > m) {
+                return Err(ModelError::TooLong {
+                    text: text.clone(),
+                    len: seq.len(),
+                    max,
+                });
+            }
+            ids.push(seq);
+        }
+        Ok(TokenBatch {
+            ids,
+            pad_id: self.card.vocabulary.pad_id(),
+        })
+    }
+}

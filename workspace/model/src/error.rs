@@ -1,0 +1,50 @@
+//! Errors of model loading and tokenization.
+
+use thiserror::Error;
+
+/// What can go wrong when loading or running a model.
+#[derive(Debug, Error)]
+pub enum ModelError {
+    /// The name is neither built in nor known.
+    #[error("unknown model `{name}`; built-in models: {known}")]
+    UnknownModel {
+        /// The requested name.
+        name: String,
+        /// Comma-separated known names.
+        known: String,
+    },
+    /// A checkpoint file is missing, truncated or inconsistent.
+    #[error("cannot load model `{name}` from {file}: {detail}")]
+    Checkpoint {
+        /// Model name.
+        name: String,
+        /// The offending file.
+        file: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A text produced no tokens.
+    #[error("the text {text:?} has no tokens")]
+    EmptyText {
+        /// The text.
+        text: String,
+    },
+    /// A text is longer than the model supports.
+    #[error("the text {text:?} has {len} tokens; the model takes at most {max}")]
+    TooLong {
+        /// The text.
+        text: String,
+        /// Its token count.
+        len: usize,
+        /// The model's limit.
+        max: usize,
+    },
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}

@@ -1,0 +1,28 @@
+//! Hooked Burn transformers: the model families cavern studies, their tokenizers and the
+//! built-in toy models with known answers.
+//!
+//! Every family runs one forward pass, [`Transformer::forward`], that hands the activation at
+//! each named [`Site`] to a [`Hooks`] implementation (see the `cavern-intervene` crate).
+
+pub mod attention;
+pub mod batch;
+pub mod block;
+pub mod builtin;
+pub mod config;
+pub mod error;
+pub mod hooks;
+pub mod mlp;
+pub mod norm;
+pub mod rope;
+pub mod site;
+pub mod tokenizer;
+pub mod toy;
+pub mod transformer;
+
+pub use batch::TokenBatch;
+pub use builtin::{LoadedModel, ModelKind};
+pub use config::TransformerConfig;
+pub use error::ModelError;
+pub use hooks::{BatchInfo, Hooks, NoHooks};
+pub use site::{Site, SitePoint};
+pub use transformer::{Output, Transformer};

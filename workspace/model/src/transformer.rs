@@ -1,0 +1,162 @@
+//! The hooked transformer: embeddings, blocks and an output head, one forward pass for every family.
+
+use crate::batch::{TokenBatch, last_token_mask, token_mask};
+use crate::block::Block;
+use crate::config::{Architecture, OutputHead, Positions, TransformerConfig};
+use crate::hooks::{self, BatchInfo, Hooks};
+use crate::norm::Norm;
+use crate::rope::Rope;
+use crate::site::{Site, SitePoint};
+use burn::module::Module;
+use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+/// Large negative score for positions a query may not attend to.
+const MASKED: f32 = -1.0e9;
+
+/// A transformer whose forward pass visits every hook site.
+#[derive(Module, Debug)]
+pub struct Transformer {
+    /// Token embeddings `[vocab, d_model]`.
+    pub token_embedding: Embedding,
+    /// Learned position embeddings, if the config uses them.
+    pub position_embedding: Option<Embedding>,
+    /// Norm after the embeddings (post-norm encoders).
+    pub embed_norm: Option<Norm>,
+    /// The blocks, in order.
+    pub blocks: Vec<Block>,
+    /// Norm after the last block (pre-norm decoders).
+    pub final_norm: Option<Norm>,
+    /// Classifier or untied unembedding; `None` for a tied language-model head.
+    pub head: Option<Linear>,
+    /// The configuration the module was built from.
+    #[module(skip)]
+    pub config: TransformerConfig,
+}
+
+/// What a forward pass returns.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// Class logits `[batch, classes]` for classifiers; next-token logits at each sequence's last
+    /// real token `[batch, vocab]` for language models.
+    pub logits: Tensor<2>,
+}
+
+impl Transformer {
+    /// A randomly initialised model (seed the device first for reproducible weights).
+    pub fn new(config: TransformerConfig, device: &Device) -> Transformer {
+        let d = config.d_model;
+        let post_norm = config.architecture == Architecture::PostNormEncoder;
+        let norm = || Norm::new(config.norm, d, config.norm_eps, device);
+        let head = match config.head {
+            OutputHead::Classifier { n_classes } => {
+                Some(LinearConfig::new(d, n_classes).init(device))
+            }
+            OutputHead::LanguageModel { tied: false } => Some(
+                LinearConfig::new(d, config.vocab_size)
+                    .with_bias(false)
+                    .init(device),
+            ),
+            OutputHead::LanguageModel { tied: true } => None,
+        };
+        Transformer {
+            token_embedding: EmbeddingConfig::new(config.vocab_size, d).init(device),
+            position_embedding: match config.positions {
+                Positions::Learned { max_len } => {
+                    Some(EmbeddingConfig::new(max_len, d).init(device))
+                }
+                Positions::Rope { .. } => None,
+            },
+            embed_norm: post_norm.then(norm),
+            blocks: (0..config.n_layers)
+                .map(|_| Block::new(&config, device))
+                .collect(),
+            final_norm: (!post_norm).then(norm),
+            head,
+            config,
+        }
+    }
+
+    /// The device holding the weights.
+    pub fn device(&self) -> Device {
+        self.token_embedding.weight.val().device()
+    }
+
+    /// Runs the model on `batch`, calling `hooks` at every site they want.
+    pub fn forward(&self, batch: &TokenBatch, hooks: &mut dyn Hooks) -> Output {
+        let device = self.device();
+        let info = batch.info();
+        let [b, t] = [batch.len(), info.seq_len];
+        let mut x = self.token_embedding.forward(batch.ids_tensor(&device));
+        if let Some(pos) = &self.position_embedding {
+            let positions = Tensor::<1, Int>::arange(0..t as i64, &device)
+                .unsqueeze::<2>()
+                .repeat_dim(0, b);
+            x = x + pos.forward(positions);
+        }
+        if let Some(norm) = &self.embed_norm {
+            x = norm.forward(x);
+        }
+        let mut x = hooks::stream(hooks, Site::global(SitePoint::Embed), &info, x);
+        let mask_bias = self.mask_bias(&info, &device);
+        let rope = match self.config.positions {
+            Positions::Rope { base } => Some(Rope::new(base, self.config.d_head, t, &device)),
+            Positions::Learned { .. } => None,
+        };
+        for (layer, block) in self.blocks.iter().enumerate() {
+            x = block.forward(x, layer, mask_bias.clone(), rope.as_ref(), hooks, &info);
+        }
+        if let Some(norm) = &self.final_norm {
+            x = norm.forward(x);
+        }
+        let x = hooks::stream(hooks, Site::global(SitePoint::LnFinal), &info, x);
+        Output {
+            logits: self.head_logits(x, &info, &device),
+        }
+    }
+
+    /// Reads the head: mean-pooled classifier or last-token language model.
+    fn head_logits(&self, x: Tensor<3>, info: &BatchInfo, device: &Device) -> Tensor<2> {
+        let [b, _, d] = x.dims();
+        match self.config.head {
+            OutputHead::Classifier { .. } => {
+                let mask = token_mask(info, device).unsqueeze_dim::<3>(2);
+                let lengths = mask.clone().sum_dim(1);
+                let pooled = (x * mask).sum_dim(1) / lengths;
+                self.linear_head(pooled.reshape([b, d]))
+            }
+            OutputHead::LanguageModel { tied } => {
+                let select = last_token_mask(info, device).unsqueeze_dim::<3>(2);
+                let last = (x * select).sum_dim(1).reshape([b, d]);
+                if tied {
+                    last.matmul(self.token_embedding.weight.val().transpose())
+                } else {
+                    self.linear_head(last)
+                }
+            }
+        }
+    }
+
+    fn linear_head(&self, x: Tensor<2>) -> Tensor<2> {
+        match &self.head {
+            Some(head) => head.forward(x),
+            None => x,
+        }
+    }
+
+    /// `[batch, 1, pos, pos]` additive attention mask: padding keys, and the future for decoders.
+    fn mask_bias(&self, info: &BatchInfo, device: &Device) -> Tensor<4> {
+        let t = info.seq_len;
+        let causal = self.config.architecture == Architecture::PreNormDecoder;
+        let mut flat = Vec::with_capacity(info.lengths.len() * t * t);
+        for &len in &info.lengths {
+            for q in 0..t {
+                for k in 0..t {
+                    let hidden = k >= len || (causal && k > q);
+                    flat.push(if hidden { MASKED } else { 0.0 });
+                }
+            }
+        }
+        Tensor::from_data(TensorData::new(flat, [info.lengths.len(), 1, t, t]), device)
+    }
+}
