@@ -1,0 +1,14 @@
+//! The hook protocol's interventions: record, set, add, project-out, scale, zero and mean at a
+//! named site, restricted to positions and heads, plus gradient taps that read ∂f/∂activation.
+//!
+//! Interventions are plain serde data, so experiment files and manifests can hold and replay them.
+
+pub mod cache;
+pub mod error;
+pub mod hooks;
+pub mod op;
+
+pub use cache::{Activation, ActivationCache};
+pub use error::InterventionError;
+pub use hooks::Interventions;
+pub use op::{Intervention, Op};
