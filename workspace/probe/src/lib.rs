@@ -1,0 +1,12 @@
+//! Concept activation vectors and the scores built on them: CAV accuracy, CAP and TCAV
+//! directional derivatives.
+
+pub mod cav;
+pub mod error;
+pub mod extract;
+pub mod pool;
+pub mod tcav;
+
+pub use cav::{Cav, CavMethod, CavOptions, train_cav};
+pub use error::ProbeError;
+pub use pool::Pooling;
