@@ -1,0 +1,13 @@
+//! Experiment files: the TOML schema, validation, the runner and the run folder.
+
+pub mod error;
+pub mod manifest;
+pub mod reference;
+pub mod report;
+pub mod run_dir;
+pub mod runner;
+pub mod schema;
+pub mod sources;
+pub mod studies;
+pub mod table;
+pub mod validate;

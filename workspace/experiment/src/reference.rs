@@ -1,0 +1,139 @@
+//! The human reference for experiment files, printed by `cavern schema`.
+//!
+//! `docs/schema.md` holds the same text; a test keeps the two identical.
+
+/// Every key of an experiment file: type, default and meaning (Markdown).
+pub const SCHEMA_REFERENCE: &str = r##"# Experiment file reference
+
+An experiment file is TOML. Top-level keys: `experiment`, `concepts`, `random`,
+`probe`, `tcav`; any other key is an error. Relative paths resolve against the
+directory of the experiment file.
+
+## [experiment] (required)
+
+| key        | type    | default | meaning                                              |
+|------------|---------|---------|------------------------------------------------------|
+| name       | string  | -       | required; 1-64 characters from `A-Z a-z 0-9 _ -`     |
+| seed       | integer | 0       | seed for every random choice (non-negative)          |
+| model      | string  | -       | required; a known model name                         |
+| device     | string  | "cpu"   | `"cpu"` or `"cuda"`                                  |
+| batch_size | integer | 32      | examples per forward pass, >= 1                      |
+
+## [concepts.NAME]
+
+Any number of named example sets; NAME uses `A-Z a-z 0-9 _ -`. Each set needs
+at least 6 examples (duplicates are allowed) and exactly one source:
+
+| key      | type             | meaning                                                  |
+|----------|------------------|----------------------------------------------------------|
+| file     | string           | text file, one example per line; blank lines and lines   |
+|          |                  | starting with `#` are skipped; lines are trimmed         |
+| examples | array of strings | the examples, inline                                     |
+| template | string           | a minijinja template, rendered once per combination of   |
+|          |                  | `vars`                                                   |
+| vars     | table            | only with `template`: each key is a template variable    |
+|          |                  | holding a non-empty array of strings                     |
+
+Template expansion takes the cartesian product of `vars`: keys in sorted
+order, values in the order given, the last key varying fastest. For example
+`template = "the {{ noun }} was {{ adj }}"` with
+`vars = { noun = ["film", "meal"], adj = ["good", "bad"] }` gives
+"the film was good", "the meal was good", "the film was bad",
+"the meal was bad". A template may expand to at most 100000 examples.
+
+## [random]
+
+The counterexample pool random sets are drawn from. Required when the file
+has any `[[probe]]` or `[[tcav]]`.
+
+| key                          | type    | default | meaning                              |
+|------------------------------|---------|---------|--------------------------------------|
+| file / examples / template   |         | -       | exactly one source, as for concepts  |
+| vars                         | table   | -       | with `template`, as for concepts     |
+| sets                         | integer | 10      | number of random sets, >= 2          |
+| size                         | integer | 50      | examples per random set, >= 4; the   |
+|                              |         |         | pool must hold at least `size`       |
+
+## [[probe]]
+
+CAV accuracy for every concept x layer.
+
+| key            | type               | default      | meaning                                  |
+|----------------|--------------------|--------------|------------------------------------------|
+| concepts       | array of strings   | -            | required; names defined in [concepts]    |
+| layers         | array of integers, | -            | required; layer indices from 0, or       |
+|                | or "all"           |              | `"all"` for every layer of the model     |
+| site           | string             | "resid_post" | activation site: `embed`, `resid_pre`,   |
+|                |                    |              | `resid_mid`, `resid_post`, `attn_out`,   |
+|                |                    |              | `mlp_out`, `mlp_post`, `ln_final`        |
+| pooling        | string             | "mean"       | `"mean"` over non-pad tokens, or         |
+|                |                    |              | `"last"` non-pad token                   |
+| method         | string             | "logistic"   | `"logistic"` or `"mean_difference"`      |
+| l2             | number             | 0.01         | logistic L2 penalty, >= 0                |
+| max_iterations | integer            | 200          | optimiser iterations, >= 1               |
+| holdout        | number             | 0.3          | fraction held out for accuracy, in (0,1) |
+
+## [[tcav]]
+
+TCAV scores with significance tests against random sets.
+
+| key            | type         | default      | meaning                                    |
+|----------------|--------------|--------------|--------------------------------------------|
+| target         | inline table | -            | required; exactly one of `class = "NAME"`  |
+|                |              |              | (an encoder's classifier class) or         |
+|                |              |              | `token = "TOKEN"` (a decoder's next token) |
+| inputs         | string or    | -            | required; a file path, or a table with     |
+|                | inline table |              | `file`, `examples` or `template` + `vars`  |
+| concepts       |              | -            | required; as in [[probe]]                  |
+| layers         |              | -            | required; as in [[probe]]                  |
+| site           |              | "resid_post" | as in [[probe]]                            |
+| pooling        |              | "mean"       | as in [[probe]]                            |
+| method         |              | "logistic"   | as in [[probe]]                            |
+| l2             |              | 0.01         | as in [[probe]]                            |
+| max_iterations |              | 200          | as in [[probe]]                            |
+| holdout        |              | 0.3          | as in [[probe]]                            |
+| random_runs    | integer      | random.sets  | random sets used; 2 <= random_runs <= sets |
+| alpha          | number       | 0.05         | significance level, in (0,1)               |
+| correction     | string       | "bonferroni" | `"bonferroni"`, `"holm"` or `"bh"`         |
+|                |              |              | (Benjamini-Hochberg)                       |
+
+## Example
+
+```toml
+[experiment]
+name = "quickstart"
+model = "toy-sentiment"
+seed = 7
+
+[concepts.praise]
+file = "concepts/sentiment/praise.txt"
+
+[concepts.colour]
+template = "the {{ thing }} was {{ colour }}"
+vars = { thing = ["car", "door", "sky"], colour = ["red", "blue"] }
+
+[random]
+file = "concepts/random/sentences.txt"
+sets = 20
+size = 50
+
+[[probe]]
+concepts = ["praise", "colour"]
+layers = "all"
+
+[[tcav]]
+target = { class = "positive" }
+inputs = "concepts/sentiment/positive.txt"
+concepts = ["praise", "colour"]
+layers = [0, 1]
+```
+"##;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn docs_schema_md_matches_the_reference() {
+        let docs = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/schema.md"));
+        assert_eq!(docs, super::SCHEMA_REFERENCE);
+    }
+}

@@ -1,0 +1,595 @@
+//! The self-contained HTML report, `report.html`.
+//!
+//! Rendered with minijinja from `templates/report.html.j2` with HTML
+//! auto-escaping always on. Charts are inline SVG built here; every piece of
+//! text placed in them goes through [`escape_html`] before the SVG is handed
+//! to the template as safe markup. The page has inline CSS only: no scripts
+//! and no external resources.
+
+use std::path::{Path, PathBuf};
+
+use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value, context};
+use serde::Serialize;
+
+use crate::manifest::Manifest;
+
+/// File name of the report inside a run folder.
+pub const REPORT_FILE: &str = "report.html";
+
+const TEMPLATE: &str = include_str!("../templates/report.html.j2");
+
+/// Why the report could not be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// Rendering the template failed.
+    #[error("cannot render the report: {0}")]
+    Render(#[from] minijinja::Error),
+    /// Writing the file failed.
+    #[error("cannot write {}: {source}", path.display())]
+    Io {
+        /// File being written.
+        path: PathBuf,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+}
+
+/// One TCAV result: a concept's influence on a target at one layer and site.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TcavRow {
+    /// Concept name.
+    pub concept: String,
+    /// Target (class or token) whose logit is differentiated.
+    pub target: String,
+    /// Layer index.
+    pub layer: usize,
+    /// Activation site within the layer, e.g. `"resid_post"`.
+    pub site: String,
+    /// Mean TCAV score over repetitions.
+    pub tcav_mean: f64,
+    /// Standard deviation of the TCAV score over repetitions.
+    pub tcav_std: f64,
+    /// Mean TCAV score of random CAVs (the null baseline).
+    pub random_mean: f64,
+    /// Standard deviation of the random baseline.
+    pub random_std: f64,
+    /// Raw p-value of concept vs random.
+    pub p_value: f64,
+    /// p-value after multiple-testing correction.
+    pub p_adjusted: f64,
+    /// Whether `p_adjusted` is below the significance level.
+    pub significant: bool,
+    /// Mean held-out accuracy of the concept's CAV classifiers.
+    pub cav_accuracy: f64,
+}
+
+/// One linear-probe result for a concept at one layer and site.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProbeRow {
+    /// Concept name.
+    pub concept: String,
+    /// Layer index.
+    pub layer: usize,
+    /// Activation site within the layer.
+    pub site: String,
+    /// Held-out accuracy.
+    pub accuracy: f64,
+    /// Training examples.
+    pub n_train: usize,
+    /// Held-out examples.
+    pub n_test: usize,
+}
+
+/// Everything the report shows.
+#[derive(Debug, Clone)]
+pub struct ReportInput<'a> {
+    /// Page title, usually the experiment name.
+    pub title: String,
+    /// The experiment file's text, shown verbatim.
+    pub experiment_toml: String,
+    /// The run manifest (header facts and timings).
+    pub manifest: &'a Manifest,
+    /// TCAV results; one chart per (target, site).
+    pub tcav: Vec<TcavRow>,
+    /// Probe results; one chart per site.
+    pub probes: Vec<ProbeRow>,
+}
+
+/// Renders the report and writes it to `dir/report.html`.
+pub fn write_report(dir: &Path, input: &ReportInput) -> Result<(), ReportError> {
+    let html = render_report(input)?;
+    let path = dir.join(REPORT_FILE);
+    std::fs::write(&path, html).map_err(|source| ReportError::Io { path, source })
+}
+
+/// Renders the report to an HTML string.
+pub fn render_report(input: &ReportInput) -> Result<String, ReportError> {
+    let env = environment()?;
+    let tcav_charts: Vec<Value> = group_by(&input.tcav, |r| (r.target.clone(), r.site.clone()))
+        .into_iter()
+        .map(|((target, site), rows)| {
+            let svg = Value::from_safe_string(tcav_chart(&target, &site, &rows));
+            context! { target, site, svg }
+        })
+        .collect();
+    let probe_charts: Vec<Value> = group_by(&input.probes, |r| r.site.clone())
+        .into_iter()
+        .map(|(site, rows)| {
+            let svg = Value::from_safe_string(probe_chart(&site, &rows));
+            context! { site, svg }
+        })
+        .collect();
+    let total_seconds: f64 = input.manifest.timings.iter().map(|t| t.seconds).sum();
+    let html = env.get_template(REPORT_FILE)?.render(context! {
+        title => input.title,
+        experiment_toml => input.experiment_toml,
+        manifest => input.manifest,
+        tcav => input.tcav,
+        tcav_charts,
+        probes => input.probes,
+        probe_charts,
+        total_seconds,
+    })?;
+    Ok(html)
+}
+
+fn environment() -> Result<Environment<'static>, minijinja::Error> {
+    let mut env = Environment::new();
+    env.set_auto_escape_callback(|_| AutoEscape::Html);
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.add_filter("fixed", fixed);
+    env.add_filter("pvalue", pvalue);
+    env.add_template(REPORT_FILE, TEMPLATE)?;
+    Ok(env)
+}
+
+/// Template filter: `value` with `digits` decimals (`NaN` stays `NaN`).
+fn fixed(value: f64, digits: usize) -> String {
+    format!("{value:.digits$}")
+}
+
+/// Template filter: a p-value, in scientific notation below 0.001.
+fn pvalue(value: f64) -> String {
+    if value > 0.0 && value < 1e-3 {
+        format!("{value:.1e}")
+    } else {
+        format!("{value:.3}")
+    }
+}
+
+/// Escapes `& < > " '` so `text` is safe in HTML/SVG text and attributes.
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Groups rows by key, keeping the order in which keys first appear.
+fn group_by<T, K: PartialEq>(
+    rows: impl IntoIterator<Item = T>,
+    key: impl Fn(&T) -> K,
+) -> Vec<(K, Vec<T>)> {
+    let mut groups: Vec<(K, Vec<T>)> = Vec::new();
+    for row in rows {
+        let k = key(&row);
+        match groups.iter_mut().find(|(g, _)| *g == k) {
+            Some((_, members)) => members.push(row),
+            None => groups.push((k, vec![row])),
+        }
+    }
+    groups
+}
+
+// ---- SVG charts -------------------------------------------------------------
+
+const MARGIN_LEFT: f64 = 56.0;
+const MARGIN_RIGHT: f64 = 16.0;
+const MARGIN_TOP: f64 = 16.0;
+const PLOT_HEIGHT: f64 = 220.0;
+const MIN_PLOT_WIDTH: f64 = 240.0;
+const GROUP_WIDTH: f64 = 48.0;
+const BAR_WIDTH: f64 = 16.0;
+const BAR_GAP: f64 = 4.0;
+const TCAV_LABEL_SPACE: f64 = 110.0;
+const TCAV_LABEL_CHARS: usize = 20;
+/// Approximate width of one character of 11px label text.
+const CHAR_WIDTH: f64 = 6.2;
+/// Counter-clockwise rotation of TCAV group labels, in degrees.
+const LABEL_ANGLE: f64 = 40.0;
+const LAYER_STEP: f64 = 48.0;
+const X_AXIS_SPACE: f64 = 44.0;
+const LEGEND_LINE: f64 = 16.0;
+const UNIT_TICKS: [f64; 5] = [0.0, 0.25, 0.5, 0.75, 1.0];
+const TCAV_COLOR: &str = "#4e79a7";
+const RANDOM_COLOR: &str = "#bab0ac";
+const PALETTE: [&str; 8] = [
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#9c755f",
+];
+
+/// The plotting area of a chart whose y axis runs from 0 to 1.
+#[derive(Debug, Clone, Copy)]
+struct Plot {
+    left: f64,
+    top: f64,
+    width: f64,
+    height: f64,
+}
+
+impl Plot {
+    /// A plot area `width` pixels wide (at least [`MIN_PLOT_WIDTH`]) starting
+    /// `left` pixels from the chart's left edge.
+    fn new(left: f64, width: f64) -> Self {
+        Self {
+            left,
+            top: MARGIN_TOP,
+            width: width.max(MIN_PLOT_WIDTH),
+            height: PLOT_HEIGHT,
+        }
+    }
+
+    /// Pixel y of a value in 0..1 (clamped).
+    fn y(&self, value: f64) -> f64 {
+        self.top + (1.0 - value.clamp(0.0, 1.0)) * self.height
+    }
+
+    fn right(&self) -> f64 {
+        self.left + self.width
+    }
+
+    fn bottom(&self) -> f64 {
+        self.top + self.height
+    }
+}
+
+/// Opening `<svg>` tag with an accessible, escaped title.
+fn svg_open(width: f64, height: f64, title: &str) -> String {
+    format!(
+        r#"<svg class="chart" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" role="img"><title>{}</title>"#,
+        escape_html(title)
+    )
+}
+
+/// Y axis from 0 to 1 with gridlines, ticks at quarters, a dashed 0.5 line
+/// and a rotated axis label; also draws the x axis baseline.
+fn unit_y_axis(plot: &Plot, label: &str) -> String {
+    let mut s = String::new();
+    for tick in UNIT_TICKS {
+        let y = plot.y(tick);
+        s.push_str(&format!(
+            r##"<line x1="{l:.1}" y1="{y:.1}" x2="{r:.1}" y2="{y:.1}" stroke="#e6e6e6"/><line x1="{t:.1}" y1="{y:.1}" x2="{l:.1}" y2="{y:.1}" stroke="#333"/><text x="{tx:.1}" y="{ty:.1}" text-anchor="end">{tick}</text>"##,
+            l = plot.left,
+            r = plot.right(),
+            t = plot.left - 4.0,
+            tx = plot.left - 7.0,
+            ty = y + 4.0,
+        ));
+    }
+    let mid = plot.y(0.5);
+    s.push_str(&format!(
+        r##"<line x1="{l:.1}" y1="{mid:.1}" x2="{r:.1}" y2="{mid:.1}" stroke="#777" stroke-dasharray="5 4"/><line x1="{l:.1}" y1="{top:.1}" x2="{l:.1}" y2="{b:.1}" stroke="#333"/><line x1="{l:.1}" y1="{b:.1}" x2="{r:.1}" y2="{b:.1}" stroke="#333"/><text transform="translate({yl:.1} {ym:.1}) rotate(-90)" text-anchor="middle">{label}</text>"##,
+        l = plot.left,
+        r = plot.right(),
+        top = plot.top,
+        b = plot.bottom(),
+        yl = plot.left - 40.0,
+        ym = plot.top + plot.height / 2.0,
+        label = escape_html(label),
+    ));
+    s
+}
+
+/// A vertical error bar from `mean - std` to `mean + std` (nothing if either
+/// is not finite).
+fn error_bar(plot: &Plot, x: f64, mean: f64, std: f64) -> String {
+    if !(mean.is_finite() && std.is_finite()) {
+        return String::new();
+    }
+    let (lo, hi) = (plot.y(mean - std), plot.y(mean + std));
+    format!(
+        r##"<path d="M{x:.1} {lo:.1}V{hi:.1}M{a:.1} {lo:.1}H{b:.1}M{a:.1} {hi:.1}H{b:.1}" stroke="#222" fill="none"/>"##,
+        a = x - 3.0,
+        b = x + 3.0,
+    )
+}
+
+/// A bar from 0 to `mean` with a ±`std` error bar; nothing if `mean` is not finite.
+fn bar(plot: &Plot, x: f64, mean: f64, std: f64, fill: &str) -> String {
+    if !mean.is_finite() {
+        return String::new();
+    }
+    let top = plot.y(mean);
+    format!(
+        r#"<rect x="{x:.1}" y="{top:.1}" width="{BAR_WIDTH}" height="{h:.1}" fill="{fill}"/>{}"#,
+        error_bar(plot, x + BAR_WIDTH / 2.0, mean, std),
+        h = plot.bottom() - top,
+    )
+}
+
+/// A vertical legend; items without a colour are plain notes.
+fn legend(x: f64, y: f64, items: &[(Option<&str>, String)]) -> String {
+    let mut s = String::new();
+    for (i, (color, label)) in items.iter().enumerate() {
+        let line_y = y + i as f64 * LEGEND_LINE;
+        if let Some(color) = color {
+            s.push_str(&format!(
+                r#"<rect x="{x:.1}" y="{ry:.1}" width="10" height="10" fill="{color}"/>"#,
+                ry = line_y - 9.0,
+            ));
+        }
+        s.push_str(&format!(
+            r#"<text x="{tx:.1}" y="{line_y:.1}">{}</text>"#,
+            escape_html(label),
+            tx = x + 16.0,
+        ));
+    }
+    s
+}
+
+fn legend_height(items: usize) -> f64 {
+    items as f64 * LEGEND_LINE + 8.0
+}
+
+/// Shortens `text` to at most `max` characters, marking cuts with `…`.
+fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// Bar chart of TCAV scores for one (target, site): per concept×layer group a
+/// score bar and a grey random-baseline bar, `*` over significant scores.
+fn tcav_chart(target: &str, site: &str, rows: &[&TcavRow]) -> String {
+    let plot = Plot::new(tcav_left_margin(rows), rows.len() as f64 * GROUP_WIDTH);
+    let legend_items = [
+        (
+            Some(TCAV_COLOR),
+            "concept TCAV score (mean ± std)".to_owned(),
+        ),
+        (
+            Some(RANDOM_COLOR),
+            "random baseline (mean ± std)".to_owned(),
+        ),
+        (None, "* significant (adjusted p)".to_owned()),
+    ];
+    let legend_top = plot.bottom() + TCAV_LABEL_SPACE;
+    let width = plot.right() + MARGIN_RIGHT;
+    let height = legend_top + legend_height(legend_items.len());
+    let mut s = svg_open(
+        width,
+        height,
+        &format!("TCAV scores for target {target} at site {site}"),
+    );
+    s.push_str(&unit_y_axis(&plot, "TCAV score"));
+    for (i, row) in rows.iter().enumerate() {
+        s.push_str(&tcav_group(&plot, plot.left + i as f64 * GROUP_WIDTH, row));
+    }
+    s.push_str(&legend(plot.left, legend_top + 12.0, &legend_items));
+    s.push_str("</svg>");
+    s
+}
+
+/// The x-axis label of a concept×layer group.
+fn tcav_label(row: &TcavRow) -> String {
+    format!(
+        "{} · L{}",
+        truncate(&row.concept, TCAV_LABEL_CHARS),
+        row.layer
+    )
+}
+
+/// Left margin wide enough that no rotated group label leaves the chart.
+fn tcav_left_margin(rows: &[&TcavRow]) -> f64 {
+    let cos = LABEL_ANGLE.to_radians().cos();
+    rows.iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let reach = tcav_label(row).chars().count() as f64 * CHAR_WIDTH * cos;
+            reach - (i as f64 + 0.5) * GROUP_WIDTH + 4.0
+        })
+        .fold(MARGIN_LEFT, f64::max)
+}
+
+/// One concept×layer group of [`tcav_chart`], starting at pixel `x`.
+fn tcav_group(plot: &Plot, x: f64, row: &TcavRow) -> String {
+    let score_x = x + (GROUP_WIDTH - 2.0 * BAR_WIDTH - BAR_GAP) / 2.0;
+    let center = x + GROUP_WIDTH / 2.0;
+    let details = format!(
+        "{} · layer {}: TCAV {:.3} ± {:.3}, random {:.3} ± {:.3}, adjusted p {}",
+        row.concept,
+        row.layer,
+        row.tcav_mean,
+        row.tcav_std,
+        row.random_mean,
+        row.random_std,
+        pvalue(row.p_adjusted),
+    );
+    let mut s = format!("<g><title>{}</title>", escape_html(&details));
+    s.push_str(&bar(plot, score_x, row.tcav_mean, row.tcav_std, TCAV_COLOR));
+    s.push_str(&bar(
+        plot,
+        score_x + BAR_WIDTH + BAR_GAP,
+        row.random_mean,
+        row.random_std,
+        RANDOM_COLOR,
+    ));
+    if row.significant {
+        s.push_str(&significance_star(plot, score_x + BAR_WIDTH / 2.0, row));
+    }
+    let label = tcav_label(row);
+    s.push_str(&format!(
+        r#"<text transform="translate({center:.1} {y:.1}) rotate(-{LABEL_ANGLE})" text-anchor="end">{}</text></g>"#,
+        escape_html(&label),
+        y = plot.bottom() + 14.0,
+    ));
+    s
+}
+
+/// The `*` drawn just above a significant score's error bar.
+fn significance_star(plot: &Plot, x: f64, row: &TcavRow) -> String {
+    let top = [row.tcav_mean + row.tcav_std, row.tcav_mean, 0.0]
+        .into_iter()
+        .find(|v| v.is_finite())
+        .unwrap_or(0.0);
+    format!(
+        r#"<text class="star" x="{x:.1}" y="{y:.1}" text-anchor="middle">*</text>"#,
+        y = plot.y(top) - 3.0,
+    )
+}
+
+/// Line chart of probe accuracy against layer for one site, one line per concept.
+fn probe_chart(site: &str, rows: &[&ProbeRow]) -> String {
+    let mut layers: Vec<usize> = rows.iter().map(|r| r.layer).collect();
+    layers.sort_unstable();
+    layers.dedup();
+    let plot = Plot::new(MARGIN_LEFT, layers.len() as f64 * LAYER_STEP);
+    let step = plot.width / layers.len().max(1) as f64;
+    let x_of = |layer: usize| {
+        let index = layers.binary_search(&layer).unwrap_or_default();
+        plot.left + (index as f64 + 0.5) * step
+    };
+    let concepts = group_by(rows.iter().copied(), |r| r.concept.clone());
+    let legend_top = plot.bottom() + X_AXIS_SPACE;
+    let mut s = svg_open(
+        plot.right() + MARGIN_RIGHT,
+        legend_top + legend_height(concepts.len()),
+        &format!("Probe accuracy by layer at site {site}"),
+    );
+    s.push_str(&unit_y_axis(&plot, "probe accuracy"));
+    s.push_str(&layer_axis(&plot, &layers, x_of));
+    let mut legend_items = Vec::new();
+    for (i, (concept, points)) in concepts.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        s.push_str(&probe_line(&plot, points, color, x_of));
+        legend_items.push((Some(color), concept.clone()));
+    }
+    s.push_str(&legend(plot.left, legend_top + 12.0, &legend_items));
+    s.push_str("</svg>");
+    s
+}
+
+/// Layer tick labels under the x axis and the axis title.
+fn layer_axis(plot: &Plot, layers: &[usize], x_of: impl Fn(usize) -> f64) -> String {
+    let mut s = String::new();
+    for &layer in layers {
+        s.push_str(&format!(
+            r#"<text x="{x:.1}" y="{y:.1}" text-anchor="middle">{layer}</text>"#,
+            x = x_of(layer),
+            y = plot.bottom() + 16.0,
+        ));
+    }
+    s.push_str(&format!(
+        r#"<text x="{x:.1}" y="{y:.1}" text-anchor="middle">layer</text>"#,
+        x = plot.left + plot.width / 2.0,
+        y = plot.bottom() + 34.0,
+    ));
+    s
+}
+
+/// One concept's accuracies joined in layer order, with a marker per point.
+fn probe_line(
+    plot: &Plot,
+    points: &[&ProbeRow],
+    color: &str,
+    x_of: impl Fn(usize) -> f64,
+) -> String {
+    let mut sorted: Vec<&ProbeRow> = points
+        .iter()
+        .copied()
+        .filter(|p| p.accuracy.is_finite())
+        .collect();
+    sorted.sort_by_key(|p| p.layer);
+    let coords: Vec<String> = sorted
+        .iter()
+        .map(|p| format!("{:.1},{:.1}", x_of(p.layer), plot.y(p.accuracy)))
+        .collect();
+    let mut s = format!(
+        r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"/>"#,
+        coords.join(" ")
+    );
+    for p in sorted {
+        let tip = format!(
+            "{} · layer {}: accuracy {:.3} (train {}, test {})",
+            p.concept, p.layer, p.accuracy, p.n_train, p.n_test
+        );
+        s.push_str(&format!(
+            r#"<circle cx="{x:.1}" cy="{y:.1}" r="3.5" fill="{color}"><title>{}</title></circle>"#,
+            escape_html(&tip),
+            x = x_of(p.layer),
+            y = plot.y(p.accuracy),
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup_and_quotes() {
+        assert_eq!(
+            escape_html(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn y_scale_maps_unit_interval_and_clamps() {
+        let plot = Plot::new(MARGIN_LEFT, 300.0);
+        assert_eq!(plot.y(1.0), plot.top);
+        assert_eq!(plot.y(0.0), plot.bottom());
+        assert_eq!(plot.y(2.0), plot.top);
+        assert_eq!(plot.y(-1.0), plot.bottom());
+    }
+
+    #[test]
+    fn non_finite_bars_are_skipped() {
+        let plot = Plot::new(MARGIN_LEFT, 300.0);
+        assert!(bar(&plot, 0.0, f64::NAN, 0.1, TCAV_COLOR).is_empty());
+        assert!(!bar(&plot, 0.0, 0.5, f64::NAN, TCAV_COLOR).contains("<path"));
+    }
+
+    #[test]
+    fn groups_keep_first_appearance_order() {
+        let groups = group_by([3, 1, 3, 2, 1], |v| *v);
+        let keys: Vec<i32> = groups.iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, [3, 1, 2]);
+        assert_eq!(groups[0].1.len(), 2);
+    }
+
+    #[test]
+    fn truncates_on_char_boundaries() {
+        assert_eq!(truncate("ééééé", 3), "éé…");
+        assert_eq!(truncate("abc", 3), "abc");
+    }
+
+    #[test]
+    fn formats_p_values() {
+        assert_eq!(pvalue(0.04321), "0.043");
+        assert_eq!(pvalue(0.00001234), "1.2e-5");
+        assert_eq!(fixed(f64::NAN, 3), "NaN");
+    }
+
+    #[test]
+    fn axis_has_quarter_ticks_and_dashed_midline() {
+        let axis = unit_y_axis(&Plot::new(MARGIN_LEFT, 300.0), "TCAV score");
+        for tick in ["0", "0.25", "0.5", "0.75", "1"] {
+            assert!(axis.contains(&format!(">{tick}</text>")), "{tick}");
+        }
+        assert!(axis.contains("stroke-dasharray"));
+    }
+}

@@ -1,0 +1,169 @@
+//! Atomic run folders.
+//!
+//! A run is written into a hidden sibling folder `.{name}.partial-{pid}` and
+//! renamed into place by [`RunDir::commit`], so a run folder at its final path
+//! is always complete. A [`RunDir`] dropped without commit (an error, a panic,
+//! or Ctrl-C handled by unwinding) removes its temporary folder. A process
+//! killed outright leaves the `.partial` folder behind; it is safe to delete.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Subfolder of a run folder holding the tidy tables.
+pub const TABLES_DIR: &str = "tables";
+/// Subfolder of a run folder holding the saved concept activation vectors.
+pub const CAVS_DIR: &str = "cavs";
+
+/// Why a run folder could not be created or committed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunDirError {
+    /// The final run folder is already there; runs are never overwritten.
+    #[error(
+        "run folder {} already exists; choose another folder with --out or remove it",
+        .0.display()
+    )]
+    AlreadyExists(PathBuf),
+    /// The path has no final component to name the run after.
+    #[error("{} is not a usable run folder path", .0.display())]
+    InvalidPath(PathBuf),
+    /// A filesystem operation failed.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        /// What was being done, e.g. "create".
+        action: &'static str,
+        /// Path involved.
+        path: PathBuf,
+        /// Underlying error.
+        source: io::Error,
+    },
+}
+
+/// A run folder being written; see the module docs.
+#[derive(Debug)]
+pub struct RunDir {
+    /// Temporary folder; `None` once committed.
+    temp: Option<PathBuf>,
+    final_path: PathBuf,
+}
+
+impl RunDir {
+    /// Creates the temporary folder (with `tables/` and `cavs/`) next to
+    /// `final_path`, creating missing parent folders. Fails if `final_path`
+    /// already exists.
+    pub fn create(final_path: &Path) -> Result<RunDir, RunDirError> {
+        ensure_absent(final_path)?;
+        let name = final_path
+            .file_name()
+            .ok_or_else(|| RunDirError::InvalidPath(final_path.to_owned()))?;
+        let parent = final_path.parent().unwrap_or(Path::new(""));
+        if !parent.as_os_str().is_empty() {
+            fs::create_dir_all(parent).map_err(io_error("create", parent))?;
+        }
+        let temp = parent.join(format!(
+            ".{}.partial-{}",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
+        fs::create_dir(&temp).map_err(io_error("create", &temp))?;
+        let run = RunDir {
+            temp: Some(temp),
+            final_path: final_path.to_owned(),
+        };
+        for sub in [TABLES_DIR, CAVS_DIR] {
+            let dir = run.path().join(sub);
+            fs::create_dir(&dir).map_err(io_error("create", &dir))?;
+        }
+        Ok(run)
+    }
+
+    /// The temporary folder, where all run output is written.
+    pub fn path(&self) -> &Path {
+        self.temp.as_deref().unwrap_or(&self.final_path)
+    }
+
+    /// The `tables/` subfolder of [`RunDir::path`].
+    pub fn tables_dir(&self) -> PathBuf {
+        self.path().join(TABLES_DIR)
+    }
+
+    /// The `cavs/` subfolder of [`RunDir::path`].
+    pub fn cavs_dir(&self) -> PathBuf {
+        self.path().join(CAVS_DIR)
+    }
+
+    /// The path the run folder will have after [`RunDir::commit`].
+    pub fn final_path(&self) -> &Path {
+        &self.final_path
+    }
+
+    /// Renames the temporary folder to the final path and returns that path.
+    /// On failure the temporary folder is removed.
+    pub fn commit(mut self) -> Result<PathBuf, RunDirError> {
+        ensure_absent(&self.final_path)?;
+        let temp = self.path().to_owned();
+        fs::rename(&temp, &self.final_path).map_err(io_error("rename into place", &temp))?;
+        self.temp = None;
+        Ok(self.final_path.clone())
+    }
+}
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        if let Some(temp) = self.temp.take() {
+            // Best effort: Drop cannot report errors.
+            let _ = fs::remove_dir_all(temp);
+        }
+    }
+}
+
+/// The default run folder: `runs_root/{name}-{first 8 hex digits of the
+/// experiment file's SHA-256}`.
+pub fn default_run_path(runs_root: &Path, name: &str, experiment_sha256_hex: &str) -> PathBuf {
+    let short: String = experiment_sha256_hex.chars().take(8).collect();
+    runs_root.join(format!("{name}-{short}"))
+}
+
+fn ensure_absent(path: &Path) -> Result<(), RunDirError> {
+    match fs::symlink_metadata(path) {
+        Ok(_) => Err(RunDirError::AlreadyExists(path.to_owned())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(RunDirError::Io {
+            action: "inspect",
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> RunDirError {
+    let path = path.to_owned();
+    move |source| RunDirError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_path_uses_short_hash() {
+        let p = default_run_path(Path::new("runs"), "colors", "0123456789abcdef");
+        assert_eq!(p, Path::new("runs/colors-01234567"));
+    }
+
+    #[test]
+    fn short_hash_tolerates_short_input() {
+        let p = default_run_path(Path::new("runs"), "x", "ab");
+        assert_eq!(p, Path::new("runs/x-ab"));
+    }
+
+    #[test]
+    fn already_exists_message_suggests_out() {
+        let msg = RunDirError::AlreadyExists(PathBuf::from("runs/a")).to_string();
+        assert!(msg.contains("runs/a") && msg.contains("--out"), "{msg}");
+    }
+}

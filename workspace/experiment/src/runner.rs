@@ -1,0 +1,228 @@
+//! The runner: turns a validated [`Experiment`] into a run folder.
+
+use crate::manifest::{ExperimentInfo, Manifest, ModelInfo, Timing, git_revision};
+use crate::report::{ProbeRow, ReportInput, TcavRow, write_report};
+use crate::run_dir::{RunDir, default_run_path};
+use crate::schema::{Experiment, ProbeStudy, Target};
+use crate::studies::{self, Activations, RandomSets};
+use cavern_model::LoadedModel;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::path::PathBuf;
+use std::time::Instant;
+use thiserror::Error;
+
+/// A failure while running (the experiment itself was valid).
+#[derive(Debug, Error)]
+pub enum RunError {
+    /// The run folder could not be created or committed.
+    #[error(transparent)]
+    RunDir(#[from] crate::run_dir::RunDirError),
+    /// A table could not be written.
+    #[error(transparent)]
+    Table(#[from] crate::table::TableError),
+    /// The manifest could not be written.
+    #[error(transparent)]
+    Manifest(#[from] crate::manifest::ManifestError),
+    /// The report could not be rendered.
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
+    /// A study failed.
+    #[error(transparent)]
+    Study(#[from] studies::StudyError),
+}
+
+/// Where and how to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Exact output folder; `runs_root/<name>-<hash>` when absent.
+    pub out: Option<PathBuf>,
+    /// Parent of default run folders.
+    pub runs_root: PathBuf,
+    /// Overrides the experiment's seed.
+    pub seed: Option<u64>,
+    /// Backend description for the manifest.
+    pub backend: String,
+    /// Hide progress bars.
+    pub quiet: bool,
+}
+
+/// Runs every study of `experiment` on `model` and returns the committed run folder.
+pub fn run(
+    experiment: &Experiment,
+    model: &LoadedModel,
+    options: &RunOptions,
+) -> Result<PathBuf, RunError> {
+    let seed = options.seed.unwrap_or(experiment.seed);
+    let final_path = match &options.out {
+        Some(out) => out.clone(),
+        None => default_run_path(
+            &options.runs_root,
+            &experiment.name,
+            &run_hash(experiment, seed),
+        ),
+    };
+    let run_dir = RunDir::create(&final_path)?;
+    let mut timings = Timings::default();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let random = experiment
+        .random
+        .as_ref()
+        .map(|pool| RandomSets::draw(pool, &mut rng))
+        .unwrap_or_default();
+    let progress = progress_bar(experiment, options.quiet);
+
+    let mut activations = Activations::new(model, experiment.batch_size);
+    let probe_rows = timings.time("probe", || {
+        run_probes(
+            &experiment.probes,
+            experiment,
+            &random,
+            &mut activations,
+            &mut rng,
+            &progress,
+        )
+    })?;
+    let mut tcav = studies::tcav::TcavOutput::default();
+    timings.time("tcav", || -> Result<(), RunError> {
+        for study in &experiment.tcavs {
+            let out = studies::tcav::run(
+                study,
+                experiment,
+                &random,
+                &mut activations,
+                &mut rng,
+                &progress,
+            )?;
+            tcav.extend(out);
+        }
+        Ok(())
+    })?;
+    progress.finish_and_clear();
+
+    let mut tables = Vec::new();
+    timings.time("write", || -> Result<(), RunError> {
+        for table in [
+            studies::probe::table(&probe_rows)?,
+            studies::tcav::summary_table(&tcav.rows)?,
+            studies::tcav::runs_table(&tcav.runs)?,
+        ] {
+            if table.n_rows() > 0 {
+                table.write(&run_dir.tables_dir())?;
+                tables.push(table.name().to_string());
+            }
+        }
+        for cav in &tcav.cavs {
+            cav.write(&run_dir.cavs_dir())?;
+        }
+        Ok(())
+    })?;
+    let manifest = Manifest {
+        cavern_version: env!("CARGO_PKG_VERSION").to_string(),
+        git_revision: git_revision(),
+        experiment: ExperimentInfo {
+            path: experiment.path.display().to_string(),
+            name: experiment.name.clone(),
+            sha256: experiment.source_sha256.clone(),
+        },
+        model: ModelInfo {
+            name: model.name().to_string(),
+            source: model.source.clone(),
+            sha256: model.sha256.clone(),
+        },
+        backend: options.backend.clone(),
+        seed,
+        timings: timings.0,
+        tables,
+    };
+    manifest.write(run_dir.path())?;
+    write_report(
+        run_dir.path(),
+        &ReportInput {
+            title: experiment.name.clone(),
+            experiment_toml: experiment.source_text.clone(),
+            manifest: &manifest,
+            tcav: tcav.rows.iter().map(TcavRow::from).collect(),
+            probes: probe_rows.iter().map(ProbeRow::from).collect(),
+        },
+    )?;
+    Ok(run_dir.commit()?)
+}
+
+fn run_probes(
+    probes: &[ProbeStudy],
+    experiment: &Experiment,
+    random: &RandomSets,
+    activations: &mut Activations,
+    rng: &mut ChaCha8Rng,
+    progress: &ProgressBar,
+) -> Result<Vec<studies::probe::ProbeResult>, RunError> {
+    let mut rows = Vec::new();
+    for study in probes {
+        rows.extend(studies::probe::run(
+            study,
+            experiment,
+            random,
+            activations,
+            rng,
+            progress,
+        )?);
+    }
+    Ok(rows)
+}
+
+/// Short hash naming a default run folder: the experiment file and the effective seed.
+fn run_hash(experiment: &Experiment, seed: u64) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{}:{seed}", experiment.source_sha256));
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn progress_bar(experiment: &Experiment, quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let cells: usize = experiment
+        .probes
+        .iter()
+        .map(|p| p.concepts.len() * p.layers.len())
+        .chain(
+            experiment
+                .tcavs
+                .iter()
+                .map(|t| t.concepts.len() * t.layers.len()),
+        )
+        .sum();
+    let bar = ProgressBar::new(cells as u64);
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} {msg:<28} [{bar:30}] {pos}/{len} {elapsed}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// Wall-clock seconds per step, in the order the steps ran.
+#[derive(Default)]
+struct Timings(Vec<Timing>);
+
+impl Timings {
+    fn time<T>(&mut self, step: &str, work: impl FnOnce() -> T) -> T {
+        let start = Instant::now();
+        let out = work();
+        self.0.push(Timing {
+            step: step.to_string(),
+            seconds: start.elapsed().as_secs_f64(),
+        });
+        out
+    }
+}
+
+/// The name of a target in tables: `class:positive` or `token:Paris`.
+pub fn target_label(target: &Target) -> String {
+    match target {
+        Target::Class(c) => format!("class:{c}"),
+        Target::Token(t) => format!("token:{t}"),
+    }
+}

@@ -1,0 +1,495 @@
+//! The experiment-file schema: raw tables as written (spanned, for diagnostics) and the
+//! resolved, validated types the runner consumes.
+
+use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use toml::Spanned;
+
+/// Default `[experiment] seed`.
+pub const DEFAULT_SEED: u64 = 0;
+/// Default `[experiment] batch_size`.
+pub const DEFAULT_BATCH_SIZE: usize = 32;
+/// Default `[random] sets`.
+pub const DEFAULT_RANDOM_SETS: usize = 10;
+/// Default `[random] size`.
+pub const DEFAULT_RANDOM_SIZE: usize = 50;
+/// Default logistic-regression L2 penalty.
+pub const DEFAULT_L2: f64 = 0.01;
+/// Default optimiser iteration budget.
+pub const DEFAULT_MAX_ITERATIONS: usize = 200;
+/// Default held-out fraction for CAV accuracy.
+pub const DEFAULT_HOLDOUT: f64 = 0.3;
+/// Default TCAV significance level.
+pub const DEFAULT_ALPHA: f64 = 0.05;
+/// Fewest examples a concept set may have.
+pub const MIN_CONCEPT_EXAMPLES: usize = 6;
+/// Fewest random sets.
+pub const MIN_RANDOM_SETS: usize = 2;
+/// Fewest examples per random set.
+pub const MIN_RANDOM_SIZE: usize = 4;
+
+/// Top-level keys of an experiment file.
+pub const TOP_LEVEL_KEYS: &[&str] = &["experiment", "concepts", "random", "probe", "tcav"];
+
+/// A raw table type and the keys it accepts, for unknown-key diagnostics.
+pub trait RawTable: DeserializeOwned {
+    /// Every key the table accepts.
+    const KEYS: &'static [&'static str];
+    /// Keys whose value may be an inline table, with the keys that inner table accepts.
+    const NESTED: &'static [(&'static str, &'static [&'static str])] = &[];
+}
+
+/// `[experiment]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawExperiment {
+    pub name: Option<Spanned<String>>,
+    pub seed: Option<Spanned<u64>>,
+    pub model: Option<Spanned<String>>,
+    pub device: Option<Spanned<String>>,
+    pub batch_size: Option<Spanned<usize>>,
+}
+
+impl RawTable for RawExperiment {
+    const KEYS: &'static [&'static str] = &["name", "seed", "model", "device", "batch_size"];
+}
+
+/// An example-set source as written: `[concepts.NAME]` or an inline `inputs` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table with one of `file`, `examples` or `template`"
+)]
+pub struct RawSource {
+    pub file: Option<Spanned<String>>,
+    pub examples: Option<Spanned<Vec<Spanned<String>>>>,
+    pub template: Option<Spanned<String>>,
+    /// Loosely typed so that bad values get a dedicated message.
+    pub vars: Option<Spanned<BTreeMap<String, Spanned<toml::Value>>>>,
+}
+
+impl RawTable for RawSource {
+    const KEYS: &'static [&'static str] = &["file", "examples", "template", "vars"];
+}
+
+/// `[random]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawRandom {
+    pub file: Option<Spanned<String>>,
+    pub examples: Option<Spanned<Vec<Spanned<String>>>>,
+    pub template: Option<Spanned<String>>,
+    pub vars: Option<Spanned<BTreeMap<String, Spanned<toml::Value>>>>,
+    pub sets: Option<Spanned<usize>>,
+    pub size: Option<Spanned<usize>>,
+}
+
+impl RawRandom {
+    /// The pool's source keys.
+    pub fn source(&self) -> RawSource {
+        RawSource {
+            file: self.file.clone(),
+            examples: self.examples.clone(),
+            template: self.template.clone(),
+            vars: self.vars.clone(),
+        }
+    }
+}
+
+impl RawTable for RawRandom {
+    const KEYS: &'static [&'static str] = &["file", "examples", "template", "vars", "sets", "size"];
+}
+
+/// `layers` as written: a list of indices or `"all"`.
+#[derive(Debug, Clone)]
+pub enum RawLayers {
+    All,
+    List(Vec<Spanned<i64>>),
+}
+
+impl<'de> Deserialize<'de> for RawLayers {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct LayersVisitor;
+        impl<'de> Visitor<'de> for LayersVisitor {
+            type Value = RawLayers;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of layer indices or \"all\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawLayers, E> {
+                if v == "all" {
+                    Ok(RawLayers::All)
+                } else {
+                    Err(E::invalid_value(de::Unexpected::Str(v), &self))
+                }
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawLayers, A::Error> {
+                let mut layers = Vec::new();
+                while let Some(layer) = seq.next_element()? {
+                    layers.push(layer);
+                }
+                Ok(RawLayers::List(layers))
+            }
+        }
+        deserializer.deserialize_any(LayersVisitor)
+    }
+}
+
+/// A TCAV `target` as written: `{ class = "..." }` or `{ token = "..." }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table like `{ class = \"...\" }` or `{ token = \"...\" }`"
+)]
+pub struct RawTarget {
+    pub class: Option<Spanned<String>>,
+    pub token: Option<Spanned<String>>,
+}
+
+impl RawTarget {
+    const KEYS: &'static [&'static str] = &["class", "token"];
+}
+
+/// TCAV `inputs` as written: a file path or an inline source table.
+#[derive(Debug, Clone)]
+pub enum RawInputs {
+    File(String),
+    Source(RawSource),
+}
+
+impl<'de> Deserialize<'de> for RawInputs {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct InputsVisitor;
+        impl<'de> Visitor<'de> for InputsVisitor {
+            type Value = RawInputs;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a file path or a table with `file`, `examples` or `template`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawInputs, E> {
+                Ok(RawInputs::File(v.to_owned()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawInputs, A::Error> {
+                RawSource::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawInputs::Source)
+            }
+        }
+        deserializer.deserialize_any(InputsVisitor)
+    }
+}
+
+/// `[[probe]]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawProbe {
+    pub concepts: Option<Spanned<Vec<Spanned<String>>>>,
+    pub layers: Option<Spanned<RawLayers>>,
+    pub site: Option<Spanned<String>>,
+    pub pooling: Option<Spanned<String>>,
+    pub method: Option<Spanned<String>>,
+    pub l2: Option<Spanned<f64>>,
+    pub max_iterations: Option<Spanned<usize>>,
+    pub holdout: Option<Spanned<f64>>,
+}
+
+impl RawProbe {
+    /// The keys shared with `[[tcav]]`.
+    pub fn study(&self) -> RawStudy<'_> {
+        RawStudy {
+            concepts: &self.concepts,
+            layers: &self.layers,
+            site: &self.site,
+            pooling: &self.pooling,
+            method: &self.method,
+            l2: &self.l2,
+            max_iterations: &self.max_iterations,
+            holdout: &self.holdout,
+        }
+    }
+}
+
+impl RawTable for RawProbe {
+    const KEYS: &'static [&'static str] = &[
+        "concepts",
+        "layers",
+        "site",
+        "pooling",
+        "method",
+        "l2",
+        "max_iterations",
+        "holdout",
+    ];
+}
+
+/// `[[tcav]]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawTcav {
+    pub target: Option<Spanned<RawTarget>>,
+    pub inputs: Option<Spanned<RawInputs>>,
+    pub concepts: Option<Spanned<Vec<Spanned<String>>>>,
+    pub layers: Option<Spanned<RawLayers>>,
+    pub site: Option<Spanned<String>>,
+    pub pooling: Option<Spanned<String>>,
+    pub method: Option<Spanned<String>>,
+    pub l2: Option<Spanned<f64>>,
+    pub max_iterations: Option<Spanned<usize>>,
+    pub holdout: Option<Spanned<f64>>,
+    pub random_runs: Option<Spanned<usize>>,
+    pub alpha: Option<Spanned<f64>>,
+    pub correction: Option<Spanned<String>>,
+}
+
+impl RawTcav {
+    /// The keys shared with `[[probe]]`.
+    pub fn study(&self) -> RawStudy<'_> {
+        RawStudy {
+            concepts: &self.concepts,
+            layers: &self.layers,
+            site: &self.site,
+            pooling: &self.pooling,
+            method: &self.method,
+            l2: &self.l2,
+            max_iterations: &self.max_iterations,
+            holdout: &self.holdout,
+        }
+    }
+}
+
+impl RawTable for RawTcav {
+    const KEYS: &'static [&'static str] = &[
+        "target",
+        "inputs",
+        "concepts",
+        "layers",
+        "site",
+        "pooling",
+        "method",
+        "l2",
+        "max_iterations",
+        "holdout",
+        "random_runs",
+        "alpha",
+        "correction",
+    ];
+    const NESTED: &'static [(&'static str, &'static [&'static str])] =
+        &[("target", RawTarget::KEYS), ("inputs", RawSource::KEYS)];
+}
+
+/// The keys `[[probe]]` and `[[tcav]]` have in common, borrowed from either.
+#[derive(Debug, Clone, Copy)]
+pub struct RawStudy<'a> {
+    pub concepts: &'a Option<Spanned<Vec<Spanned<String>>>>,
+    pub layers: &'a Option<Spanned<RawLayers>>,
+    pub site: &'a Option<Spanned<String>>,
+    pub pooling: &'a Option<Spanned<String>>,
+    pub method: &'a Option<Spanned<String>>,
+    pub l2: &'a Option<Spanned<f64>>,
+    pub max_iterations: &'a Option<Spanned<usize>>,
+    pub holdout: &'a Option<Spanned<f64>>,
+}
+
+/// A closed set of names accepted by one key, for generic parsing with suggestions.
+pub(crate) trait Choice: Copy + Default + 'static {
+    /// Every accepted value.
+    const ALL: &'static [Self];
+    /// The spelling used in experiment files.
+    fn name(self) -> &'static str;
+}
+
+macro_rules! choice_enum {
+    (
+        $(#[$meta:meta])*
+        $name:ident {
+            $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)+
+        }
+
+        impl $name {
+            /// Every accepted value, in documentation order.
+            pub const ALL: &'static [Self] = &[$(Self::$variant,)+];
+
+            /// The spelling used in experiment files.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)+
+                }
+            }
+        }
+
+        impl Choice for $name {
+            const ALL: &'static [Self] = $name::ALL;
+            fn name(self) -> &'static str {
+                self.as_str()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+
+choice_enum! {
+    /// Where the model runs.
+    DeviceChoice {
+        /// The CPU backend.
+        #[default]
+        Cpu = "cpu",
+        /// An NVIDIA GPU (needs the `cuda` feature).
+        Cuda = "cuda",
+    }
+}
+
+choice_enum! {
+    /// The activation site a probe or TCAV study reads.
+    SitePoint {
+        /// Token (+ position) embeddings.
+        Embed = "embed",
+        /// Residual stream entering a block.
+        ResidPre = "resid_pre",
+        /// Residual stream between attention and MLP.
+        ResidMid = "resid_mid",
+        /// Residual stream leaving a block.
+        #[default]
+        ResidPost = "resid_post",
+        /// What attention adds to the residual stream.
+        AttnOut = "attn_out",
+        /// What the MLP adds to the residual stream.
+        MlpOut = "mlp_out",
+        /// MLP neurons after the activation function.
+        MlpPost = "mlp_post",
+        /// Final normalised residual stream.
+        LnFinal = "ln_final",
+    }
+}
+
+choice_enum! {
+    /// How token activations become one vector per example.
+    Pooling {
+        /// Mean over non-pad tokens.
+        #[default]
+        Mean = "mean",
+        /// The last non-pad token.
+        Last = "last",
+    }
+}
+
+choice_enum! {
+    /// How a concept activation vector is fitted.
+    CavMethod {
+        /// L2-regularised logistic regression.
+        #[default]
+        Logistic = "logistic",
+        /// Difference of class means.
+        MeanDifference = "mean_difference",
+    }
+}
+
+choice_enum! {
+    /// Multiple-comparison correction for TCAV significance tests.
+    Correction {
+        /// Bonferroni (family-wise error rate).
+        #[default]
+        Bonferroni = "bonferroni",
+        /// Holm step-down (family-wise error rate).
+        Holm = "holm",
+        /// Benjamini-Hochberg (false discovery rate).
+        BenjaminiHochberg = "bh",
+    }
+}
+
+/// Options for fitting concept activation vectors.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CavOptions {
+    pub method: CavMethod,
+    /// Logistic L2 penalty, >= 0.
+    pub l2: f64,
+    /// Optimiser iteration budget, >= 1.
+    pub max_iterations: usize,
+    /// Fraction held out for accuracy, in (0, 1).
+    pub holdout: f64,
+}
+
+/// What a TCAV study differentiates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// A class logit of an encoder's classifier.
+    Class(String),
+    /// A decoder's next-token logit.
+    Token(String),
+}
+
+/// The counterexample pool random sets are drawn from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RandomPool {
+    pub examples: Vec<String>,
+    /// Number of random sets, >= 2.
+    pub sets: usize,
+    /// Examples per random set, >= 4 and <= the pool size.
+    pub size: usize,
+}
+
+/// A resolved `[[probe]]`: CAV accuracy for concepts x layers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProbeStudy {
+    pub concepts: Vec<String>,
+    pub layers: Vec<usize>,
+    pub site: SitePoint,
+    pub pooling: Pooling,
+    pub cav: CavOptions,
+}
+
+/// A resolved `[[tcav]]`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TcavStudy {
+    pub target: Target,
+    pub inputs: Vec<String>,
+    pub concepts: Vec<String>,
+    pub layers: Vec<usize>,
+    pub site: SitePoint,
+    pub pooling: Pooling,
+    pub cav: CavOptions,
+    /// Random sets used, 2 <= random_runs <= random.sets.
+    pub random_runs: usize,
+    /// Significance level, in (0, 1).
+    pub alpha: f64,
+    pub correction: Correction,
+}
+
+/// A fully resolved and validated experiment file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Experiment {
+    /// The experiment file as given.
+    pub path: PathBuf,
+    /// The file's text.
+    pub source_text: String,
+    /// Lower-case hex SHA-256 of the file's bytes.
+    pub source_sha256: String,
+    pub name: String,
+    pub seed: u64,
+    pub model: String,
+    pub device: DeviceChoice,
+    pub batch_size: usize,
+    /// Concept name to its examples.
+    pub concepts: BTreeMap<String, Vec<String>>,
+    /// Absent when the file has no `[random]` table (and so no studies).
+    pub random: Option<RandomPool>,
+    pub probes: Vec<ProbeStudy>,
+    pub tcavs: Vec<TcavStudy>,
+}

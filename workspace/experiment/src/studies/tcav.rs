@@ -1,0 +1,304 @@
+//! `[[tcav]]`: TCAV scores of concepts × layers against random-vs-random baselines, with a
+//! two-sided Welch t-test per cell and a correction over the study's cells.
+
+use super::cav_file::CavFile;
+use super::{Activations, RandomSets, StudyError, TextSet, cav_options, mean_std, pooling, site};
+use crate::report::TcavRow;
+use crate::runner::target_label;
+use crate::schema::{Experiment, Target, TcavStudy};
+use crate::table::{Table, TableError};
+use cavern_model::Site;
+use cavern_probe::cav::mean_projection;
+use cavern_probe::tcav::{directional_derivatives, summed_gradients, tcav_score};
+use cavern_probe::train_cav;
+use cavern_stats::{Correction, welch_t_test};
+use indicatif::ProgressBar;
+use rand_chacha::ChaCha8Rng;
+
+/// One (concept, layer) cell of a TCAV study.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TcavResult {
+    /// Concept name.
+    pub concept: String,
+    /// Target label (`class:positive`, `token:Paris`).
+    pub target: String,
+    /// Block index.
+    pub layer: usize,
+    /// Site name.
+    pub site: String,
+    /// Mean TCAV score over concept-vs-random CAVs.
+    pub tcav_mean: f64,
+    /// Its standard deviation over random runs.
+    pub tcav_std: f64,
+    /// Mean TCAV score over random-vs-random CAVs.
+    pub random_mean: f64,
+    /// Its standard deviation.
+    pub random_std: f64,
+    /// Welch t statistic (concept scores vs random scores).
+    pub t_statistic: f64,
+    /// Welch degrees of freedom.
+    pub df: f64,
+    /// Two-sided p-value.
+    pub p_value: f64,
+    /// p-value corrected over the study's concepts × layers.
+    pub p_adjusted: f64,
+    /// `p_adjusted < alpha`.
+    pub significant: bool,
+    /// Mean held-out accuracy of the concept-vs-random CAVs.
+    pub cav_accuracy: f64,
+    /// Mean held-out accuracy of the random-vs-random CAVs.
+    pub random_accuracy: f64,
+    /// Mean projection of the inputs on the concept direction (CAP), averaged over runs.
+    pub cap_mean: f64,
+    /// Random runs.
+    pub runs: usize,
+    /// Correction name.
+    pub correction: String,
+    /// Significance level.
+    pub alpha: f64,
+}
+
+/// One CAV of a TCAV study: a concept (or random set) against one random set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TcavRun {
+    /// Concept name, or `random` for the baseline.
+    pub concept: String,
+    /// Target label.
+    pub target: String,
+    /// Block index.
+    pub layer: usize,
+    /// Site name.
+    pub site: String,
+    /// Random-set index.
+    pub run: usize,
+    /// TCAV score of this CAV.
+    pub tcav_score: f64,
+    /// Held-out accuracy of this CAV.
+    pub cav_accuracy: f64,
+}
+
+/// Everything TCAV studies produce.
+#[derive(Debug, Default)]
+pub struct TcavOutput {
+    /// Summary rows.
+    pub rows: Vec<TcavResult>,
+    /// Per-CAV rows.
+    pub runs: Vec<TcavRun>,
+    /// The concept CAVs.
+    pub cavs: Vec<CavFile>,
+}
+
+impl TcavOutput {
+    /// Appends another study's output.
+    pub fn extend(&mut self, other: TcavOutput) {
+        self.rows.extend(other.rows);
+        self.runs.extend(other.runs);
+        self.cavs.extend(other.cavs);
+    }
+}
+
+/// Name used for random-vs-random rows.
+pub const RANDOM: &str = "random";
+
+/// Runs one TCAV study (its index in the file names its inputs in the activation cache).
+pub fn run(
+    study: &TcavStudy,
+    experiment: &Experiment,
+    random: &RandomSets,
+    activations: &mut Activations,
+    rng: &mut ChaCha8Rng,
+    progress: &ProgressBar,
+) -> Result<TcavOutput, StudyError> {
+    let index = experiment
+        .tcavs
+        .iter()
+        .position(|t| t == study)
+        .unwrap_or(0);
+    let inputs = TextSet::TcavInputs(index);
+    let target_index = target_index(&study.target, activations)?;
+    let target = target_label(&study.target);
+    let options = cav_options(&study.cav);
+    let pool = pooling(study.pooling);
+    let runs = study.random_runs;
+    let mut out = TcavOutput::default();
+    for &layer in &study.layers {
+        let site: Site = site(study.site, layer);
+        let site_name = site.point.as_str().to_string();
+        let model = activations.model();
+        let gradients = summed_gradients(
+            model,
+            &study.inputs,
+            site,
+            target_index,
+            activations.batch_size(),
+        )?;
+        let input_rows = activations
+            .rows(&inputs, &study.inputs, site, pool)?
+            .to_vec();
+        let pool_rows = activations
+            .rows(&TextSet::RandomPool, &random.pool, site, pool)?
+            .to_vec();
+        let record = |concept: &str, run: usize, score: f64, accuracy: f64| TcavRun {
+            concept: concept.to_string(),
+            target: target.clone(),
+            layer,
+            site: site_name.clone(),
+            run,
+            tcav_score: score,
+            cav_accuracy: accuracy,
+        };
+        let (mut random_scores, mut random_accuracies) = (Vec::new(), Vec::new());
+        for r in 0..runs {
+            let a = random.rows(&pool_rows, r);
+            let b = random.rows(&pool_rows, (r + 1) % runs);
+            let cav = train_cav(&a, &b, &options, rng)?;
+            let score = tcav_score(&directional_derivatives(&gradients, &cav.direction));
+            out.runs.push(record(RANDOM, r, score, cav.accuracy));
+            random_scores.push(score);
+            random_accuracies.push(cav.accuracy);
+        }
+        for concept in &study.concepts {
+            progress.set_message(format!("tcav {concept} L{layer}"));
+            let texts = &experiment.concepts[concept];
+            let rows = activations
+                .rows(&TextSet::Concept(concept.clone()), texts, site, pool)?
+                .to_vec();
+            let mut file = CavFile {
+                concept: concept.clone(),
+                layer,
+                site: site_name.clone(),
+                directions: Vec::new(),
+                accuracies: Vec::new(),
+            };
+            let (mut scores, mut caps) = (Vec::new(), Vec::new());
+            for r in 0..runs {
+                let cav = train_cav(&rows, &random.rows(&pool_rows, r), &options, rng)?;
+                let score = tcav_score(&directional_derivatives(&gradients, &cav.direction));
+                out.runs.push(record(concept, r, score, cav.accuracy));
+                scores.push(score);
+                caps.push(mean_projection(&input_rows, &cav.direction));
+                file.accuracies.push(cav.accuracy as f32);
+                file.directions.push(cav.direction);
+            }
+            let test =
+                welch_t_test(&scores, &random_scores).map_err(|source| StudyError::Stats {
+                    context: format!("TCAV t-test for {concept} at layer {layer}"),
+                    source,
+                })?;
+            let accuracies: Vec<f64> = file.accuracies.iter().map(|&a| a as f64).collect();
+            let ((tcav_mean, tcav_std), (random_mean, random_std)) =
+                (mean_std(&scores), mean_std(&random_scores));
+            out.rows.push(TcavResult {
+                concept: concept.clone(),
+                target: target.clone(),
+                layer,
+                site: site_name.clone(),
+                tcav_mean,
+                tcav_std,
+                random_mean,
+                random_std,
+                t_statistic: test.statistic,
+                df: test.df,
+                p_value: test.p_value,
+                p_adjusted: test.p_value,
+                significant: false,
+                cav_accuracy: mean_std(&accuracies).0,
+                random_accuracy: mean_std(&random_accuracies).0,
+                cap_mean: mean_std(&caps).0,
+                runs,
+                correction: study.correction.as_str().to_string(),
+                alpha: study.alpha,
+            });
+            out.cavs.push(file);
+            progress.inc(1);
+        }
+    }
+    correct(&mut out.rows, study);
+    Ok(out)
+}
+
+/// Adjusts the study's p-values over all its (concept, layer) cells and marks significance.
+fn correct(rows: &mut [TcavResult], study: &TcavStudy) {
+    let correction = match study.correction {
+        crate::schema::Correction::Bonferroni => Correction::Bonferroni,
+        crate::schema::Correction::Holm => Correction::Holm,
+        crate::schema::Correction::BenjaminiHochberg => Correction::BenjaminiHochberg,
+    };
+    let p: Vec<f64> = rows.iter().map(|r| r.p_value).collect();
+    for (row, adjusted) in rows.iter_mut().zip(correction.adjust(&p)) {
+        row.p_adjusted = adjusted;
+        row.significant = adjusted < study.alpha;
+    }
+}
+
+/// Index of the target in the model's output logits.
+fn target_index(target: &Target, activations: &Activations) -> Result<usize, StudyError> {
+    let model = activations.model();
+    let found = match target {
+        Target::Class(class) => model.class_names().iter().position(|c| c == class),
+        Target::Token(token) => model.tokenizer().id(token).map(|id| id as usize),
+    };
+    found.ok_or_else(|| StudyError::UnknownTarget(target_label(target)))
+}
+
+/// The `tcav` table.
+pub fn summary_table(rows: &[TcavResult]) -> Result<Table, TableError> {
+    let text = |f: &dyn Fn(&TcavResult) -> String| rows.iter().map(f).collect::<Vec<_>>();
+    let num = |f: &dyn Fn(&TcavResult) -> f64| rows.iter().map(f).collect::<Vec<_>>();
+    let int =
+        |f: &dyn Fn(&TcavResult) -> usize| rows.iter().map(|r| f(r) as u64).collect::<Vec<_>>();
+    Table::new("tcav")?
+        .with_str("concept", text(&|r| r.concept.clone()))?
+        .with_str("target", text(&|r| r.target.clone()))?
+        .with_u64("layer", int(&|r| r.layer))?
+        .with_str("site", text(&|r| r.site.clone()))?
+        .with_f64("tcav_mean", num(&|r| r.tcav_mean))?
+        .with_f64("tcav_std", num(&|r| r.tcav_std))?
+        .with_f64("random_mean", num(&|r| r.random_mean))?
+        .with_f64("random_std", num(&|r| r.random_std))?
+        .with_f64("t_statistic", num(&|r| r.t_statistic))?
+        .with_f64("df", num(&|r| r.df))?
+        .with_f64("p_value", num(&|r| r.p_value))?
+        .with_f64("p_adjusted", num(&|r| r.p_adjusted))?
+        .with_bool("significant", rows.iter().map(|r| r.significant).collect())?
+        .with_f64("cav_accuracy", num(&|r| r.cav_accuracy))?
+        .with_f64("random_accuracy", num(&|r| r.random_accuracy))?
+        .with_f64("cap_mean", num(&|r| r.cap_mean))?
+        .with_u64("runs", int(&|r| r.runs))?
+        .with_str("correction", text(&|r| r.correction.clone()))?
+        .with_f64("alpha", num(&|r| r.alpha))
+}
+
+/// The `tcav_runs` table: one row per CAV, for the score distributions.
+pub fn runs_table(runs: &[TcavRun]) -> Result<Table, TableError> {
+    Table::new("tcav_runs")?
+        .with_str("concept", runs.iter().map(|r| r.concept.clone()).collect())?
+        .with_str("target", runs.iter().map(|r| r.target.clone()).collect())?
+        .with_u64("layer", runs.iter().map(|r| r.layer as u64).collect())?
+        .with_str("site", runs.iter().map(|r| r.site.clone()).collect())?
+        .with_u64("run", runs.iter().map(|r| r.run as u64).collect())?
+        .with_f64("tcav_score", runs.iter().map(|r| r.tcav_score).collect())?
+        .with_f64(
+            "cav_accuracy",
+            runs.iter().map(|r| r.cav_accuracy).collect(),
+        )
+}
+
+impl From<&TcavResult> for TcavRow {
+    fn from(r: &TcavResult) -> TcavRow {
+        TcavRow {
+            concept: r.concept.clone(),
+            target: r.target.clone(),
+            layer: r.layer,
+            site: r.site.clone(),
+            tcav_mean: r.tcav_mean,
+            tcav_std: r.tcav_std,
+            random_mean: r.random_mean,
+            random_std: r.random_std,
+            p_value: r.p_value,
+            p_adjusted: r.p_adjusted,
+            significant: r.significant,
+            cav_accuracy: r.cav_accuracy,
+        }
+    }
+}
