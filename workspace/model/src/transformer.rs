@@ -37,7 +37,7 @@ pub struct Transformer {
 /// What a forward pass returns.
 #[derive(Debug, Clone)]
 pub struct Output {
-    /// Class logits `[batch, classes]` for classifiers; next-token logits at each sequence's last
+    /// Class logits `[batch, classes]`, centred over classes, for classifiers; next-token logits at each sequence's last
     /// real token `[batch, vocab]` for language models.
     pub logits: Tensor<2>,
 }
@@ -123,7 +123,11 @@ impl Transformer {
                 let mask = token_mask(info, device).unsqueeze_dim::<3>(2);
                 let lengths = mask.clone().sum_dim(1);
                 let pooled = (x * mask).sum_dim(1) / lengths;
-                self.linear_head(pooled.reshape([b, d]))
+                let logits = self.linear_head(pooled.reshape([b, d]));
+                // Softmax ignores a shift shared by all classes and training never pins it down;
+                // centring removes that arbitrary direction without changing any probability.
+                let mean = logits.clone().mean_dim(1);
+                logits - mean
             }
             OutputHead::LanguageModel { tied } => {
                 let select = last_token_mask(info, device).unsqueeze_dim::<3>(2);

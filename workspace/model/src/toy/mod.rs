@@ -21,10 +21,27 @@ pub trait ToyTask: Send + Sync {
     fn config(&self, vocab_size: usize) -> TransformerConfig;
     /// Class names for classifiers; empty for language models.
     fn class_names(&self) -> Vec<String>;
-    /// One labelled example: its text and the index of the correct logit.
-    fn sample(&self, rng: &mut ChaCha8Rng, tokenizer: &WordTokenizer) -> (String, u32);
+    /// One labelled example.
+    fn sample(&self, rng: &mut ChaCha8Rng, tokenizer: &WordTokenizer) -> Example;
     /// Optimisation settings.
     fn schedule(&self) -> train::Schedule;
+    /// Words the model must ignore; training also makes it insensitive to their embedding
+    /// directions added at any position.
+    fn nuisance_words(&self) -> &'static [&'static str] {
+        &[]
+    }
+}
+
+/// A training example.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Example {
+    /// The input text.
+    pub text: String,
+    /// Index of the correct logit (class, or next-token id).
+    pub label: u32,
+    /// The same example with only its nuisance words redrawn; training penalises any logit
+    /// difference between the two.
+    pub nuisance_twin: Option<String>,
 }
 
 /// Names of every toy task, in the order `cavern models list` shows them.

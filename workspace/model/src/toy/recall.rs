@@ -1,8 +1,8 @@
 //! `toy-recall`: after six random symbols and `=`, the next token is a copy of the second symbol,
 //! so the position that carries the answer is known.
 
-use super::ToyTask;
 use super::train::Schedule;
+use super::{Example, ToyTask};
 use crate::config::*;
 use crate::tokenizer::WordTokenizer;
 use rand::seq::IndexedRandom;
@@ -71,9 +71,13 @@ impl ToyTask for RecallTask {
         Vec::new()
     }
 
-    fn sample(&self, rng: &mut ChaCha8Rng, tokenizer: &WordTokenizer) -> (String, u32) {
+    fn sample(&self, rng: &mut ChaCha8Rng, tokenizer: &WordTokenizer) -> Example {
         let (text, answer) = prompt(rng);
-        (text, tokenizer.id(answer).unwrap_or(0))
+        Example {
+            text,
+            label: tokenizer.id(answer).unwrap_or(0),
+            nuisance_twin: None,
+        }
     }
 
     fn schedule(&self) -> Schedule {

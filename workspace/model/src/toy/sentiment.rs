@@ -1,8 +1,11 @@
 //! `toy-sentiment`: the label is the polarity of the one sentiment word, flipped by a negation;
-//! colour words appear at random and the label ignores them.
+//! colour words appear at random, and training pairs every sentence with a twin whose colours are
+//! redrawn and penalises any difference in their logits, and adds random mixtures of colour
+//! embeddings at every position with the same penalty, so the model ignores colours both as tokens
+//! and as directions.
 
-use super::ToyTask;
 use super::train::Schedule;
+use super::{Example, ToyTask};
 use crate::config::*;
 use crate::tokenizer::WordTokenizer;
 use rand::RngExt;
@@ -68,40 +71,80 @@ impl Sentence {
     }
 }
 
-/// Draws a sentence of the language: `[det colour* noun verb | it verb] [neg] [intens] adj [in colour]`.
-pub fn sentence(rng: &mut ChaCha8Rng) -> Sentence {
-    let mut words: Vec<&str> = Vec::new();
-    let mut colours = 0;
-    if rng.random_bool(0.8) {
-        words.push(pick(rng, &DETERMINERS));
-        for _ in 0..rng.random_range(0..=2) {
-            words.push(pick(rng, &COLOURS));
+/// The choices behind a sentence, except its colours.
+struct Skeleton {
+    determiner: Option<&'static str>,
+    noun: &'static str,
+    verb: &'static str,
+    negation: Option<&'static str>,
+    intensifier: Option<&'static str>,
+    adjective: &'static str,
+    positive_word: bool,
+}
+
+impl Skeleton {
+    fn draw(rng: &mut ChaCha8Rng) -> Skeleton {
+        let determiner = rng.random_bool(0.8).then(|| pick(rng, &DETERMINERS));
+        let noun = pick(rng, &NOUNS);
+        let verb = pick(rng, &VERBS);
+        let negation = rng.random_bool(0.5).then(|| pick(rng, &NEGATIONS));
+        let intensifier = rng.random_bool(0.3).then(|| pick(rng, &INTENSIFIERS));
+        let positive_word = rng.random_bool(0.5);
+        let adjective = pick(rng, if positive_word { &POSITIVE } else { &NEGATIVE });
+        Skeleton {
+            determiner,
+            noun,
+            verb,
+            negation,
+            intensifier,
+            adjective,
+            positive_word,
+        }
+    }
+
+    /// Renders the sentence with freshly drawn colours: 0–2 before the noun, and `in <colour>`
+    /// at the end 30% of the time.
+    fn render(&self, rng: &mut ChaCha8Rng) -> Sentence {
+        let mut words: Vec<&str> = Vec::new();
+        let mut colours = 0;
+        match self.determiner {
+            Some(determiner) => {
+                words.push(determiner);
+                for _ in 0..rng.random_range(0..=2) {
+                    words.push(pick(rng, &COLOURS));
+                    colours += 1;
+                }
+                words.push(self.noun);
+            }
+            None => words.push("it"),
+        }
+        words.push(self.verb);
+        words.extend(self.negation);
+        words.extend(self.intensifier);
+        words.push(self.adjective);
+        if rng.random_bool(0.3) {
+            words.extend(["in", pick(rng, &COLOURS)]);
             colours += 1;
         }
-        words.push(pick(rng, &NOUNS));
-    } else {
-        words.push("it");
+        Sentence {
+            text: words.join(" "),
+            positive_word: self.positive_word,
+            negated: self.negation.is_some(),
+            colours,
+        }
     }
-    words.push(pick(rng, &VERBS));
-    let negated = rng.random_bool(0.5);
-    if negated {
-        words.push(pick(rng, &NEGATIONS));
-    }
-    if rng.random_bool(0.3) {
-        words.push(pick(rng, &INTENSIFIERS));
-    }
-    let positive_word = rng.random_bool(0.5);
-    words.push(pick(rng, if positive_word { &POSITIVE } else { &NEGATIVE }));
-    if rng.random_bool(0.3) {
-        words.extend(["in", pick(rng, &COLOURS)]);
-        colours += 1;
-    }
-    Sentence {
-        text: words.join(" "),
-        positive_word,
-        negated,
-        colours,
-    }
+}
+
+/// Draws a sentence of the language: `[det colour* noun verb | it verb] [neg] [intens] adj [in colour]`.
+pub fn sentence(rng: &mut ChaCha8Rng) -> Sentence {
+    Skeleton::draw(rng).render(rng)
+}
+
+/// Draws a sentence and a twin that differs only in its colour words.
+pub fn sentence_with_colour_twin(rng: &mut ChaCha8Rng) -> (Sentence, Sentence) {
+    let skeleton = Skeleton::draw(rng);
+    let first = skeleton.render(rng);
+    (first, skeleton.render(rng))
 }
 
 fn pick<'a>(rng: &mut ChaCha8Rng, words: &[&'a str]) -> &'a str {
@@ -117,7 +160,7 @@ impl ToyTask for SentimentTask {
     }
 
     fn description(&self) -> &'static str {
-        "2-layer BERT-like classifier: polarity of the sentiment word, flipped by `not`/`never`; colours are noise"
+        "2-layer BERT-like classifier: polarity of the sentiment word, flipped by `not`/`never`; colours change neither label nor logits"
     }
 
     fn tokenizer(&self) -> WordTokenizer {
@@ -160,10 +203,17 @@ impl ToyTask for SentimentTask {
         vec!["negative".into(), "positive".into()]
     }
 
-    fn sample(&self, rng: &mut ChaCha8Rng, _tokenizer: &WordTokenizer) -> (String, u32) {
-        let s = sentence(rng);
-        let label = s.label();
-        (s.text, label)
+    fn sample(&self, rng: &mut ChaCha8Rng, _tokenizer: &WordTokenizer) -> Example {
+        let (s, twin) = sentence_with_colour_twin(rng);
+        Example {
+            label: s.label(),
+            text: s.text,
+            nuisance_twin: Some(twin.text),
+        }
+    }
+
+    fn nuisance_words(&self) -> &'static [&'static str] {
+        &COLOURS
     }
 
     fn schedule(&self) -> Schedule {
@@ -179,6 +229,23 @@ impl ToyTask for SentimentTask {
 mod tests {
     use super::*;
     use rand::SeedableRng;
+
+    #[test]
+    fn colour_twins_differ_only_in_colours() {
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        for _ in 0..200 {
+            let (a, b) = sentence_with_colour_twin(&mut rng);
+            let strip = |s: &Sentence| {
+                s.text
+                    .split(' ')
+                    .filter(|w| !COLOURS.contains(w) && *w != "in")
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            assert_eq!(strip(&a), strip(&b));
+            assert_eq!(a.label(), b.label());
+        }
+    }
 
     #[test]
     fn label_is_word_polarity_xor_negation_and_ignores_colours() {

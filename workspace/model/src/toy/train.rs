@@ -1,13 +1,14 @@
 //! Deterministic training of the toy models from a seed.
 
-use super::ToyTask;
+use super::{Example, ToyTask};
 use crate::TokenBatch;
-use crate::hooks::NoHooks;
+use crate::hooks::{BatchInfo, Hooks, NoHooks};
+use crate::site::{Site, SitePoint};
 use crate::tokenizer::WordTokenizer;
 use crate::transformer::Transformer;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -35,7 +36,13 @@ pub struct TrainingRecord {
     pub heldout_examples: usize,
     /// Accuracy on them.
     pub heldout_accuracy: f64,
+    /// Mean absolute logit difference between held-out examples and their nuisance twins
+    /// (tasks with a nuisance only).
+    pub heldout_nuisance_gap: Option<f64>,
 }
+
+/// Weight of the penalty on logit differences between an example and its nuisance twin.
+const CONSISTENCY_WEIGHT: f64 = 1.0;
 
 /// Number of held-out examples the accuracy is measured on.
 const HELDOUT: usize = 2000;
@@ -54,23 +61,32 @@ pub fn train(
     let mut optimizer = AdamConfig::new().init();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut seen = HashSet::new();
+    let nuisance_ids: Vec<i64> = task
+        .nuisance_words()
+        .iter()
+        .filter_map(|w| tokenizer.id(w))
+        .map(i64::from)
+        .collect();
     for step in 0..schedule.steps {
-        let examples: Vec<(String, u32)> = (0..schedule.batch_size)
+        let examples: Vec<Example> = (0..schedule.batch_size)
             .map(|_| task.sample(&mut rng, &tokenizer))
             .collect();
-        seen.extend(examples.iter().map(|(text, _)| text.clone()));
-        let loss = cross_entropy(&model, &tokenizer, &examples, &device);
+        seen.extend(examples.iter().map(|e| e.text.clone()));
+        let mut loss = training_loss(&model, &tokenizer, &examples, &device);
+        if !nuisance_ids.is_empty() {
+            loss = loss + direction_penalty(&model, &tokenizer, &examples, &nuisance_ids, &device);
+        }
         progress(step, loss.clone().into_scalar());
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optimizer.step(schedule.learning_rate, model, grads);
     }
     let heldout = heldout_examples(task, &tokenizer, seed, &seen);
-    let heldout_accuracy = accuracy(&model, &tokenizer, &heldout);
     let record = TrainingRecord {
         seed,
         schedule,
         heldout_examples: heldout.len(),
-        heldout_accuracy,
+        heldout_accuracy: accuracy(&model, &tokenizer, &heldout),
+        heldout_nuisance_gap: nuisance_gap(&model, &tokenizer, &heldout),
     };
     (model, record)
 }
@@ -81,7 +97,7 @@ fn heldout_examples(
     tokenizer: &WordTokenizer,
     seed: u64,
     seen: &HashSet<String>,
-) -> Vec<(String, u32)> {
+) -> Vec<Example> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_0f_4e1d_0075);
     let mut out = Vec::with_capacity(HELDOUT);
     // The languages are large enough that this ends quickly; the bound guards against a task
@@ -91,7 +107,7 @@ fn heldout_examples(
             break;
         }
         let example = task.sample(&mut rng, tokenizer);
-        if !seen.contains(&example.0) {
+        if !seen.contains(&example.text) {
             out.push(example);
         }
     }
@@ -112,17 +128,112 @@ pub fn encode(
     }
 }
 
-fn cross_entropy(
+fn logits_of<'a>(
     model: &Transformer,
     tokenizer: &WordTokenizer,
-    examples: &[(String, u32)],
+    texts: impl IntoIterator<Item = &'a String>,
+) -> Tensor<2> {
+    model
+        .forward(&encode(tokenizer, texts), &mut NoHooks)
+        .logits
+}
+
+/// Cross-entropy on the examples and on their nuisance twins, plus the twins' logit penalty.
+fn training_loss(
+    model: &Transformer,
+    tokenizer: &WordTokenizer,
+    examples: &[Example],
     device: &Device,
 ) -> Tensor<1> {
-    let batch = encode(tokenizer, examples.iter().map(|(t, _)| t));
-    let logits = model.forward(&batch, &mut NoHooks).logits;
+    let logits = logits_of(model, tokenizer, examples.iter().map(|e| &e.text));
+    let labels: Vec<u32> = examples.iter().map(|e| e.label).collect();
+    let loss = cross_entropy(logits.clone(), &labels, device);
+    let twinned: Vec<usize> = (0..examples.len())
+        .filter(|&i| examples[i].nuisance_twin.is_some())
+        .collect();
+    if twinned.is_empty() {
+        return loss;
+    }
+    let twin_logits = logits_of(
+        model,
+        tokenizer,
+        examples.iter().filter_map(|e| e.nuisance_twin.as_ref()),
+    );
+    let twin_labels: Vec<u32> = twinned.iter().map(|&i| labels[i]).collect();
+    let index = Tensor::<1, Int>::from_data(
+        TensorData::new(
+            twinned.iter().map(|&i| i as i64).collect::<Vec<_>>(),
+            [twinned.len()],
+        ),
+        device,
+    );
+    let gap = (logits.select(0, index) - twin_logits.clone())
+        .square()
+        .mean();
+    loss + cross_entropy(twin_logits, &twin_labels, device) + gap.mul_scalar(CONSISTENCY_WEIGHT)
+}
+
+/// Scale of the random nuisance-embedding mixtures added during training.
+const NUISANCE_NOISE: f64 = 0.5;
+
+/// Adds a random mixture of nuisance-word embeddings at every position of the `embed` site.
+struct NuisanceNoise {
+    directions: Tensor<2>,
+}
+
+impl Hooks for NuisanceNoise {
+    fn wants(&self, site: &Site) -> bool {
+        site.point == SitePoint::Embed
+    }
+
+    fn visit_stream(&mut self, _site: &Site, _batch: &BatchInfo, x: Tensor<3>) -> Tensor<3> {
+        let [b, t, _] = x.dims();
+        let [k, d] = self.directions.dims();
+        let weights = Tensor::<3>::random(
+            [b, t, k],
+            Distribution::Normal(0.0, NUISANCE_NOISE),
+            &x.device(),
+        );
+        let noise = weights
+            .reshape([b * t, k])
+            .matmul(self.directions.clone())
+            .reshape([b, t, d]);
+        x + noise
+    }
+
+    fn visit_heads(&mut self, _site: &Site, _batch: &BatchInfo, x: Tensor<4>) -> Tensor<4> {
+        x
+    }
+}
+
+/// Penalises logit changes when nuisance-word embeddings are mixed into every position.
+fn direction_penalty(
+    model: &Transformer,
+    tokenizer: &WordTokenizer,
+    examples: &[Example],
+    nuisance_ids: &[i64],
+    device: &Device,
+) -> Tensor<1> {
+    let batch = encode(tokenizer, examples.iter().map(|e| &e.text));
+    let ids = Tensor::<1, Int>::from_data(
+        TensorData::new(nuisance_ids.to_vec(), [nuisance_ids.len()]),
+        device,
+    );
+    let directions = model.token_embedding.weight.val().select(0, ids).detach();
+    let clean = model.forward(&batch, &mut NoHooks).logits;
+    let noisy = model
+        .forward(&batch, &mut NuisanceNoise { directions })
+        .logits;
+    (clean - noisy)
+        .square()
+        .mean()
+        .mul_scalar(CONSISTENCY_WEIGHT)
+}
+
+fn cross_entropy(logits: Tensor<2>, labels: &[u32], device: &Device) -> Tensor<1> {
     let [b, n] = logits.dims();
     let mut one_hot = vec![0.0f32; b * n];
-    for (i, (_, label)) in examples.iter().enumerate() {
+    for (i, label) in labels.iter().enumerate() {
         one_hot[i * n + *label as usize] = 1.0;
     }
     let one_hot = Tensor::<2>::from_data(TensorData::new(one_hot, [b, n]), device);
@@ -133,11 +244,10 @@ fn cross_entropy(
 }
 
 /// Fraction of examples whose arg-max logit is the label.
-pub fn accuracy(model: &Transformer, tokenizer: &WordTokenizer, examples: &[(String, u32)]) -> f64 {
+pub fn accuracy(model: &Transformer, tokenizer: &WordTokenizer, examples: &[Example]) -> f64 {
     let mut correct = 0;
     for chunk in examples.chunks(256) {
-        let batch = encode(tokenizer, chunk.iter().map(|(t, _)| t));
-        let logits = model.forward(&batch, &mut NoHooks).logits;
+        let logits = logits_of(model, tokenizer, chunk.iter().map(|e| &e.text));
         let predicted = logits
             .argmax(1)
             .into_data()
@@ -146,8 +256,37 @@ pub fn accuracy(model: &Transformer, tokenizer: &WordTokenizer, examples: &[(Str
         correct += predicted
             .iter()
             .zip(chunk)
-            .filter(|(p, (_, label))| **p == *label as i64)
+            .filter(|(p, e)| **p == e.label as i64)
             .count();
     }
     correct as f64 / examples.len().max(1) as f64
+}
+
+/// Mean absolute logit difference between examples and their nuisance twins.
+fn nuisance_gap(
+    model: &Transformer,
+    tokenizer: &WordTokenizer,
+    examples: &[Example],
+) -> Option<f64> {
+    let pairs: Vec<(&String, &String)> = examples
+        .iter()
+        .filter_map(|e| e.nuisance_twin.as_ref().map(|t| (&e.text, t)))
+        .collect();
+    if pairs.is_empty() {
+        return None;
+    }
+    let mut total = 0.0;
+    let mut count = 0usize;
+    for chunk in pairs.chunks(256) {
+        let a = logits_of(model, tokenizer, chunk.iter().map(|p| p.0));
+        let b = logits_of(model, tokenizer, chunk.iter().map(|p| p.1));
+        let diff = (a - b)
+            .abs()
+            .into_data()
+            .try_into_vec_as::<f64>()
+            .unwrap_or_default();
+        count += diff.len();
+        total += diff.iter().sum::<f64>();
+    }
+    Some(total / count.max(1) as f64)
 }
