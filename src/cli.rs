@@ -1,8 +1,14 @@
 //! Command-line arguments and the thin dispatch onto the library crates.
 
+use burn::tensor::Device;
+use cavern_experiment::models::{facts, known_models};
+use cavern_experiment::reference::SCHEMA_REFERENCE;
+use cavern_experiment::runner::{RunOptions, run};
+use cavern_experiment::schema::{DeviceChoice, Experiment};
+use cavern_experiment::validate::load_experiment;
 use cavern_model::builtin::{builtin_names, load_builtin, save_checkpoint, train_toy};
-use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::{Path, PathBuf};
 
 /// Exit code for invalid input (bad experiment file, unknown model, bad arguments).
 pub const EXIT_INVALID: u8 = 2;
@@ -50,6 +56,30 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run an experiment file and write a run folder (tables, CAVs, manifest, report.html).
+    Run {
+        /// The experiment file (TOML).
+        file: PathBuf,
+        /// Output folder (must not exist); default: runs/<name>-<hash>.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Override the experiment's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Override the experiment's device.
+        #[arg(long, value_enum)]
+        device: Option<DeviceArg>,
+        /// Parent folder of default run folders.
+        #[arg(long, default_value = "runs")]
+        runs_root: PathBuf,
+    },
+    /// Check an experiment file without running it.
+    Validate {
+        /// The experiment file (TOML).
+        file: PathBuf,
+    },
+    /// Print the experiment-file reference (also in docs/schema.md).
+    Schema,
     /// Train a built-in toy model from a seed and write its checkpoint (NAME.json + NAME.safetensors).
     TrainToy {
         /// toy-sentiment or toy-recall.
@@ -68,6 +98,15 @@ enum Command {
     },
 }
 
+/// Where to run.
+#[derive(Clone, Copy, ValueEnum)]
+enum DeviceArg {
+    /// The pure-Rust CPU backend (burn flex).
+    Cpu,
+    /// An NVIDIA GPU (needs a build with `--features cuda`).
+    Cuda,
+}
+
 #[derive(Subcommand)]
 enum ModelsCommand {
     /// List the built-in models with their architecture and held-out accuracy.
@@ -77,6 +116,44 @@ enum ModelsCommand {
 /// Runs the parsed command.
 pub fn dispatch(cli: Cli) -> Result<(), Failure> {
     match cli.command {
+        Command::Run {
+            file,
+            out,
+            seed,
+            device,
+            runs_root,
+        } => {
+            let experiment = validated(&file)?;
+            let choice = match device {
+                Some(DeviceArg::Cpu) => DeviceChoice::Cpu,
+                Some(DeviceArg::Cuda) => DeviceChoice::Cuda,
+                None => experiment.device,
+            };
+            let options = RunOptions {
+                out,
+                runs_root,
+                seed,
+                backend: String::new(),
+                quiet: cli.quiet,
+            };
+            run_experiment(&experiment, choice, options)
+        }
+        Command::Validate { file } => {
+            let experiment = validated(&file)?;
+            println!(
+                "{}: ok ({} concept sets, {} probe and {} tcav studies on {})",
+                file.display(),
+                experiment.concepts.len(),
+                experiment.probes.len(),
+                experiment.tcavs.len(),
+                experiment.model
+            );
+            Ok(())
+        }
+        Command::Schema => {
+            print!("{SCHEMA_REFERENCE}");
+            Ok(())
+        }
         Command::TrainToy {
             name,
             seed,
@@ -86,6 +163,37 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
             command: ModelsCommand::List,
         } => list_models(),
     }
+}
+
+/// Loads and validates an experiment file; invalid files exit with [`EXIT_INVALID`].
+fn validated(file: &Path) -> Result<Experiment, Failure> {
+    load_experiment(file, &facts, known_models()).map_err(Failure::invalid)
+}
+
+/// The burn device for a choice, and how the manifest names it.
+fn device(choice: DeviceChoice) -> Result<(Device, String), Failure> {
+    match choice {
+        DeviceChoice::Cpu => Ok((Device::flex(), "flex (cpu)".into())),
+        #[cfg(feature = "cuda")]
+        DeviceChoice::Cuda => Ok((Device::cuda(0), "cuda:0".into())),
+        #[cfg(not(feature = "cuda"))]
+        DeviceChoice::Cuda => Err(Failure::invalid(
+            "error: this cavern was built without CUDA; rebuild with `cargo build --release --features cuda` or use `--device cpu`",
+        )),
+    }
+}
+
+fn run_experiment(
+    experiment: &Experiment,
+    choice: DeviceChoice,
+    mut options: RunOptions,
+) -> Result<(), Failure> {
+    let (device, backend) = device(choice)?;
+    options.backend = backend;
+    let model = load_builtin(&experiment.model, &device).map_err(Failure::invalid)?;
+    let folder = run(experiment, &model, &options).map_err(Failure::failed)?;
+    println!("wrote {}", folder.display());
+    Ok(())
 }
 
 fn train(name: &str, seed: u64, out_dir: &std::path::Path, quiet: bool) -> Result<(), Failure> {

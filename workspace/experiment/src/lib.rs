@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod manifest;
+pub mod models;
 pub mod reference;
 pub mod report;
 pub mod run_dir;

@@ -18,18 +18,14 @@ use std::ops::Range;
 use std::path::Path;
 use toml::Spanned;
 
-/// Whether a model is a bidirectional encoder (with a classifier) or a next-token decoder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ModelKind {
-    Encoder,
-    Decoder,
-}
+pub use cavern_model::ModelKind;
 
 /// What validation needs to know about a model (filled in by the runner from the model crate).
 #[derive(Debug, Clone)]
 pub struct ModelFacts {
     /// Number of transformer blocks; valid layer indices are `0..n_layers`.
     pub n_layers: usize,
+    /// Encoder or decoder.
     pub kind: ModelKind,
     /// Classifier class names (encoders); empty when there is no classifier.
     pub class_names: Vec<String>,
