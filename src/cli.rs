@@ -3,7 +3,8 @@
 use burn::tensor::Device;
 use cavern_experiment::models::{facts, known_models};
 use cavern_experiment::reference::SCHEMA_REFERENCE;
-use cavern_experiment::runner::{RunOptions, run};
+use cavern_experiment::run_dir::RunDirError;
+use cavern_experiment::runner::{RunError, RunOptions, run};
 use cavern_experiment::schema::{DeviceChoice, Experiment};
 use cavern_experiment::validate::load_experiment;
 use cavern_model::builtin::{builtin_names, load_builtin, save_checkpoint, train_toy};
@@ -191,7 +192,10 @@ fn run_experiment(
     let (device, backend) = device(choice)?;
     options.backend = backend;
     let model = load_builtin(&experiment.model, &device).map_err(Failure::invalid)?;
-    let folder = run(experiment, &model, &options).map_err(Failure::failed)?;
+    let folder = run(experiment, &model, &options).map_err(|e| match e {
+        RunError::RunDir(RunDirError::AlreadyExists(_)) => Failure::invalid(format!("error: {e}")),
+        e => Failure::failed(e),
+    })?;
     println!("wrote {}", folder.display());
     Ok(())
 }

@@ -8,6 +8,10 @@ use std::fmt;
 use std::path::PathBuf;
 use toml::Spanned;
 
+pub use cavern_model::SitePoint;
+pub use cavern_probe::{CavMethod, CavOptions, Pooling};
+pub use cavern_stats::Correction;
+
 /// Default `[experiment] seed`.
 pub const DEFAULT_SEED: u64 = 0;
 /// Default `[experiment] batch_size`.
@@ -291,9 +295,11 @@ pub struct RawStudy<'a> {
 }
 
 /// A closed set of names accepted by one key, for generic parsing with suggestions.
-pub(crate) trait Choice: Copy + Default + 'static {
+pub(crate) trait Choice: Copy + 'static {
     /// Every accepted value.
     const ALL: &'static [Self];
+    /// The value when the key is absent.
+    const DEFAULT: Self;
     /// The spelling used in experiment files.
     fn name(self) -> &'static str;
 }
@@ -306,7 +312,7 @@ macro_rules! choice_enum {
         }
     ) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum $name {
             $($(#[$vmeta])* $variant,)+
         }
@@ -314,6 +320,9 @@ macro_rules! choice_enum {
         impl $name {
             /// Every accepted value, in documentation order.
             pub const ALL: &'static [Self] = &[$(Self::$variant,)+];
+
+            /// The value when the key is absent (the first listed).
+            pub const DEFAULT: Self = Self::ALL[0];
 
             /// The spelling used in experiment files.
             pub fn as_str(self) -> &'static str {
@@ -325,6 +334,7 @@ macro_rules! choice_enum {
 
         impl Choice for $name {
             const ALL: &'static [Self] = $name::ALL;
+            const DEFAULT: Self = $name::DEFAULT;
             fn name(self) -> &'static str {
                 self.as_str()
             }
@@ -348,81 +358,56 @@ choice_enum! {
     /// Where the model runs.
     DeviceChoice {
         /// The CPU backend.
-        #[default]
         Cpu = "cpu",
         /// An NVIDIA GPU (needs the `cuda` feature).
         Cuda = "cuda",
     }
 }
 
-choice_enum! {
-    /// The activation site a probe or TCAV study reads.
-    SitePoint {
-        /// Token (+ position) embeddings.
-        Embed = "embed",
-        /// Residual stream entering a block.
-        ResidPre = "resid_pre",
-        /// Residual stream between attention and MLP.
-        ResidMid = "resid_mid",
-        /// Residual stream leaving a block.
-        #[default]
-        ResidPost = "resid_post",
-        /// What attention adds to the residual stream.
-        AttnOut = "attn_out",
-        /// What the MLP adds to the residual stream.
-        MlpOut = "mlp_out",
-        /// MLP neurons after the activation function.
-        MlpPost = "mlp_post",
-        /// Final normalised residual stream.
-        LnFinal = "ln_final",
+/// Sites a probe or TCAV study can read: every `[batch, pos, width]` hook point.
+impl Choice for SitePoint {
+    const ALL: &'static [Self] = &[
+        SitePoint::Embed,
+        SitePoint::ResidPre,
+        SitePoint::ResidMid,
+        SitePoint::ResidPost,
+        SitePoint::AttnOut,
+        SitePoint::MlpOut,
+        SitePoint::MlpPost,
+        SitePoint::LnFinal,
+    ];
+    const DEFAULT: Self = SitePoint::ResidPost;
+    fn name(self) -> &'static str {
+        self.as_str()
     }
 }
 
-choice_enum! {
-    /// How token activations become one vector per example.
-    Pooling {
-        /// Mean over non-pad tokens.
-        #[default]
-        Mean = "mean",
-        /// The last non-pad token.
-        Last = "last",
+impl Choice for Pooling {
+    const ALL: &'static [Self] = &[Pooling::Mean, Pooling::Last];
+    const DEFAULT: Self = Pooling::Mean;
+    fn name(self) -> &'static str {
+        self.as_str()
     }
 }
 
-choice_enum! {
-    /// How a concept activation vector is fitted.
-    CavMethod {
-        /// L2-regularised logistic regression.
-        #[default]
-        Logistic = "logistic",
-        /// Difference of class means.
-        MeanDifference = "mean_difference",
+impl Choice for CavMethod {
+    const ALL: &'static [Self] = &[CavMethod::Logistic, CavMethod::MeanDifference];
+    const DEFAULT: Self = CavMethod::Logistic;
+    fn name(self) -> &'static str {
+        self.as_str()
     }
 }
 
-choice_enum! {
-    /// Multiple-comparison correction for TCAV significance tests.
-    Correction {
-        /// Bonferroni (family-wise error rate).
-        #[default]
-        Bonferroni = "bonferroni",
-        /// Holm step-down (family-wise error rate).
-        Holm = "holm",
-        /// Benjamini-Hochberg (false discovery rate).
-        BenjaminiHochberg = "bh",
+impl Choice for Correction {
+    const ALL: &'static [Self] = &[
+        Correction::Bonferroni,
+        Correction::Holm,
+        Correction::BenjaminiHochberg,
+    ];
+    const DEFAULT: Self = Correction::Bonferroni;
+    fn name(self) -> &'static str {
+        self.as_str()
     }
-}
-
-/// Options for fitting concept activation vectors.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CavOptions {
-    pub method: CavMethod,
-    /// Logistic L2 penalty, >= 0.
-    pub l2: f64,
-    /// Optimiser iteration budget, >= 1.
-    pub max_iterations: usize,
-    /// Fraction held out for accuracy, in (0, 1).
-    pub holdout: f64,
 }
 
 /// What a TCAV study differentiates.
@@ -469,6 +454,7 @@ pub struct TcavStudy {
     pub random_runs: usize,
     /// Significance level, in (0, 1).
     pub alpha: f64,
+    #[serde(serialize_with = "serialize_name")]
     pub correction: Correction,
 }
 
@@ -492,4 +478,12 @@ pub struct Experiment {
     pub random: Option<RandomPool>,
     pub probes: Vec<ProbeStudy>,
     pub tcavs: Vec<TcavStudy>,
+}
+
+/// Serialises a [`Choice`] by its file spelling.
+fn serialize_name<T: Choice, S: serde::Serializer>(
+    value: &T,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(value.name())
 }

@@ -360,7 +360,7 @@ impl Resolver<'_> {
         t: &TableCtx<'_>,
     ) -> Option<T> {
         let Some(value) = t.optional(value, key)? else {
-            return Some(T::default());
+            return Some(T::DEFAULT);
         };
         let text = value.get_ref();
         if let Some(choice) = T::ALL.iter().copied().find(|c| c.name() == text) {

@@ -8,8 +8,8 @@ pub const PAD: &str = "[pad]";
 /// Unknown-word token (id 1).
 pub const UNK: &str = "[unk]";
 
-/// Splits on whitespace, lowercases and strips surrounding punctuation; unknown words map to
-/// [`UNK`].
+/// Splits on whitespace and lowercases; a word that is not in the vocabulary loses its surrounding
+/// punctuation, and what is still unknown maps to [`UNK`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(from = "Vec<String>", into = "Vec<String>")]
 pub struct WordTokenizer {
@@ -69,9 +69,12 @@ impl WordTokenizer {
     pub fn encode(&self, text: &str) -> (Vec<u32>, Vec<String>) {
         let unk = self.ids[UNK];
         text.split_whitespace()
-            .map(|w| {
-                w.trim_matches(|c: char| c.is_ascii_punctuation())
-                    .to_lowercase()
+            .map(str::to_lowercase)
+            .map(|w| match self.ids.contains_key(&w) {
+                true => w,
+                false => w
+                    .trim_matches(|c: char| c.is_ascii_punctuation())
+                    .to_string(),
             })
             .filter(|w| !w.is_empty())
             .map(|w| match self.ids.get(&w) {
@@ -88,10 +91,10 @@ mod tests {
 
     #[test]
     fn lowercases_strips_punctuation_and_maps_unknowns() {
-        let t = WordTokenizer::new(["the", "film", "good"]);
-        let (ids, tokens) = t.encode("The film, was GOOD!");
-        assert_eq!(ids, vec![2, 3, 1, 4]);
-        assert_eq!(tokens, vec!["the", "film", "was", "good"]);
+        let t = WordTokenizer::new(["the", "film", "good", "="]);
+        let (ids, tokens) = t.encode("The film, was GOOD! =");
+        assert_eq!(ids, vec![2, 3, 1, 4, 5]);
+        assert_eq!(tokens, vec!["the", "film", "was", "good", "="]);
         assert_eq!(t.encode(" ... ").0, Vec::<u32>::new());
     }
 }

@@ -19,6 +19,16 @@ pub enum CavMethod {
     MeanDifference,
 }
 
+impl CavMethod {
+    /// Name used in files and tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CavMethod::Logistic => "logistic",
+            CavMethod::MeanDifference => "mean_difference",
+        }
+    }
+}
+
 /// CAV training options.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct CavOptions {

@@ -47,14 +47,21 @@ impl FromStr for Correction {
     }
 }
 
-impl fmt::Display for Correction {
-    /// Writes the canonical short name: `bonferroni`, `holm` or `bh`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Correction {
+    /// The canonical short name: `bonferroni`, `holm` or `bh`.
+    pub fn as_str(self) -> &'static str {
+        match self {
             Self::Bonferroni => "bonferroni",
             Self::Holm => "holm",
             Self::BenjaminiHochberg => "bh",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Correction {
+    /// Writes [`Correction::as_str`].
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -26,8 +26,8 @@ impl CavFile {
         format!("{}.L{}.{}.safetensors", self.concept, self.layer, self.site)
     }
 
-    /// Writes `directions` (`[runs, width]`, f32) and `accuracies` (`[runs]`) with the concept,
-    /// layer and site as metadata.
+    /// Writes `directions` (`[runs, width]`, f32) and `accuracies` (`[runs]`), with
+    /// `{"concept", "layer", "site"}` as JSON under the metadata key `cavern`.
     pub fn write(&self, dir: &Path) -> Result<(), StudyError> {
         let path = dir.join(self.file_name());
         let fail = |detail: String| StudyError::CavFile {
@@ -52,11 +52,11 @@ impl CavFile {
         for (name, view) in views {
             tensors.push((name, view.map_err(|e| fail(e.to_string()))?));
         }
-        let metadata = HashMap::from([
-            ("concept".to_string(), self.concept.clone()),
-            ("layer".to_string(), self.layer.to_string()),
-            ("site".to_string(), self.site.clone()),
-        ]);
+        // One metadata entry holding ordered JSON: safetensors writes its metadata map in hash
+        // order, which would make same-seed runs differ byte for byte.
+        let about =
+            serde_json::json!({ "concept": self.concept, "layer": self.layer, "site": self.site });
+        let metadata = HashMap::from([("cavern".to_string(), about.to_string())]);
         safetensors::serialize_to_file(tensors, Some(metadata), &path)
             .map_err(|e| fail(e.to_string()))
     }

@@ -4,10 +4,10 @@ pub mod cav_file;
 pub mod probe;
 pub mod tcav;
 
-use crate::schema::{self, RandomPool};
-use cavern_model::{LoadedModel, Site, SitePoint};
+use crate::schema::RandomPool;
+use cavern_model::{LoadedModel, Site};
 use cavern_probe::extract::pooled_activations;
-use cavern_probe::{CavMethod, CavOptions, Pooling, ProbeError};
+use cavern_probe::{Pooling, ProbeError};
 use rand::seq::index::sample;
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
@@ -132,33 +132,6 @@ impl<'m> Activations<'m> {
             }
         }
         Ok(self.cache.get(&key).map(Vec::as_slice).unwrap_or_default())
-    }
-}
-
-/// The model-side site of a study's site name at `layer`.
-pub fn site(point: schema::SitePoint, layer: usize) -> Site {
-    let point: SitePoint = point.as_str().parse().unwrap_or(SitePoint::ResidPost);
-    Site::new(point, layer)
-}
-
-/// The probe crate's pooling for a schema pooling.
-pub fn pooling(p: schema::Pooling) -> Pooling {
-    match p {
-        schema::Pooling::Mean => Pooling::Mean,
-        schema::Pooling::Last => Pooling::Last,
-    }
-}
-
-/// The probe crate's CAV options for schema CAV options.
-pub fn cav_options(o: &schema::CavOptions) -> CavOptions {
-    CavOptions {
-        method: match o.method {
-            schema::CavMethod::Logistic => CavMethod::Logistic,
-            schema::CavMethod::MeanDifference => CavMethod::MeanDifference,
-        },
-        l2: o.l2,
-        max_iterations: o.max_iterations as u64,
-        holdout: o.holdout,
     }
 }
 

@@ -1,10 +1,11 @@
 //! `[[probe]]`: CAV accuracy for concepts × layers, against every random set, with the
 //! random-vs-random accuracy as the chance baseline.
 
-use super::{Activations, RandomSets, StudyError, TextSet, cav_options, mean_std, pooling, site};
+use super::{Activations, RandomSets, StudyError, TextSet, mean_std};
 use crate::report::ProbeRow;
 use crate::schema::{Experiment, ProbeStudy};
 use crate::table::{Table, TableError};
+use cavern_model::Site;
 use cavern_probe::train_cav;
 use indicatif::ProgressBar;
 use rand_chacha::ChaCha8Rng;
@@ -43,12 +44,12 @@ pub fn run(
     rng: &mut ChaCha8Rng,
     progress: &ProgressBar,
 ) -> Result<Vec<ProbeResult>, StudyError> {
-    let options = cav_options(&study.cav);
-    let pool = pooling(study.pooling);
+    let options = study.cav;
+    let pool = study.pooling;
     let n_sets = random.sets.len();
     let mut out = Vec::new();
     for &layer in &study.layers {
-        let site = site(study.site, layer);
+        let site = Site::new(study.site, layer);
         let pool_rows = activations
             .rows(&TextSet::RandomPool, &random.pool, site, pool)?
             .to_vec();

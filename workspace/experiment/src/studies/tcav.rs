@@ -2,7 +2,7 @@
 //! two-sided Welch t-test per cell and a correction over the study's cells.
 
 use super::cav_file::CavFile;
-use super::{Activations, RandomSets, StudyError, TextSet, cav_options, mean_std, pooling, site};
+use super::{Activations, RandomSets, StudyError, TextSet, mean_std};
 use crate::report::TcavRow;
 use crate::runner::target_label;
 use crate::schema::{Experiment, Target, TcavStudy};
@@ -11,7 +11,7 @@ use cavern_model::Site;
 use cavern_probe::cav::mean_projection;
 use cavern_probe::tcav::{directional_derivatives, summed_gradients, tcav_score};
 use cavern_probe::train_cav;
-use cavern_stats::{Correction, welch_t_test};
+use cavern_stats::welch_t_test;
 use indicatif::ProgressBar;
 use rand_chacha::ChaCha8Rng;
 
@@ -117,12 +117,12 @@ pub fn run(
     let inputs = TextSet::TcavInputs(index);
     let target_index = target_index(&study.target, activations)?;
     let target = target_label(&study.target);
-    let options = cav_options(&study.cav);
-    let pool = pooling(study.pooling);
+    let options = study.cav;
+    let pool = study.pooling;
     let runs = study.random_runs;
     let mut out = TcavOutput::default();
     for &layer in &study.layers {
-        let site: Site = site(study.site, layer);
+        let site = Site::new(study.site, layer);
         let site_name = site.point.as_str().to_string();
         let model = activations.model();
         let gradients = summed_gradients(
@@ -219,13 +219,8 @@ pub fn run(
 
 /// Adjusts the study's p-values over all its (concept, layer) cells and marks significance.
 fn correct(rows: &mut [TcavResult], study: &TcavStudy) {
-    let correction = match study.correction {
-        crate::schema::Correction::Bonferroni => Correction::Bonferroni,
-        crate::schema::Correction::Holm => Correction::Holm,
-        crate::schema::Correction::BenjaminiHochberg => Correction::BenjaminiHochberg,
-    };
     let p: Vec<f64> = rows.iter().map(|r| r.p_value).collect();
-    for (row, adjusted) in rows.iter_mut().zip(correction.adjust(&p)) {
+    for (row, adjusted) in rows.iter_mut().zip(study.correction.adjust(&p)) {
         row.p_adjusted = adjusted;
         row.significant = adjusted < study.alpha;
     }

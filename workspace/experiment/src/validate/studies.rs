@@ -87,7 +87,7 @@ impl Resolver<'_> {
             cav: CavOptions {
                 method: method?,
                 l2: l2?,
-                max_iterations: max_iterations?,
+                max_iterations: max_iterations? as u64,
                 holdout: holdout?,
             },
         })
