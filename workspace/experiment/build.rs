@@ -18,7 +18,10 @@ fn main() {
         .output()
         .ok()
         .and_then(|out| String::from_utf8(out.stdout).ok());
-    if let Some(dir) = git_dir.map(|d| d.trim().to_string()).filter(|d| !d.is_empty()) {
+    if let Some(dir) = git_dir
+        .map(|d| d.trim().to_string())
+        .filter(|d| !d.is_empty())
+    {
         for file in ["HEAD", "packed-refs", "refs/heads"] {
             let path = Path::new(&dir).join(file);
             if path.exists() {

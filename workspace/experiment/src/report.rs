@@ -6,12 +6,11 @@
 //! to the template as safe markup. The page has inline CSS only: no scripts
 //! and no external resources.
 
-use std::path::{Path, PathBuf};
-
-use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value, context};
-use serde::Serialize;
-
 use crate::manifest::Manifest;
+use crate::studies::probe::ProbeResult;
+use crate::studies::tcav::TcavResult;
+use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value, context};
+use std::path::{Path, PathBuf};
 
 /// File name of the report inside a run folder.
 pub const REPORT_FILE: &str = "report.html";
@@ -34,52 +33,6 @@ pub enum ReportError {
     },
 }
 
-/// One TCAV result: a concept's influence on a target at one layer and site.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TcavRow {
-    /// Concept name.
-    pub concept: String,
-    /// Target (class or token) whose logit is differentiated.
-    pub target: String,
-    /// Layer index.
-    pub layer: usize,
-    /// Activation site within the layer, e.g. `"resid_post"`.
-    pub site: String,
-    /// Mean TCAV score over repetitions.
-    pub tcav_mean: f64,
-    /// Standard deviation of the TCAV score over repetitions.
-    pub tcav_std: f64,
-    /// Mean TCAV score of random CAVs (the null baseline).
-    pub random_mean: f64,
-    /// Standard deviation of the random baseline.
-    pub random_std: f64,
-    /// Raw p-value of concept vs random.
-    pub p_value: f64,
-    /// p-value after multiple-testing correction.
-    pub p_adjusted: f64,
-    /// Whether `p_adjusted` is below the significance level.
-    pub significant: bool,
-    /// Mean held-out accuracy of the concept's CAV classifiers.
-    pub cav_accuracy: f64,
-}
-
-/// One linear-probe result for a concept at one layer and site.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ProbeRow {
-    /// Concept name.
-    pub concept: String,
-    /// Layer index.
-    pub layer: usize,
-    /// Activation site within the layer.
-    pub site: String,
-    /// Held-out accuracy.
-    pub accuracy: f64,
-    /// Training examples.
-    pub n_train: usize,
-    /// Held-out examples.
-    pub n_test: usize,
-}
-
 /// Everything the report shows.
 #[derive(Debug, Clone)]
 pub struct ReportInput<'a> {
@@ -90,9 +43,9 @@ pub struct ReportInput<'a> {
     /// The run manifest (header facts and timings).
     pub manifest: &'a Manifest,
     /// TCAV results; one chart per (target, site).
-    pub tcav: Vec<TcavRow>,
+    pub tcav: Vec<TcavResult>,
     /// Probe results; one chart per site.
-    pub probes: Vec<ProbeRow>,
+    pub probes: Vec<ProbeResult>,
 }
 
 /// Renders the report and writes it to `dir/report.html`.
@@ -352,7 +305,7 @@ fn truncate(text: &str, max: usize) -> String {
 
 /// Bar chart of TCAV scores for one (target, site): per concept×layer group a
 /// score bar and a grey random-baseline bar, `*` over significant scores.
-fn tcav_chart(target: &str, site: &str, rows: &[&TcavRow]) -> String {
+fn tcav_chart(target: &str, site: &str, rows: &[&TcavResult]) -> String {
     let plot = Plot::new(tcav_left_margin(rows), rows.len() as f64 * GROUP_WIDTH);
     let legend_items = [
         (
@@ -383,7 +336,7 @@ fn tcav_chart(target: &str, site: &str, rows: &[&TcavRow]) -> String {
 }
 
 /// The x-axis label of a concept×layer group.
-fn tcav_label(row: &TcavRow) -> String {
+fn tcav_label(row: &TcavResult) -> String {
     format!(
         "{} · L{}",
         truncate(&row.concept, TCAV_LABEL_CHARS),
@@ -392,7 +345,7 @@ fn tcav_label(row: &TcavRow) -> String {
 }
 
 /// Left margin wide enough that no rotated group label leaves the chart.
-fn tcav_left_margin(rows: &[&TcavRow]) -> f64 {
+fn tcav_left_margin(rows: &[&TcavResult]) -> f64 {
     let cos = LABEL_ANGLE.to_radians().cos();
     rows.iter()
         .enumerate()
@@ -404,7 +357,7 @@ fn tcav_left_margin(rows: &[&TcavRow]) -> f64 {
 }
 
 /// One concept×layer group of [`tcav_chart`], starting at pixel `x`.
-fn tcav_group(plot: &Plot, x: f64, row: &TcavRow) -> String {
+fn tcav_group(plot: &Plot, x: f64, row: &TcavResult) -> String {
     let score_x = x + (GROUP_WIDTH - 2.0 * BAR_WIDTH - BAR_GAP) / 2.0;
     let center = x + GROUP_WIDTH / 2.0;
     let details = format!(
@@ -439,7 +392,7 @@ fn tcav_group(plot: &Plot, x: f64, row: &TcavRow) -> String {
 }
 
 /// The `*` drawn just above a significant score's error bar.
-fn significance_star(plot: &Plot, x: f64, row: &TcavRow) -> String {
+fn significance_star(plot: &Plot, x: f64, row: &TcavResult) -> String {
     let top = [row.tcav_mean + row.tcav_std, row.tcav_mean, 0.0]
         .into_iter()
         .find(|v| v.is_finite())
@@ -451,7 +404,7 @@ fn significance_star(plot: &Plot, x: f64, row: &TcavRow) -> String {
 }
 
 /// Line chart of probe accuracy against layer for one site, one line per concept.
-fn probe_chart(site: &str, rows: &[&ProbeRow]) -> String {
+fn probe_chart(site: &str, rows: &[&ProbeResult]) -> String {
     let mut layers: Vec<usize> = rows.iter().map(|r| r.layer).collect();
     layers.sort_unstable();
     layers.dedup();
@@ -502,19 +455,19 @@ fn layer_axis(plot: &Plot, layers: &[usize], x_of: impl Fn(usize) -> f64) -> Str
 /// One concept's accuracies joined in layer order, with a marker per point.
 fn probe_line(
     plot: &Plot,
-    points: &[&ProbeRow],
+    points: &[&ProbeResult],
     color: &str,
     x_of: impl Fn(usize) -> f64,
 ) -> String {
-    let mut sorted: Vec<&ProbeRow> = points
+    let mut sorted: Vec<&ProbeResult> = points
         .iter()
         .copied()
-        .filter(|p| p.accuracy.is_finite())
+        .filter(|p| p.accuracy_mean.is_finite())
         .collect();
     sorted.sort_by_key(|p| p.layer);
     let coords: Vec<String> = sorted
         .iter()
-        .map(|p| format!("{:.1},{:.1}", x_of(p.layer), plot.y(p.accuracy)))
+        .map(|p| format!("{:.1},{:.1}", x_of(p.layer), plot.y(p.accuracy_mean)))
         .collect();
     let mut s = format!(
         r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"/>"#,
@@ -523,13 +476,13 @@ fn probe_line(
     for p in sorted {
         let tip = format!(
             "{} · layer {}: accuracy {:.3} (train {}, test {})",
-            p.concept, p.layer, p.accuracy, p.n_train, p.n_test
+            p.concept, p.layer, p.accuracy_mean, p.n_train, p.n_test
         );
         s.push_str(&format!(
             r#"<circle cx="{x:.1}" cy="{y:.1}" r="3.5" fill="{color}"><title>{}</title></circle>"#,
             escape_html(&tip),
             x = x_of(p.layer),
-            y = plot.y(p.accuracy),
+            y = plot.y(p.accuracy_mean),
         ));
     }
     s

@@ -1,7 +1,7 @@
 //! The runner: turns a validated [`Experiment`] into a run folder.
 
 use crate::manifest::{ExperimentInfo, Manifest, ModelInfo, Timing, git_revision};
-use crate::report::{ProbeRow, ReportInput, TcavRow, write_report};
+use crate::report::{ReportInput, write_report};
 use crate::run_dir::{RunDir, default_run_path};
 use crate::schema::{Experiment, ProbeStudy, Target};
 use crate::studies::{self, Activations, RandomSets};
@@ -86,8 +86,9 @@ pub fn run(
     })?;
     let mut tcav = studies::tcav::TcavOutput::default();
     timings.time("tcav", || -> Result<(), RunError> {
-        for study in &experiment.tcavs {
+        for (index, study) in experiment.tcavs.iter().enumerate() {
             let out = studies::tcav::run(
+                index,
                 study,
                 experiment,
                 &random,
@@ -143,8 +144,8 @@ pub fn run(
             title: experiment.name.clone(),
             experiment_toml: experiment.source_text.clone(),
             manifest: &manifest,
-            tcav: tcav.rows.iter().map(TcavRow::from).collect(),
-            probes: probe_rows.iter().map(ProbeRow::from).collect(),
+            tcav: tcav.rows.clone(),
+            probes: probe_rows.clone(),
         },
     )?;
     Ok(run_dir.commit()?)

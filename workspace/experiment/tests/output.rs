@@ -1,5 +1,7 @@
 //! Run-folder output: tables, atomic run folders, manifest and report.
 
+use cavern_experiment::studies::probe::ProbeResult;
+use cavern_experiment::studies::tcav::TcavResult;
 use std::error::Error;
 use std::fs::{self, File};
 use std::path::Path;
@@ -8,9 +10,7 @@ use std::sync::Arc;
 use cavern_experiment::manifest::{
     ExperimentInfo, MANIFEST_FILE, Manifest, ModelInfo, Timing, git_revision,
 };
-use cavern_experiment::report::{
-    ProbeRow, REPORT_FILE, ReportInput, TcavRow, render_report, write_report,
-};
+use cavern_experiment::report::{REPORT_FILE, ReportInput, render_report, write_report};
 use cavern_experiment::run_dir::{RunDir, RunDirError, default_run_path};
 use cavern_experiment::table::{Table, TableError};
 use polars::prelude::{
@@ -259,8 +259,8 @@ fn manifest_round_trips_through_json() -> TestResult {
     Ok(())
 }
 
-fn tcav_row(concept: &str, layer: usize, significant: bool) -> TcavRow {
-    TcavRow {
+fn tcav_row(concept: &str, layer: usize, significant: bool) -> TcavResult {
+    TcavResult {
         concept: concept.into(),
         target: "positive".into(),
         layer,
@@ -273,15 +273,26 @@ fn tcav_row(concept: &str, layer: usize, significant: bool) -> TcavRow {
         p_adjusted: 0.004,
         significant,
         cav_accuracy: 0.95,
+        t_statistic: 4.2,
+        df: 30.0,
+        random_accuracy: 0.5,
+        cap_mean: 1.5,
+        runs: 20,
+        correction: "bonferroni".into(),
+        alpha: 0.05,
     }
 }
 
-fn probe_row(concept: &str, layer: usize, accuracy: f64) -> ProbeRow {
-    ProbeRow {
+fn probe_row(concept: &str, layer: usize, accuracy: f64) -> ProbeResult {
+    ProbeResult {
         concept: concept.into(),
         layer,
         site: "resid_post".into(),
-        accuracy,
+        pooling: "mean".into(),
+        accuracy_mean: accuracy,
+        accuracy_std: 0.02,
+        random_accuracy_mean: 0.5,
+        random_sets: 20,
         n_train: 80,
         n_test: 20,
     }

@@ -141,39 +141,43 @@ impl Hooks for Interventions {
     }
 
     fn visit_stream(&mut self, site: &Site, batch: &BatchInfo, mut x: Tensor<3>) -> Tensor<3> {
-        let here: Vec<Intervention> = self
-            .list
-            .iter()
-            .filter(|iv| iv.site == *site)
-            .cloned()
-            .collect();
-        for iv in &here {
-            x = self.apply_stream(iv, batch, x);
+        for iv in self.at(site) {
+            x = self.apply_stream(&iv, batch, x);
         }
-        if self.tap_sites.contains(site) {
-            let leaf = fresh_leaf(Tensor::zeros(x.dims(), &x.device()));
-            self.taps.insert(*site, Activation::Stream(leaf.clone()));
-            x = x + leaf;
-        }
-        x
+        self.tap(site, x, Activation::Stream)
     }
 
     fn visit_heads(&mut self, site: &Site, batch: &BatchInfo, mut x: Tensor<4>) -> Tensor<4> {
-        let here: Vec<Intervention> = self
-            .list
+        for iv in self.at(site) {
+            x = self.apply_heads(&iv, batch, x);
+        }
+        self.tap(site, x, Activation::Heads)
+    }
+}
+
+impl Interventions {
+    /// The interventions at `site`, in list order.
+    fn at(&self, site: &Site) -> Vec<Intervention> {
+        self.list
             .iter()
             .filter(|iv| iv.site == *site)
             .cloned()
-            .collect();
-        for iv in &here {
-            x = self.apply_heads(iv, batch, x);
+            .collect()
+    }
+
+    /// Adds a gradient leaf to `x` if `site` is tapped.
+    fn tap<const D: usize>(
+        &mut self,
+        site: &Site,
+        x: Tensor<D>,
+        wrap: fn(Tensor<D>) -> Activation,
+    ) -> Tensor<D> {
+        if !self.tap_sites.contains(site) {
+            return x;
         }
-        if self.tap_sites.contains(site) {
-            let leaf = fresh_leaf(Tensor::zeros(x.dims(), &x.device()));
-            self.taps.insert(*site, Activation::Heads(leaf.clone()));
-            x = x + leaf;
-        }
-        x
+        let leaf = fresh_leaf(Tensor::zeros(x.dims(), &x.device()));
+        self.taps.insert(*site, wrap(leaf.clone()));
+        x + leaf
     }
 }
 

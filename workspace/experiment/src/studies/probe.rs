@@ -2,16 +2,16 @@
 //! random-vs-random accuracy as the chance baseline.
 
 use super::{Activations, RandomSets, StudyError, TextSet, mean_std};
-use crate::report::ProbeRow;
 use crate::schema::{Experiment, ProbeStudy};
 use crate::table::{Table, TableError};
 use cavern_model::Site;
 use cavern_probe::train_cav;
 use indicatif::ProgressBar;
 use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
 
 /// One (concept, layer) cell of a probe study.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProbeResult {
     /// Concept name.
     pub concept: String,
@@ -108,17 +108,4 @@ pub fn table(rows: &[ProbeResult]) -> Result<Table, TableError> {
         .with_u64("random_sets", int(&|r| r.random_sets))?
         .with_u64("n_train", int(&|r| r.n_train))?
         .with_u64("n_test", int(&|r| r.n_test))
-}
-
-impl From<&ProbeResult> for ProbeRow {
-    fn from(r: &ProbeResult) -> ProbeRow {
-        ProbeRow {
-            concept: r.concept.clone(),
-            layer: r.layer,
-            site: r.site.clone(),
-            accuracy: r.accuracy_mean,
-            n_train: r.n_train,
-            n_test: r.n_test,
-        }
-    }
 }

@@ -3,7 +3,6 @@
 
 use super::cav_file::CavFile;
 use super::{Activations, RandomSets, StudyError, TextSet, mean_std};
-use crate::report::TcavRow;
 use crate::runner::target_label;
 use crate::schema::{Experiment, Target, TcavStudy};
 use crate::table::{Table, TableError};
@@ -14,9 +13,10 @@ use cavern_probe::train_cav;
 use cavern_stats::welch_t_test;
 use indicatif::ProgressBar;
 use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
 
 /// One (concept, layer) cell of a TCAV study.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TcavResult {
     /// Concept name.
     pub concept: String,
@@ -100,8 +100,9 @@ impl TcavOutput {
 /// Name used for random-vs-random rows.
 pub const RANDOM: &str = "random";
 
-/// Runs one TCAV study (its index in the file names its inputs in the activation cache).
+/// Runs the `index`-th TCAV study of the file (the index names its inputs in the activation cache).
 pub fn run(
+    index: usize,
     study: &TcavStudy,
     experiment: &Experiment,
     random: &RandomSets,
@@ -277,23 +278,4 @@ pub fn runs_table(runs: &[TcavRun]) -> Result<Table, TableError> {
             "cav_accuracy",
             runs.iter().map(|r| r.cav_accuracy).collect(),
         )
-}
-
-impl From<&TcavResult> for TcavRow {
-    fn from(r: &TcavResult) -> TcavRow {
-        TcavRow {
-            concept: r.concept.clone(),
-            target: r.target.clone(),
-            layer: r.layer,
-            site: r.site.clone(),
-            tcav_mean: r.tcav_mean,
-            tcav_std: r.tcav_std,
-            random_mean: r.random_mean,
-            random_std: r.random_std,
-            p_value: r.p_value,
-            p_adjusted: r.p_adjusted,
-            significant: r.significant,
-            cav_accuracy: r.cav_accuracy,
-        }
-    }
 }
