@@ -110,11 +110,6 @@ pub fn run(
     rng: &mut ChaCha8Rng,
     progress: &ProgressBar,
 ) -> Result<TcavOutput, StudyError> {
-    let index = experiment
-        .tcavs
-        .iter()
-        .position(|t| t == study)
-        .unwrap_or(0);
     let inputs = TextSet::TcavInputs(index);
     let target_index = target_index(&study.target, activations)?;
     let target = target_label(&study.target);
