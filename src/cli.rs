@@ -202,7 +202,7 @@ fn run_experiment(
 
 fn train(name: &str, seed: u64, out_dir: &std::path::Path, quiet: bool) -> Result<(), Failure> {
     let mut report = |step: usize, loss: f32| {
-        if !quiet && step % 100 == 0 {
+        if !quiet && step.is_multiple_of(100) {
             eprintln!("step {step:>5}  loss {loss:.4}");
         }
     };

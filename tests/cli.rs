@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{assert_exit, assert_no_panic, describe, repo_root, run_cavern, stdout};
+use common::{assert_exit, assert_no_panic, repo_root, run_cavern, stdout};
 use std::fs;
 
 #[test]
@@ -67,7 +67,7 @@ fn assert_refused_for_cuda(out: &std::process::Output, parent: &std::path::Path)
     assert!(
         err.contains("--features cuda"),
         "the message does not say how to get CUDA\n{}",
-        describe(out)
+        common::describe(out)
     );
     assert!(
         common::entries(parent).is_empty(),

@@ -118,13 +118,13 @@ impl TransformerConfig {
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(format!("{name} must be positive"));
         }
-        if self.n_heads % self.n_kv_heads != 0 {
+        if !self.n_heads.is_multiple_of(self.n_kv_heads) {
             return Err(format!(
                 "n_heads ({}) must be a multiple of n_kv_heads ({})",
                 self.n_heads, self.n_kv_heads
             ));
         }
-        if matches!(self.positions, Positions::Rope { .. }) && self.d_head % 2 != 0 {
+        if matches!(self.positions, Positions::Rope { .. }) && !self.d_head.is_multiple_of(2) {
             return Err("rotary embeddings need an even d_head".into());
         }
         if self.pad_id as usize >= self.vocab_size {

@@ -98,7 +98,7 @@ fn heldout_examples(
     seed: u64,
     seen: &HashSet<String>,
 ) -> Vec<Example> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_0f_4e1d_0075);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x005e_ed0f_4e1d_0075);
     let mut out = Vec::with_capacity(HELDOUT);
     // The languages are large enough that this ends quickly; the bound guards against a task
     // whose sentences were all seen.
