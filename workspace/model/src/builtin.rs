@@ -12,6 +12,7 @@ use burn::store::{ModuleSnapshot, SafetensorsStore};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Encoder (classifier) or decoder (next-token) model.
@@ -164,14 +165,41 @@ pub fn save_checkpoint(
     let json = serde_json::to_string_pretty(card).unwrap_or_default() + "\n";
     std::fs::write(&card_path, json).map_err(io(&card_path))?;
     let weights_path = dir.join(format!("{}.safetensors", card.name));
-    let mut store = SafetensorsStore::from_file(&weights_path).overwrite(true);
-    model
-        .save_into(&mut store)
-        .map_err(|e| ModelError::Checkpoint {
-            name: card.name.clone(),
-            file: weights_path.display().to_string(),
-            detail: e.to_string(),
-        })
+    let fail = |detail: String| ModelError::Checkpoint {
+        name: card.name.clone(),
+        file: weights_path.display().to_string(),
+        detail,
+    };
+    let mut store = SafetensorsStore::from_bytes(None);
+    model.save_into(&mut store).map_err(|e| fail(e.to_string()))?;
+    let bytes = store.get_bytes().map_err(|e| fail(e.to_string()))?;
+    let bytes = sorted_header(bytes).map_err(fail)?;
+    std::fs::write(&weights_path, bytes).map_err(io(&weights_path))
+}
+
+/// Rewrites a safetensors header with its keys (and metadata keys) in sorted order, padded to
+/// its original length, so the same weights always give the same bytes.
+fn sorted_header(mut bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+    let length = bytes
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_le_bytes)
+        .ok_or("file shorter than its header")? as usize;
+    let header = bytes.get(8..8 + length).ok_or("header longer than the file")?;
+    let mut entries: BTreeMap<String, serde_json::Value> =
+        serde_json::from_slice(header).map_err(|e| format!("header is not JSON: {e}"))?;
+    if let Some(metadata) = entries.get_mut("__metadata__") {
+        let sorted: BTreeMap<String, serde_json::Value> =
+            serde_json::from_value(metadata.take()).map_err(|e| format!("bad metadata: {e}"))?;
+        *metadata = serde_json::to_value(sorted).map_err(|e| e.to_string())?;
+    }
+    let mut text = serde_json::to_string(&entries).map_err(|e| e.to_string())?;
+    if text.len() > length {
+        return Err("sorted header does not fit".into());
+    }
+    text.extend(std::iter::repeat_n(' ', length - text.len()));
+    bytes[8..8 + length].copy_from_slice(text.as_bytes());
+    Ok(bytes)
 }
 
 /// Trains a toy model and builds its card.
