@@ -72,6 +72,9 @@ CAV accuracy for every concept x layer.
 | l2             | number             | 0.01         | logistic L2 penalty, >= 0                |
 | max_iterations | integer            | 200          | optimiser iterations, >= 1               |
 | holdout        | number             | 0.3          | fraction held out for accuracy, in (0,1) |
+| folds          | integer            | -            | k-fold cross-validated accuracy instead  |
+|                |                    |              | (>= 2, not with `holdout`); the CAV is   |
+|                |                    |              | then fitted on all examples              |
 
 ## [[tcav]]
 
@@ -92,6 +95,7 @@ TCAV scores with significance tests against random sets.
 | l2             |              | 0.01         | as in [[probe]]                            |
 | max_iterations |              | 200          | as in [[probe]]                            |
 | holdout        |              | 0.3          | as in [[probe]]                            |
+| folds          |              | -            | as in [[probe]]                            |
 | random_runs    | integer      | random.sets  | random sets used; 2 <= random_runs <= sets |
 | alpha          | number       | 0.05         | significance level, in (0,1)               |
 | correction     | string       | "bonferroni" | `"bonferroni"`, `"holm"` or `"bh"`         |

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use toml::Spanned;
 
 pub use cavern_model::SitePoint;
-pub use cavern_probe::{CavMethod, CavOptions, Pooling};
+pub use cavern_probe::{CavMethod, CavOptions, Pooling, Validation};
 pub use cavern_stats::Correction;
 
 /// Default `[experiment] seed`.
@@ -26,6 +26,8 @@ pub const DEFAULT_L2: f64 = 0.01;
 pub const DEFAULT_MAX_ITERATIONS: usize = 200;
 /// Default held-out fraction for CAV accuracy.
 pub const DEFAULT_HOLDOUT: f64 = 0.3;
+/// Smallest number of cross-validation folds.
+pub const MIN_FOLDS: usize = 2;
 /// Default TCAV significance level.
 pub const DEFAULT_ALPHA: f64 = 0.05;
 /// Fewest examples a concept set may have.
@@ -195,6 +197,7 @@ pub struct RawProbe {
     pub l2: Option<Spanned<f64>>,
     pub max_iterations: Option<Spanned<usize>>,
     pub holdout: Option<Spanned<f64>>,
+    pub folds: Option<Spanned<usize>>,
 }
 
 impl RawProbe {
@@ -209,6 +212,7 @@ impl RawProbe {
             l2: &self.l2,
             max_iterations: &self.max_iterations,
             holdout: &self.holdout,
+            folds: &self.folds,
         }
     }
 }
@@ -223,6 +227,7 @@ impl RawTable for RawProbe {
         "l2",
         "max_iterations",
         "holdout",
+        "folds",
     ];
 }
 
@@ -240,6 +245,7 @@ pub struct RawTcav {
     pub l2: Option<Spanned<f64>>,
     pub max_iterations: Option<Spanned<usize>>,
     pub holdout: Option<Spanned<f64>>,
+    pub folds: Option<Spanned<usize>>,
     pub random_runs: Option<Spanned<usize>>,
     pub alpha: Option<Spanned<f64>>,
     pub correction: Option<Spanned<String>>,
@@ -257,6 +263,7 @@ impl RawTcav {
             l2: &self.l2,
             max_iterations: &self.max_iterations,
             holdout: &self.holdout,
+            folds: &self.folds,
         }
     }
 }
@@ -273,6 +280,7 @@ impl RawTable for RawTcav {
         "l2",
         "max_iterations",
         "holdout",
+        "folds",
         "random_runs",
         "alpha",
         "correction",
@@ -292,6 +300,7 @@ pub struct RawStudy<'a> {
     pub l2: &'a Option<Spanned<f64>>,
     pub max_iterations: &'a Option<Spanned<usize>>,
     pub holdout: &'a Option<Spanned<f64>>,
+    pub folds: &'a Option<Spanned<usize>>,
 }
 
 /// A closed set of names accepted by one key, for generic parsing with suggestions.

@@ -3,7 +3,7 @@
 
 use cavern_experiment::error::{Diagnostic, ExperimentError};
 use cavern_experiment::schema::{
-    CavMethod, Correction, DeviceChoice, Experiment, Pooling, SitePoint, Target,
+    CavMethod, Correction, DeviceChoice, Experiment, Pooling, SitePoint, Target, Validation,
 };
 use cavern_experiment::validate::{ModelFacts, ModelKind, load_experiment};
 use sha2::{Digest, Sha256};
@@ -163,8 +163,8 @@ fn full_file_resolves_every_value() {
     );
     assert_eq!(all.cav.method, CavMethod::Logistic);
     assert_eq!(
-        (all.cav.l2, all.cav.max_iterations, all.cav.holdout),
-        (0.01, 200, 0.3)
+        (all.cav.l2, all.cav.max_iterations, all.cav.validation),
+        (0.01, 200, Validation::Holdout(0.3))
     );
     assert_eq!(tuned.layers, [1]);
     assert_eq!(
@@ -173,8 +173,8 @@ fn full_file_resolves_every_value() {
     );
     assert_eq!(tuned.cav.method, CavMethod::MeanDifference);
     assert_eq!(
-        (tuned.cav.l2, tuned.cav.max_iterations, tuned.cav.holdout),
-        (0.5, 50, 0.25)
+        (tuned.cav.l2, tuned.cav.max_iterations, tuned.cav.validation),
+        (0.5, 50, Validation::Holdout(0.25))
     );
 
     let [first, second] = experiment.tcavs.as_slice() else {
@@ -192,6 +192,28 @@ fn full_file_resolves_every_value() {
     assert_eq!((second.random_runs, second.alpha), (3, 0.01));
     assert_eq!(second.correction, Correction::Holm);
     assert_eq!(second.correction.as_str(), "holm");
+}
+
+#[test]
+fn folds_replace_holdout_but_not_both() {
+    let random = pool();
+    let study = |keys: &str| {
+        format!(
+            "{HEAD}[concepts.c]\n{SIX}\n{random}\n[[probe]]\nconcepts = [\"c\"]\nlayers = [0]\n{keys}\n"
+        )
+    };
+    let experiment = load_str(&study("folds = 5")).expect("valid");
+    assert_eq!(experiment.probes[0].cav.validation, Validation::Folds(5));
+    let both = errors(&study("holdout = 0.2\nfolds = 5"));
+    let line = HEAD.lines().count() + 9;
+    let d = expect(&both, "[[probe]] sets both `holdout` and `folds`", line, 9);
+    assert!(help(d).contains("keep one"));
+    expect(
+        &errors(&study("folds = 1")),
+        "`folds` in [[probe]] must be at least 2, found 1",
+        line - 1,
+        9,
+    );
 }
 
 #[test]

@@ -171,7 +171,9 @@ pub fn save_checkpoint(
         detail,
     };
     let mut store = SafetensorsStore::from_bytes(None);
-    model.save_into(&mut store).map_err(|e| fail(e.to_string()))?;
+    model
+        .save_into(&mut store)
+        .map_err(|e| fail(e.to_string()))?;
     let bytes = store.get_bytes().map_err(|e| fail(e.to_string()))?;
     let bytes = sorted_header(bytes).map_err(fail)?;
     std::fs::write(&weights_path, bytes).map_err(io(&weights_path))
@@ -185,7 +187,9 @@ fn sorted_header(mut bytes: Vec<u8>) -> Result<Vec<u8>, String> {
         .and_then(|b| b.try_into().ok())
         .map(u64::from_le_bytes)
         .ok_or("file shorter than its header")? as usize;
-    let header = bytes.get(8..8 + length).ok_or("header longer than the file")?;
+    let header = bytes
+        .get(8..8 + length)
+        .ok_or("header longer than the file")?;
     let mut entries: BTreeMap<String, serde_json::Value> =
         serde_json::from_slice(header).map_err(|e| format!("header is not JSON: {e}"))?;
     if let Some(metadata) = entries.get_mut("__metadata__") {

@@ -29,6 +29,16 @@ impl CavMethod {
     }
 }
 
+/// How a CAV's accuracy is measured on data it was not fitted to.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Validation {
+    /// Hold out this fraction of each class; the direction is fitted on the rest.
+    Holdout(f64),
+    /// Stratified k-fold: the mean accuracy over folds; the direction is fitted on all examples.
+    Folds(usize),
+}
+
 /// CAV training options.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct CavOptions {
@@ -38,8 +48,8 @@ pub struct CavOptions {
     pub l2: f64,
     /// Logistic optimiser iterations.
     pub max_iterations: u64,
-    /// Fraction of each class held out for accuracy.
-    pub holdout: f64,
+    /// How accuracy is measured.
+    pub validation: Validation,
 }
 
 /// A trained concept direction.
@@ -47,11 +57,11 @@ pub struct CavOptions {
 pub struct Cav {
     /// Unit vector pointing from the random set towards the concept.
     pub direction: Vec<f32>,
-    /// Held-out accuracy.
+    /// Held-out (or cross-validated) accuracy.
     pub accuracy: f64,
-    /// Training examples per class.
+    /// Examples per class the direction was fitted on.
     pub n_train: usize,
-    /// Held-out examples per class.
+    /// Examples per class accuracy was measured on.
     pub n_test: usize,
 }
 
@@ -60,8 +70,8 @@ pub const MIN_PER_CLASS: usize = 3;
 
 /// Trains a CAV separating `concept` from `counter` rows.
 ///
-/// Both sets are shuffled with `rng` and cut to the smaller size (balanced classes), then each is
-/// split into train and held-out parts by `options.holdout`.
+/// Both sets are shuffled with `rng` and cut to the smaller size (balanced classes); accuracy is
+/// then measured as `options.validation` says.
 pub fn train_cav(
     concept: &[Vec<f32>],
     counter: &[Vec<f32>],
@@ -69,30 +79,85 @@ pub fn train_cav(
     rng: &mut ChaCha8Rng,
 ) -> Result<Cav, ProbeError> {
     let n = concept.len().min(counter.len());
-    if n < MIN_PER_CLASS {
+    let needed = match options.validation {
+        Validation::Holdout(_) => MIN_PER_CLASS,
+        Validation::Folds(k) => k.max(MIN_PER_CLASS),
+    };
+    if n < needed {
         return Err(ProbeError::TooFewExamples {
             what: "CAV".into(),
-            needed: MIN_PER_CLASS,
+            needed,
             have: n,
         });
     }
-    let n_test = ((n as f64 * options.holdout).round() as usize).clamp(1, n - 2);
-    let n_train = n - n_test;
-    let (concept_train, concept_test) = shuffled_split(concept, n, n_train, rng);
-    let (counter_train, counter_test) = shuffled_split(counter, n, n_train, rng);
-    let (direction, bias) = match options.method {
-        CavMethod::Logistic => logistic(&concept_train, &counter_train, options)?,
-        CavMethod::MeanDifference => mean_difference(&concept_train, &counter_train),
-    };
-    let score = |row: &Vec<f32>| dot(row, &direction) + bias;
-    let correct = concept_test.iter().filter(|r| score(r) > 0.0).count()
-        + counter_test.iter().filter(|r| score(r) <= 0.0).count();
-    Ok(Cav {
-        direction: unit(&direction),
-        accuracy: correct as f64 / (2 * n_test) as f64,
-        n_train,
-        n_test,
-    })
+    let concept = shuffled(concept, n, rng);
+    let counter = shuffled(counter, n, rng);
+    match options.validation {
+        Validation::Holdout(fraction) => {
+            let n_test = ((n as f64 * fraction).round() as usize).clamp(1, n - 2);
+            let n_train = n - n_test;
+            let (direction, bias) = fit(&concept[..n_train], &counter[..n_train], options)?;
+            let correct = count_correct(&direction, bias, &concept[n_train..], &counter[n_train..]);
+            Ok(Cav {
+                direction: unit(&direction),
+                accuracy: correct as f64 / (2 * n_test) as f64,
+                n_train,
+                n_test,
+            })
+        }
+        Validation::Folds(k) => {
+            let mut correct = 0;
+            for fold in 0..k {
+                let test = |i: &usize| i % k == fold;
+                let pick = |rows: &[Vec<f32>], keep: &dyn Fn(&usize) -> bool| -> Vec<Vec<f32>> {
+                    (0..n)
+                        .filter(|i| keep(i))
+                        .map(|i| rows[i].clone())
+                        .collect()
+                };
+                let train = |i: &usize| !test(i);
+                let (direction, bias) =
+                    fit(&pick(&concept, &train), &pick(&counter, &train), options)?;
+                correct += count_correct(
+                    &direction,
+                    bias,
+                    &pick(&concept, &test),
+                    &pick(&counter, &test),
+                );
+            }
+            let (direction, _) = fit(&concept, &counter, options)?;
+            Ok(Cav {
+                direction: unit(&direction),
+                accuracy: correct as f64 / (2 * n) as f64,
+                n_train: n,
+                n_test: n,
+            })
+        }
+    }
+}
+
+/// Fits the separator, oriented so positive scores mean "concept".
+fn fit(
+    concept: &[Vec<f32>],
+    counter: &[Vec<f32>],
+    options: &CavOptions,
+) -> Result<(Vec<f32>, f32), ProbeError> {
+    match options.method {
+        CavMethod::Logistic => logistic(concept, counter, options),
+        CavMethod::MeanDifference => Ok(mean_difference(concept, counter)),
+    }
+}
+
+/// Concept rows scored above zero plus counter rows scored at or below it.
+fn count_correct(
+    direction: &[f32],
+    bias: f32,
+    concept: &[Vec<f32>],
+    counter: &[Vec<f32>],
+) -> usize {
+    let score = |row: &Vec<f32>| dot(row, direction) + bias;
+    concept.iter().filter(|r| score(r) > 0.0).count()
+        + counter.iter().filter(|r| score(r) <= 0.0).count()
 }
 
 /// Mean projection of rows on a direction (CAP).
@@ -100,19 +165,11 @@ pub fn mean_projection(rows: &[Vec<f32>], direction: &[f32]) -> f64 {
     rows.iter().map(|r| dot(r, direction) as f64).sum::<f64>() / rows.len().max(1) as f64
 }
 
-fn shuffled_split(
-    rows: &[Vec<f32>],
-    keep: usize,
-    n_train: usize,
-    rng: &mut ChaCha8Rng,
-) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
+/// `keep` rows of `rows` in a seeded random order.
+fn shuffled(rows: &[Vec<f32>], keep: usize, rng: &mut ChaCha8Rng) -> Vec<Vec<f32>> {
     let mut order: Vec<usize> = (0..rows.len()).collect();
     order.shuffle(rng);
-    let picked: Vec<Vec<f32>> = order[..keep].iter().map(|&i| rows[i].clone()).collect();
-    let test = picked[n_train..].to_vec();
-    let mut train = picked;
-    train.truncate(n_train);
-    (train, test)
+    order[..keep].iter().map(|&i| rows[i].clone()).collect()
 }
 
 /// Logistic regression weights and intercept, oriented so positive scores mean "concept".
@@ -197,7 +254,7 @@ mod tests {
             method,
             l2: 0.01,
             max_iterations: 200,
-            holdout: 0.25,
+            validation: Validation::Holdout(0.25),
         };
         let cav = train_cav(&concept, &counter, &options, &mut rng).unwrap();
         assert!(cav.accuracy >= 0.95, "accuracy {}", cav.accuracy);
@@ -229,7 +286,7 @@ mod tests {
             method: CavMethod::Logistic,
             l2: 0.01,
             max_iterations: 200,
-            holdout: 0.25,
+            validation: Validation::Holdout(0.25),
         };
         let cav = train_cav(&concept, &counter, &options, &mut rng).unwrap();
         assert!(cav.direction[0] < -0.9, "direction {:?}", cav.direction);
@@ -242,7 +299,7 @@ mod tests {
             method: CavMethod::Logistic,
             l2: 0.01,
             max_iterations: 10,
-            holdout: 0.3,
+            validation: Validation::Holdout(0.3),
         };
         let rows = clouds(&mut rng, 2, 0.0);
         assert!(matches!(

@@ -7,6 +7,6 @@ pub mod extract;
 pub mod pool;
 pub mod tcav;
 
-pub use cav::{Cav, CavMethod, CavOptions, train_cav};
+pub use cav::{Cav, CavMethod, CavOptions, Validation, train_cav};
 pub use error::ProbeError;
 pub use pool::Pooling;

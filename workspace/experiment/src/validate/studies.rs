@@ -5,9 +5,9 @@ use super::parse::Parsed;
 use super::{ModelFacts, ModelKind, Resolver, TableCtx};
 use crate::error::{did_you_mean, suggest};
 use crate::schema::{
-    CavOptions, DEFAULT_ALPHA, DEFAULT_HOLDOUT, DEFAULT_L2, DEFAULT_MAX_ITERATIONS, Pooling,
-    ProbeStudy, RandomPool, RawInputs, RawLayers, RawProbe, RawSource, RawStudy, RawTarget,
-    RawTcav, SitePoint, Target, TcavStudy,
+    CavOptions, DEFAULT_ALPHA, DEFAULT_HOLDOUT, DEFAULT_L2, DEFAULT_MAX_ITERATIONS, MIN_FOLDS,
+    Pooling, ProbeStudy, RandomPool, RawInputs, RawLayers, RawProbe, RawSource, RawStudy,
+    RawTarget, RawTcav, SitePoint, Target, TcavStudy, Validation,
 };
 use toml::Spanned;
 
@@ -78,7 +78,7 @@ impl Resolver<'_> {
         let l2 = self.penalty(raw.l2, t);
         let iterations = raw.max_iterations;
         let max_iterations = self.count(iterations, DEFAULT_MAX_ITERATIONS, 1, "max_iterations", t);
-        let holdout = self.fraction(raw.holdout, DEFAULT_HOLDOUT, "holdout", t);
+        let validation = self.validation(raw, t);
         Some(Shared {
             concepts: concepts?,
             layers: layers?,
@@ -88,9 +88,28 @@ impl Resolver<'_> {
                 method: method?,
                 l2: l2?,
                 max_iterations: max_iterations? as u64,
-                holdout: holdout?,
+                validation: validation?,
             },
         })
+    }
+
+    /// `holdout = f` or `folds = k` (not both); a 0.3 holdout when neither is given.
+    fn validation(&mut self, raw: RawStudy<'_>, t: &TableCtx<'_>) -> Option<Validation> {
+        if let (Some(_), Some(folds)) = (raw.holdout, raw.folds) {
+            let message = format!("{} sets both `holdout` and `folds`", t.name);
+            self.report(
+                folds.span(),
+                message,
+                Some("keep one: a held-out fraction, or k-fold cross-validation".into()),
+            );
+            return None;
+        }
+        if raw.folds.is_some() {
+            let folds = self.count(raw.folds, MIN_FOLDS, MIN_FOLDS, "folds", t)?;
+            return Some(Validation::Folds(folds));
+        }
+        self.fraction(raw.holdout, DEFAULT_HOLDOUT, "holdout", t)
+            .map(Validation::Holdout)
     }
 
     fn concept_refs(
