@@ -9,6 +9,7 @@ use cavern_experiment::schema::{DeviceChoice, Experiment};
 use cavern_experiment::validate::load_experiment;
 use cavern_model::builtin::{builtin_names, load_builtin, save_checkpoint, train_toy};
 use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 
 /// Exit code for invalid input (bad experiment file, unknown model, bad arguments).
@@ -200,13 +201,24 @@ fn run_experiment(
     Ok(())
 }
 
-fn train(name: &str, seed: u64, out_dir: &std::path::Path, quiet: bool) -> Result<(), Failure> {
-    let mut report = |step: usize, loss: f32| {
-        if !quiet && step.is_multiple_of(100) {
-            eprintln!("step {step:>5}  loss {loss:.4}");
-        }
+fn train(name: &str, seed: u64, out_dir: &Path, quiet: bool) -> Result<(), Failure> {
+    let steps = cavern_model::toy::task(name).map_or(0, |task| task.schedule().steps);
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(steps as u64)
+    };
+    if let Ok(style) =
+        ProgressStyle::with_template("training {msg} [{bar:30}] {pos}/{len} {elapsed}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    let mut report = |_step: usize, loss: f32| {
+        bar.set_message(format!("loss {loss:.4}"));
+        bar.inc(1);
     };
     let (card, model) = train_toy(name, seed, &mut report).map_err(Failure::invalid)?;
+    bar.finish_and_clear();
     save_checkpoint(out_dir, &card, &model).map_err(Failure::failed)?;
     println!(
         "{name}: held-out accuracy {:.4} on {} unseen examples; wrote {}",
