@@ -1,0 +1,1 @@
+//! GGUF files: the header, metadata and tensor table, and dequantisation of tensors at load.
