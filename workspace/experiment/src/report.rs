@@ -8,7 +8,7 @@
 
 use crate::manifest::Manifest;
 use crate::studies::probe::ProbeResult;
-use crate::studies::tcav::TcavResult;
+use crate::studies::tcav::{RANDOM, TcavResult, TcavRun};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value, context};
 use std::path::{Path, PathBuf};
 
@@ -44,6 +44,8 @@ pub struct ReportInput<'a> {
     pub manifest: &'a Manifest,
     /// TCAV results; one chart per (target, site).
     pub tcav: Vec<TcavResult>,
+    /// Every CAV's TCAV score, drawn as dots over the bars (the random-run distribution).
+    pub tcav_runs: Vec<TcavRun>,
     /// Probe results; one chart per site.
     pub probes: Vec<ProbeResult>,
 }
@@ -61,7 +63,7 @@ pub fn render_report(input: &ReportInput) -> Result<String, ReportError> {
     let tcav_charts: Vec<Value> = group_by(&input.tcav, |r| (r.target.clone(), r.site.clone()))
         .into_iter()
         .map(|((target, site), rows)| {
-            let svg = Value::from_safe_string(tcav_chart(&target, &site, &rows));
+            let svg = Value::from_safe_string(tcav_chart(&target, &site, &rows, &input.tcav_runs));
             context! { target, site, svg }
         })
         .collect();
@@ -149,18 +151,18 @@ fn group_by<T, K: PartialEq>(
 const MARGIN_LEFT: f64 = 56.0;
 const MARGIN_RIGHT: f64 = 16.0;
 const MARGIN_TOP: f64 = 16.0;
-const PLOT_HEIGHT: f64 = 220.0;
-const MIN_PLOT_WIDTH: f64 = 240.0;
-const GROUP_WIDTH: f64 = 48.0;
-const BAR_WIDTH: f64 = 16.0;
-const BAR_GAP: f64 = 4.0;
+const PLOT_HEIGHT: f64 = 260.0;
+const MIN_PLOT_WIDTH: f64 = 360.0;
+const GROUP_WIDTH: f64 = 84.0;
+const BAR_WIDTH: f64 = 28.0;
+const BAR_GAP: f64 = 6.0;
 const TCAV_LABEL_SPACE: f64 = 110.0;
 const TCAV_LABEL_CHARS: usize = 20;
 /// Approximate width of one character of 11px label text.
-const CHAR_WIDTH: f64 = 6.2;
+const CHAR_WIDTH: f64 = 6.8;
 /// Counter-clockwise rotation of TCAV group labels, in degrees.
 const LABEL_ANGLE: f64 = 40.0;
-const LAYER_STEP: f64 = 48.0;
+const LAYER_STEP: f64 = 90.0;
 const X_AXIS_SPACE: f64 = 44.0;
 const LEGEND_LINE: f64 = 16.0;
 const UNIT_TICKS: [f64; 5] = [0.0, 0.25, 0.5, 0.75, 1.0];
@@ -304,8 +306,9 @@ fn truncate(text: &str, max: usize) -> String {
 }
 
 /// Bar chart of TCAV scores for one (target, site): per concept×layer group a
-/// score bar and a grey random-baseline bar, `*` over significant scores.
-fn tcav_chart(target: &str, site: &str, rows: &[&TcavResult]) -> String {
+/// score bar and a grey random-baseline bar, each with its runs' scores as dots,
+/// `*` over significant scores.
+fn tcav_chart(target: &str, site: &str, rows: &[&TcavResult], runs: &[TcavRun]) -> String {
     let plot = Plot::new(tcav_left_margin(rows), rows.len() as f64 * GROUP_WIDTH);
     let legend_items = [
         (
@@ -316,6 +319,7 @@ fn tcav_chart(target: &str, site: &str, rows: &[&TcavResult]) -> String {
             Some(RANDOM_COLOR),
             "random baseline (mean ± std)".to_owned(),
         ),
+        (None, "• one CAV's score (one random set)".to_owned()),
         (None, "* significant (adjusted p)".to_owned()),
     ];
     let legend_top = plot.bottom() + TCAV_LABEL_SPACE;
@@ -328,7 +332,12 @@ fn tcav_chart(target: &str, site: &str, rows: &[&TcavResult]) -> String {
     );
     s.push_str(&unit_y_axis(&plot, "TCAV score"));
     for (i, row) in rows.iter().enumerate() {
-        s.push_str(&tcav_group(&plot, plot.left + i as f64 * GROUP_WIDTH, row));
+        s.push_str(&tcav_group(
+            &plot,
+            plot.left + i as f64 * GROUP_WIDTH,
+            row,
+            runs,
+        ));
     }
     s.push_str(&legend(plot.left, legend_top + 12.0, &legend_items));
     s.push_str("</svg>");
@@ -357,7 +366,7 @@ fn tcav_left_margin(rows: &[&TcavResult]) -> f64 {
 }
 
 /// One concept×layer group of [`tcav_chart`], starting at pixel `x`.
-fn tcav_group(plot: &Plot, x: f64, row: &TcavResult) -> String {
+fn tcav_group(plot: &Plot, x: f64, row: &TcavResult, runs: &[TcavRun]) -> String {
     let score_x = x + (GROUP_WIDTH - 2.0 * BAR_WIDTH - BAR_GAP) / 2.0;
     let center = x + GROUP_WIDTH / 2.0;
     let details = format!(
@@ -379,6 +388,22 @@ fn tcav_group(plot: &Plot, x: f64, row: &TcavResult) -> String {
         row.random_std,
         RANDOM_COLOR,
     ));
+    let same_cell =
+        |run: &&TcavRun| run.target == row.target && run.site == row.site && run.layer == row.layer;
+    let concept_runs = runs
+        .iter()
+        .filter(same_cell)
+        .filter(|r| r.concept == row.concept);
+    let random_runs = runs
+        .iter()
+        .filter(same_cell)
+        .filter(|r| r.concept == RANDOM);
+    s.push_str(&run_dots(plot, score_x + BAR_WIDTH / 2.0, concept_runs));
+    s.push_str(&run_dots(
+        plot,
+        score_x + 1.5 * BAR_WIDTH + BAR_GAP,
+        random_runs,
+    ));
     if row.significant {
         s.push_str(&significance_star(plot, score_x + BAR_WIDTH / 2.0, row));
     }
@@ -389,6 +414,21 @@ fn tcav_group(plot: &Plot, x: f64, row: &TcavResult) -> String {
         y = plot.bottom() + 14.0,
     ));
     s
+}
+
+/// Each run's score as a small dot around `center`, spread sideways by run index so that
+/// equal scores stay visible.
+fn run_dots<'a>(plot: &Plot, center: f64, runs: impl Iterator<Item = &'a TcavRun>) -> String {
+    runs.filter(|r| r.tcav_score.is_finite())
+        .map(|r| {
+            let spread = ((r.run * 7) % 11) as f64 / 10.0 - 0.5;
+            format!(
+                r##"<circle cx="{x:.1}" cy="{y:.1}" r="2.2" fill="#222" fill-opacity="0.45"/>"##,
+                x = center + spread * BAR_WIDTH * 0.7,
+                y = plot.y(r.tcav_score),
+            )
+        })
+        .collect()
 }
 
 /// The `*` drawn just above a significant score's error bar.
@@ -418,20 +458,40 @@ fn probe_chart(site: &str, rows: &[&ProbeResult]) -> String {
     let legend_top = plot.bottom() + X_AXIS_SPACE;
     let mut s = svg_open(
         plot.right() + MARGIN_RIGHT,
-        legend_top + legend_height(concepts.len()),
+        legend_top + legend_height(concepts.len() + 1),
         &format!("Probe accuracy by layer at site {site}"),
     );
     s.push_str(&unit_y_axis(&plot, "probe accuracy"));
     s.push_str(&layer_axis(&plot, &layers, x_of));
-    let mut legend_items = Vec::new();
+    s.push_str(&baseline_line(&plot, rows, &x_of));
+    let mut legend_items = vec![(Some(RANDOM_COLOR), "random vs random (chance)".to_owned())];
     for (i, (concept, points)) in concepts.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
-        s.push_str(&probe_line(&plot, points, color, x_of));
+        s.push_str(&probe_line(&plot, points, color, &x_of));
         legend_items.push((Some(color), concept.clone()));
     }
     s.push_str(&legend(plot.left, legend_top + 12.0, &legend_items));
     s.push_str("</svg>");
     s
+}
+
+/// The random-vs-random accuracy at each layer as a dashed grey line.
+fn baseline_line(plot: &Plot, rows: &[&ProbeResult], x_of: &impl Fn(usize) -> f64) -> String {
+    let mut points: Vec<(usize, f64)> = rows
+        .iter()
+        .filter(|r| r.random_accuracy_mean.is_finite())
+        .map(|r| (r.layer, r.random_accuracy_mean))
+        .collect();
+    points.sort_by_key(|p| p.0);
+    points.dedup_by_key(|p| p.0);
+    let coords: Vec<String> = points
+        .iter()
+        .map(|&(layer, y)| format!("{:.1},{:.1}", x_of(layer), plot.y(y)))
+        .collect();
+    format!(
+        r#"<polyline points="{}" fill="none" stroke="{RANDOM_COLOR}" stroke-width="2" stroke-dasharray="5 3"/>"#,
+        coords.join(" ")
+    )
 }
 
 /// Layer tick labels under the x axis and the axis title.

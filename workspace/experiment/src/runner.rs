@@ -145,6 +145,7 @@ pub fn run(
             experiment_toml: experiment.source_text.clone(),
             manifest: &manifest,
             tcav: tcav.rows.clone(),
+            tcav_runs: tcav.runs.clone(),
             probes: probe_rows.clone(),
         },
     )?;

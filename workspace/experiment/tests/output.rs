@@ -1,7 +1,7 @@
 //! Run-folder output: tables, atomic run folders, manifest and report.
 
 use cavern_experiment::studies::probe::ProbeResult;
-use cavern_experiment::studies::tcav::TcavResult;
+use cavern_experiment::studies::tcav::{TcavResult, TcavRun};
 use std::error::Error;
 use std::fs::{self, File};
 use std::path::Path;
@@ -306,6 +306,17 @@ fn render_sample(manifest: &Manifest) -> Result<String, Box<dyn Error>> {
         experiment_toml: format!("name = \"colors\"\n# {EVIL}\n"),
         manifest,
         tcav: vec![tcav_row(EVIL, 1, true), tcav_row("warm", 2, false)],
+        tcav_runs: (0..3)
+            .map(|run| TcavRun {
+                concept: EVIL.into(),
+                target: "positive".into(),
+                layer: 1,
+                site: "resid_post".into(),
+                run,
+                tcav_score: 0.7 + 0.1 * run as f64,
+                cav_accuracy: 0.9,
+            })
+            .collect(),
         probes: vec![
             probe_row(EVIL, 0, 0.6),
             probe_row(EVIL, 1, 0.9),
@@ -354,6 +365,7 @@ fn report_without_tcav_rows_has_no_tcav_chart() -> TestResult {
         experiment_toml: String::new(),
         manifest: &manifest,
         tcav: Vec::new(),
+        tcav_runs: Vec::new(),
         probes: Vec::new(),
     };
     let dir = tempfile::tempdir()?;
