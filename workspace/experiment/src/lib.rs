@@ -10,5 +10,6 @@ pub mod runner;
 pub mod schema;
 pub mod sources;
 pub mod studies;
+mod svg;
 pub mod table;
 pub mod validate;

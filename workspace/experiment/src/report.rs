@@ -9,6 +9,7 @@
 use crate::manifest::Manifest;
 use crate::studies::probe::ProbeResult;
 use crate::studies::tcav::{RANDOM, TcavResult, TcavRun};
+use crate::svg::*;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value, context};
 use std::path::{Path, PathBuf};
 
@@ -114,22 +115,6 @@ fn pvalue(value: f64) -> String {
     }
 }
 
-/// Escapes `& < > " '` so `text` is safe in HTML/SVG text and attributes.
-fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
 /// Groups rows by key, keeping the order in which keys first appear.
 fn group_by<T, K: PartialEq>(
     rows: impl IntoIterator<Item = T>,
@@ -146,15 +131,7 @@ fn group_by<T, K: PartialEq>(
     groups
 }
 
-// ---- SVG charts -------------------------------------------------------------
-
-const MARGIN_LEFT: f64 = 56.0;
-const MARGIN_RIGHT: f64 = 16.0;
-const MARGIN_TOP: f64 = 16.0;
-const PLOT_HEIGHT: f64 = 260.0;
-const MIN_PLOT_WIDTH: f64 = 360.0;
 const GROUP_WIDTH: f64 = 84.0;
-const BAR_WIDTH: f64 = 28.0;
 const BAR_GAP: f64 = 6.0;
 const TCAV_LABEL_SPACE: f64 = 110.0;
 const TCAV_LABEL_CHARS: usize = 20;
@@ -164,146 +141,8 @@ const CHAR_WIDTH: f64 = 6.8;
 const LABEL_ANGLE: f64 = 40.0;
 const LAYER_STEP: f64 = 90.0;
 const X_AXIS_SPACE: f64 = 44.0;
-const LEGEND_LINE: f64 = 16.0;
-const UNIT_TICKS: [f64; 5] = [0.0, 0.25, 0.5, 0.75, 1.0];
 const TCAV_COLOR: &str = "#4e79a7";
 const RANDOM_COLOR: &str = "#bab0ac";
-const PALETTE: [&str; 8] = [
-    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#9c755f",
-];
-
-/// The plotting area of a chart whose y axis runs from 0 to 1.
-#[derive(Debug, Clone, Copy)]
-struct Plot {
-    left: f64,
-    top: f64,
-    width: f64,
-    height: f64,
-}
-
-impl Plot {
-    /// A plot area `width` pixels wide (at least [`MIN_PLOT_WIDTH`]) starting
-    /// `left` pixels from the chart's left edge.
-    fn new(left: f64, width: f64) -> Self {
-        Self {
-            left,
-            top: MARGIN_TOP,
-            width: width.max(MIN_PLOT_WIDTH),
-            height: PLOT_HEIGHT,
-        }
-    }
-
-    /// Pixel y of a value in 0..1 (clamped).
-    fn y(&self, value: f64) -> f64 {
-        self.top + (1.0 - value.clamp(0.0, 1.0)) * self.height
-    }
-
-    fn right(&self) -> f64 {
-        self.left + self.width
-    }
-
-    fn bottom(&self) -> f64 {
-        self.top + self.height
-    }
-}
-
-/// Opening `<svg>` tag with an accessible, escaped title.
-fn svg_open(width: f64, height: f64, title: &str) -> String {
-    format!(
-        r#"<svg class="chart" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" role="img"><title>{}</title>"#,
-        escape_html(title)
-    )
-}
-
-/// Y axis from 0 to 1 with gridlines, ticks at quarters, a dashed 0.5 line
-/// and a rotated axis label; also draws the x axis baseline.
-fn unit_y_axis(plot: &Plot, label: &str) -> String {
-    let mut s = String::new();
-    for tick in UNIT_TICKS {
-        let y = plot.y(tick);
-        s.push_str(&format!(
-            r##"<line x1="{l:.1}" y1="{y:.1}" x2="{r:.1}" y2="{y:.1}" stroke="#e6e6e6"/><line x1="{t:.1}" y1="{y:.1}" x2="{l:.1}" y2="{y:.1}" stroke="#333"/><text x="{tx:.1}" y="{ty:.1}" text-anchor="end">{tick}</text>"##,
-            l = plot.left,
-            r = plot.right(),
-            t = plot.left - 4.0,
-            tx = plot.left - 7.0,
-            ty = y + 4.0,
-        ));
-    }
-    let mid = plot.y(0.5);
-    s.push_str(&format!(
-        r##"<line x1="{l:.1}" y1="{mid:.1}" x2="{r:.1}" y2="{mid:.1}" stroke="#777" stroke-dasharray="5 4"/><line x1="{l:.1}" y1="{top:.1}" x2="{l:.1}" y2="{b:.1}" stroke="#333"/><line x1="{l:.1}" y1="{b:.1}" x2="{r:.1}" y2="{b:.1}" stroke="#333"/><text transform="translate({yl:.1} {ym:.1}) rotate(-90)" text-anchor="middle">{label}</text>"##,
-        l = plot.left,
-        r = plot.right(),
-        top = plot.top,
-        b = plot.bottom(),
-        yl = plot.left - 40.0,
-        ym = plot.top + plot.height / 2.0,
-        label = escape_html(label),
-    ));
-    s
-}
-
-/// A vertical error bar from `mean - std` to `mean + std` (nothing if either
-/// is not finite).
-fn error_bar(plot: &Plot, x: f64, mean: f64, std: f64) -> String {
-    if !(mean.is_finite() && std.is_finite()) {
-        return String::new();
-    }
-    let (lo, hi) = (plot.y(mean - std), plot.y(mean + std));
-    format!(
-        r##"<path d="M{x:.1} {lo:.1}V{hi:.1}M{a:.1} {lo:.1}H{b:.1}M{a:.1} {hi:.1}H{b:.1}" stroke="#222" fill="none"/>"##,
-        a = x - 3.0,
-        b = x + 3.0,
-    )
-}
-
-/// A bar from 0 to `mean` with a ±`std` error bar; nothing if `mean` is not finite.
-fn bar(plot: &Plot, x: f64, mean: f64, std: f64, fill: &str) -> String {
-    if !mean.is_finite() {
-        return String::new();
-    }
-    let top = plot.y(mean);
-    format!(
-        r#"<rect x="{x:.1}" y="{top:.1}" width="{BAR_WIDTH}" height="{h:.1}" fill="{fill}"/>{}"#,
-        error_bar(plot, x + BAR_WIDTH / 2.0, mean, std),
-        h = plot.bottom() - top,
-    )
-}
-
-/// A vertical legend; items without a colour are plain notes.
-fn legend(x: f64, y: f64, items: &[(Option<&str>, String)]) -> String {
-    let mut s = String::new();
-    for (i, (color, label)) in items.iter().enumerate() {
-        let line_y = y + i as f64 * LEGEND_LINE;
-        if let Some(color) = color {
-            s.push_str(&format!(
-                r#"<rect x="{x:.1}" y="{ry:.1}" width="10" height="10" fill="{color}"/>"#,
-                ry = line_y - 9.0,
-            ));
-        }
-        s.push_str(&format!(
-            r#"<text x="{tx:.1}" y="{line_y:.1}">{}</text>"#,
-            escape_html(label),
-            tx = x + 16.0,
-        ));
-    }
-    s
-}
-
-fn legend_height(items: usize) -> f64 {
-    items as f64 * LEGEND_LINE + 8.0
-}
-
-/// Shortens `text` to at most `max` characters, marking cuts with `…`.
-fn truncate(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
-}
 
 /// Bar chart of TCAV scores for one (target, site): per concept×layer group a
 /// score bar and a grey random-baseline bar, each with its runs' scores as dots,
