@@ -89,27 +89,32 @@ impl Interventions {
         });
     }
 
-    fn source(&mut self, site: &Site, name: &str) -> Option<&Activation> {
-        let Some(cache) = self.sources.get(name) else {
-            self.errors.push(InterventionError::MissingSource {
-                site: site.to_string(),
-                source_name: name.to_string(),
-            });
-            return None;
-        };
-        let found = cache.get(site);
-        if found.is_none() {
-            self.errors.push(InterventionError::MissingSite {
-                site: site.to_string(),
-                source_name: name.to_string(),
-            });
+    /// The activation at `site` in source `name`, recording an error when either is missing.
+    fn source(&mut self, site: &Site, name: &str) -> Option<Activation> {
+        let site_name = site.to_string();
+        let source_name = name.to_string();
+        match self.sources.get(name).map(|cache| cache.get(site)) {
+            Some(Some(activation)) => Some(activation.clone()),
+            Some(None) => {
+                self.errors.push(InterventionError::MissingSite {
+                    site: site_name,
+                    source_name,
+                });
+                None
+            }
+            None => {
+                self.errors.push(InterventionError::MissingSource {
+                    site: site_name,
+                    source_name,
+                });
+                None
+            }
         }
-        self.sources.get(name).and_then(|c| c.get(site))
     }
 
     /// Mean over all real tokens of a source's activation, flattened to `[width]`.
     fn source_mean(&mut self, site: &Site, name: &str) -> Option<Tensor<1>> {
-        let activation = self.source(site, name)?.clone();
+        let activation = self.source(site, name)?;
         let lengths = self.sources.get(name)?.batch()?.lengths.clone();
         let x = match activation {
             Activation::Stream(x) => x,
@@ -204,7 +209,7 @@ impl Interventions {
                 return x;
             }
             Op::Set { source } => match self.source(&site, source) {
-                Some(Activation::Stream(y)) if y.dims() == x.dims() => y.clone(),
+                Some(Activation::Stream(y)) if y.dims() == x.dims() => y,
                 Some(other) => {
                     let detail = format!(
                         "source shape {:?} differs from {:?}",
@@ -262,7 +267,7 @@ impl Interventions {
                 return x;
             }
             Op::Set { source } => match self.source(&site, source) {
-                Some(Activation::Heads(y)) if y.dims() == dims => y.clone(),
+                Some(Activation::Heads(y)) if y.dims() == dims => y,
                 Some(other) => {
                     let detail = format!("source shape {:?} differs from {:?}", other.dims(), dims);
                     self.fail(&site, detail);
