@@ -1,1 +1,0 @@
-//! GGUF files: the header, metadata and tensor table, and dequantisation of tensors at load.
