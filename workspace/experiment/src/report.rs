@@ -133,7 +133,7 @@ fn group_by<T, K: PartialEq>(
 
 const GROUP_WIDTH: f64 = 84.0;
 const BAR_GAP: f64 = 6.0;
-const TCAV_LABEL_SPACE: f64 = 110.0;
+const TCAV_LABEL_SPACE: f64 = 120.0;
 const TCAV_LABEL_CHARS: usize = 20;
 /// Approximate width of one character of 11px label text.
 const CHAR_WIDTH: f64 = 6.8;
@@ -143,6 +143,7 @@ const LAYER_STEP: f64 = 90.0;
 const X_AXIS_SPACE: f64 = 44.0;
 const TCAV_COLOR: &str = "#4e79a7";
 const RANDOM_COLOR: &str = "#bab0ac";
+const BASELINE_COLOR: &str = "#6b6b6b";
 
 /// Bar chart of TCAV scores for one (target, site): per concept×layer group a
 /// score bar and a grey random-baseline bar, each with its runs' scores as dots,
@@ -159,10 +160,15 @@ fn tcav_chart(target: &str, site: &str, rows: &[&TcavResult], runs: &[TcavRun]) 
             "random baseline (mean ± std)".to_owned(),
         ),
         (None, "• one CAV's score (one random set)".to_owned()),
-        (None, "* significant (adjusted p)".to_owned()),
+        (None, significance_note(rows)),
     ];
     let legend_top = plot.bottom() + TCAV_LABEL_SPACE;
     let width = plot.right() + MARGIN_RIGHT;
+    let axis_title = format!(
+        r#"<text x="{x:.1}" y="{y:.1}" text-anchor="middle">concept · layer</text>"#,
+        x = plot.left + plot.width / 2.0,
+        y = legend_top - 14.0,
+    );
     let height = legend_top + legend_height(legend_items.len());
     let mut s = svg_open(
         width,
@@ -170,6 +176,7 @@ fn tcav_chart(target: &str, site: &str, rows: &[&TcavResult], runs: &[TcavRun]) 
         &format!("TCAV scores for target {target} at site {site}"),
     );
     s.push_str(&unit_y_axis(&plot, "TCAV score"));
+    s.push_str(&axis_title);
     for (i, row) in rows.iter().enumerate() {
         s.push_str(&tcav_group(
             &plot,
@@ -181,6 +188,14 @@ fn tcav_chart(target: &str, site: &str, rows: &[&TcavResult], runs: &[TcavRun]) 
     s.push_str(&legend(plot.left, legend_top + 12.0, &legend_items));
     s.push_str("</svg>");
     s
+}
+
+/// The legend line for `*`: the significance level and correction of these rows' study.
+fn significance_note(rows: &[&TcavResult]) -> String {
+    match rows.first() {
+        Some(row) => format!("* significant: adjusted p < {} ({})", row.alpha, row.correction),
+        None => "* significant".to_owned(),
+    }
 }
 
 /// The x-axis label of a concept×layer group.
@@ -244,7 +259,7 @@ fn tcav_group(plot: &Plot, x: f64, row: &TcavResult, runs: &[TcavRun]) -> String
         random_runs,
     ));
     if row.significant {
-        s.push_str(&significance_star(plot, score_x + BAR_WIDTH / 2.0, row));
+        s.push_str(&significance_star(plot, score_x + BAR_WIDTH / 2.0));
     }
     let label = tcav_label(row);
     s.push_str(&format!(
@@ -262,7 +277,7 @@ fn run_dots<'a>(plot: &Plot, center: f64, runs: impl Iterator<Item = &'a TcavRun
         .map(|r| {
             let spread = ((r.run * 7) % 11) as f64 / 10.0 - 0.5;
             format!(
-                r##"<circle cx="{x:.1}" cy="{y:.1}" r="2.2" fill="#222" fill-opacity="0.45"/>"##,
+                r##"<circle cx="{x:.1}" cy="{y:.1}" r="2" fill="#111" fill-opacity="0.35" stroke="#fff" stroke-width="0.5"/>"##,
                 x = center + spread * BAR_WIDTH * 0.7,
                 y = plot.y(r.tcav_score),
             )
@@ -270,15 +285,11 @@ fn run_dots<'a>(plot: &Plot, center: f64, runs: impl Iterator<Item = &'a TcavRun
         .collect()
 }
 
-/// The `*` drawn just above a significant score's error bar.
-fn significance_star(plot: &Plot, x: f64, row: &TcavResult) -> String {
-    let top = [row.tcav_mean + row.tcav_std, row.tcav_mean, 0.0]
-        .into_iter()
-        .find(|v| v.is_finite())
-        .unwrap_or(0.0);
+/// The `*` drawn above the plot area over a significant score, clear of its dots.
+fn significance_star(plot: &Plot, x: f64) -> String {
     format!(
         r#"<text class="star" x="{x:.1}" y="{y:.1}" text-anchor="middle">*</text>"#,
-        y = plot.y(top) - 3.0,
+        y = plot.top - 4.0,
     )
 }
 
@@ -303,7 +314,7 @@ fn probe_chart(site: &str, rows: &[&ProbeResult]) -> String {
     s.push_str(&unit_y_axis(&plot, "probe accuracy"));
     s.push_str(&layer_axis(&plot, &layers, x_of));
     s.push_str(&baseline_line(&plot, rows, &x_of));
-    let mut legend_items = vec![(Some(RANDOM_COLOR), "random vs random (chance)".to_owned())];
+    let mut legend_items = vec![(Some(BASELINE_COLOR), "random vs random (dotted)".to_owned())];
     for (i, (concept, points)) in concepts.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
         s.push_str(&probe_line(&plot, points, color, &x_of));
@@ -328,7 +339,7 @@ fn baseline_line(plot: &Plot, rows: &[&ProbeResult], x_of: &impl Fn(usize) -> f6
         .map(|&(layer, y)| format!("{:.1},{:.1}", x_of(layer), plot.y(y)))
         .collect();
     format!(
-        r#"<polyline points="{}" fill="none" stroke="{RANDOM_COLOR}" stroke-width="2" stroke-dasharray="5 3"/>"#,
+        r#"<polyline points="{}" fill="none" stroke="{BASELINE_COLOR}" stroke-width="2.5" stroke-dasharray="1 4" stroke-linecap="round"/>"#,
         coords.join(" ")
     )
 }

@@ -3,7 +3,7 @@
 
 pub(crate) const MARGIN_LEFT: f64 = 56.0;
 pub(crate) const MARGIN_RIGHT: f64 = 16.0;
-pub(crate) const MARGIN_TOP: f64 = 16.0;
+pub(crate) const MARGIN_TOP: f64 = 26.0;
 pub(crate) const PLOT_HEIGHT: f64 = 260.0;
 pub(crate) const MIN_PLOT_WIDTH: f64 = 360.0;
 pub(crate) const BAR_WIDTH: f64 = 28.0;
