@@ -1,15 +1,21 @@
 //! Command-line arguments and the thin dispatch onto the library crates.
 
 use burn::tensor::Device;
+use cavern_experiment::compare::compare_runs;
 use cavern_experiment::models::{facts, known_models};
 use cavern_experiment::reference::SCHEMA_REFERENCE;
 use cavern_experiment::run_dir::RunDirError;
 use cavern_experiment::runner::{RunError, RunOptions, run};
+use cavern_experiment::runs::{
+    list_runs, rerender_report, run_summary_json, runs_json, validation_json,
+};
 use cavern_experiment::schema::{DeviceChoice, Experiment};
 use cavern_experiment::validate::load_experiment;
 use cavern_model::builtin::{builtin_names, load_builtin, save_checkpoint, train_toy};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use clap_complete::Shell;
 use indicatif::{ProgressBar, ProgressStyle};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Exit code for invalid input (bad experiment file, unknown model, bad arguments).
@@ -46,7 +52,7 @@ impl Failure {
     name = "cavern",
     version,
     about = "Concept probing and causal interventions on transformer models",
-    after_help = "Exit codes: 0 success, 1 failure while running, 2 invalid input (experiment file, arguments, unknown model)."
+    after_help = "Exit codes: 0 success (for `compare`, whether or not the runs differ), 1 failure while running, 2 invalid input (experiment file, arguments, unknown model, an output folder that already exists, a missing or invalid run folder)."
 )]
 pub struct Cli {
     /// Silence progress bars.
@@ -74,11 +80,83 @@ enum Command {
         /// Parent folder of default run folders.
         #[arg(long, default_value = "runs")]
         runs_root: PathBuf,
+        /// Print the run folder and its tcav and probe rows as JSON on standard output instead
+        /// of the `wrote FOLDER` line (invalid files: the diagnostics as JSON, exit code 2).
+        #[arg(long)]
+        json: bool,
     },
     /// Check an experiment file without running it.
     Validate {
         /// The experiment file (TOML).
         file: PathBuf,
+        /// Print the result as JSON on standard output: `{"file", "ok": true, "name", "model",
+        /// "seed", "concepts", "probe_studies", "tcav_studies"}`, or `{"file", "ok": false,
+        /// "diagnostics": [{"file", "line", "column", "message", "help"}]}` with exit code 2.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List run folders with their date, model, seed and status.
+    ///
+    /// Lists the folders under --runs-root that hold a manifest.json, with their name, date (the
+    /// folder's modification time, UTC), model, seed and status, sorted by date, then name.
+    /// Leftover `.NAME.partial-PID` folders of interrupted runs are listed as incomplete (safe to
+    /// delete), or as running while their process is alive.
+    Runs {
+        /// Folder holding the run folders.
+        #[arg(long, default_value = "runs")]
+        runs_root: PathBuf,
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show which numbers moved between two runs.
+    ///
+    /// For every table in either run, rows are joined on their key columns (probe: concept,
+    /// layer, site; tcav: concept, target, layer, site; tcav_runs: the same and run) and the
+    /// changed cells are listed (key, column, A, B, B - A), then the rows only one run has. Then
+    /// the CAV files whose tensors differ, and the manifest fields that differ (experiment and
+    /// model SHA-256, seed, git revision, backend, ...; timings are never compared).
+    #[command(
+        after_help = "Prints `no differences` when the runs agree. Exit codes: 0 whether or not the runs differ, 2 when a run folder is missing or invalid."
+    )]
+    Compare {
+        /// Run folder A (a path, or a folder name under --runs-root).
+        run_a: PathBuf,
+        /// Run folder B (a path, or a folder name under --runs-root).
+        run_b: PathBuf,
+        /// Print the comparison as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Numbers closer than this (absolute difference) count as equal.
+        #[arg(long, default_value_t = 0.0, value_parser = tolerance)]
+        tolerance: f64,
+        /// Where bare run names are looked up.
+        #[arg(long, default_value = "runs")]
+        runs_root: PathBuf,
+    },
+    /// Re-render a run's report.html from its manifest and tables.
+    ///
+    /// Also reads the experiment file (shown in the report) from the path recorded in the
+    /// manifest, relative to the folder `cavern run` ran in, or from --experiment; it must hold
+    /// the bytes the run ran (its SHA-256 is checked). With the same cavern build the result is
+    /// byte for byte the report the run wrote, timings included.
+    Report {
+        /// The run folder (a path, or a folder name under --runs-root).
+        run: PathBuf,
+        /// The experiment file, when it is no longer at the path the manifest records.
+        #[arg(long)]
+        experiment: Option<PathBuf>,
+        /// Where bare run names are looked up.
+        #[arg(long, default_value = "runs")]
+        runs_root: PathBuf,
+    },
+    /// Print a shell completion script.
+    ///
+    /// For example `cavern completions bash > ~/.local/share/bash-completion/completions/cavern`,
+    /// or `cavern completions zsh > ~/.zfunc/_cavern`.
+    Completions {
+        /// The shell.
+        shell: Shell,
     },
     /// Print the experiment-file reference (also in docs/schema.md).
     Schema,
@@ -124,8 +202,9 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
             seed,
             device,
             runs_root,
+            json,
         } => {
-            let experiment = validated(&file)?;
+            let experiment = validated(&file, json)?;
             let choice = match device {
                 Some(DeviceArg::Cpu) => DeviceChoice::Cpu,
                 Some(DeviceArg::Cuda) => DeviceChoice::Cuda,
@@ -138,10 +217,14 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
                 backend: String::new(),
                 quiet: cli.quiet,
             };
-            run_experiment(&experiment, choice, options)
+            run_experiment(&experiment, choice, options, json)
         }
-        Command::Validate { file } => {
-            let experiment = validated(&file)?;
+        Command::Validate { file, json } => {
+            let experiment = validated(&file, json)?;
+            if json {
+                println!("{}", validation_json(&file, &Ok(experiment)));
+                return Ok(());
+            }
             println!(
                 "{}: ok ({} concept sets, {} probe and {} tcav studies on {})",
                 file.display(),
@@ -164,12 +247,142 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Models {
             command: ModelsCommand::List,
         } => list_models(),
+        Command::Runs { runs_root, json } => runs(&runs_root, json),
+        Command::Compare {
+            run_a,
+            run_b,
+            json,
+            tolerance,
+            runs_root,
+        } => {
+            let (a, b) = (
+                run_folder(&run_a, &runs_root),
+                run_folder(&run_b, &runs_root),
+            );
+            let comparison = compare_runs(&a, &b, tolerance)
+                .map_err(|e| Failure::invalid(format!("error: {e}")))?;
+            if json {
+                emit(&format!("{}\n", comparison.to_json()))
+            } else {
+                emit(&comparison.to_text())
+            }
+        }
+        Command::Report {
+            run,
+            experiment,
+            runs_root,
+        } => {
+            let run = run_folder(&run, &runs_root);
+            let path = rerender_report(&run, experiment.as_deref()).map_err(|e| {
+                if e.is_invalid_input() {
+                    Failure::invalid(format!("error: {e}"))
+                } else {
+                    Failure::failed(e)
+                }
+            })?;
+            println!("wrote {}", path.display());
+            Ok(())
+        }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "cavern", &mut script);
+            emit(&String::from_utf8_lossy(&script))
+        }
     }
 }
 
-/// Loads and validates an experiment file; invalid files exit with [`EXIT_INVALID`].
-fn validated(file: &Path) -> Result<Experiment, Failure> {
-    load_experiment(file, &facts, known_models()).map_err(Failure::invalid)
+/// Loads and validates an experiment file; invalid files exit with [`EXIT_INVALID`], and with
+/// `json` their diagnostics are also printed as JSON on standard output.
+fn validated(file: &Path, json: bool) -> Result<Experiment, Failure> {
+    load_experiment(file, &facts, known_models()).map_err(|e| {
+        if json {
+            println!("{}", validation_json(file, &Err(e.clone())));
+        }
+        Failure::invalid(e)
+    })
+}
+
+/// `--tolerance`: a finite, non-negative number.
+fn tolerance(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(t) if t.is_finite() && t >= 0.0 => Ok(t),
+        _ => Err(format!("`{text}` is not a finite number >= 0")),
+    }
+}
+
+/// A run folder argument: the path itself, or a bare folder name found under `runs_root`.
+fn run_folder(arg: &Path, runs_root: &Path) -> PathBuf {
+    let under_root = runs_root.join(arg);
+    if !arg.exists() && arg.components().count() == 1 && under_root.exists() {
+        under_root
+    } else {
+        arg.to_owned()
+    }
+}
+
+/// `cavern runs`: a table (or JSON array) of the run folders under `root`.
+fn runs(root: &Path, json: bool) -> Result<(), Failure> {
+    if root.exists() && !root.is_dir() {
+        return Err(Failure::invalid(format!(
+            "error: {} is not a folder",
+            root.display()
+        )));
+    }
+    let runs = list_runs(root).map_err(|e| {
+        Failure::invalid(format!(
+            "error: cannot list the runs in {}: {e}",
+            root.display()
+        ))
+    })?;
+    if json {
+        return emit(&format!("{}\n", runs_json(&runs)));
+    }
+    if runs.is_empty() {
+        return emit(&format!("no run folders in {}\n", root.display()));
+    }
+    let rows: Vec<[String; 5]> = runs
+        .iter()
+        .map(|r| {
+            [
+                r.name.clone(),
+                r.date.clone(),
+                r.model.clone().unwrap_or_else(|| "-".into()),
+                r.seed.map_or_else(|| "-".into(), |s| s.to_string()),
+                r.status.label().to_string(),
+            ]
+        })
+        .collect();
+    let header = ["NAME", "DATE (UTC)", "MODEL", "SEED", "STATUS"].map(String::from);
+    let mut widths = [0; 4];
+    for row in std::iter::once(&header).chain(&rows) {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut text = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        let [name, date, model, seed, status] = row;
+        text.push_str(&format!(
+            "{name:<w0$}  {date:<w1$}  {model:<w2$}  {seed:>w3$}  {status}\n",
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3],
+        ));
+    }
+    emit(&text)
+}
+
+/// Writes `text` to standard output; a reader that stops early (`cavern compare A B | head`)
+/// is not an error.
+fn emit(text: &str) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::failed(format!(
+            "cannot write to standard output: {e}"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// The burn device for a choice, and how the manifest names it.
@@ -189,6 +402,7 @@ fn run_experiment(
     experiment: &Experiment,
     choice: DeviceChoice,
     mut options: RunOptions,
+    json: bool,
 ) -> Result<(), Failure> {
     let (device, backend) = device(choice)?;
     options.backend = backend;
@@ -197,7 +411,11 @@ fn run_experiment(
         RunError::RunDir(RunDirError::AlreadyExists(_)) => Failure::invalid(format!("error: {e}")),
         e => Failure::failed(e),
     })?;
-    println!("wrote {}", folder.display());
+    if json {
+        println!("{}", run_summary_json(&folder).map_err(Failure::failed)?);
+    } else {
+        println!("wrote {}", folder.display());
+    }
     Ok(())
 }
 

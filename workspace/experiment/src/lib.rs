@@ -1,5 +1,6 @@
 //! Experiment files: the TOML schema, validation, the runner and the run folder.
 
+pub mod compare;
 pub mod error;
 pub mod manifest;
 pub mod models;
@@ -7,6 +8,7 @@ pub mod reference;
 pub mod report;
 pub mod run_dir;
 pub mod runner;
+pub mod runs;
 pub mod schema;
 pub mod sources;
 pub mod studies;

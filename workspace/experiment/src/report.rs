@@ -193,7 +193,10 @@ fn tcav_chart(target: &str, site: &str, rows: &[&TcavResult], runs: &[TcavRun]) 
 /// The legend line for `*`: the significance level and correction of these rows' study.
 fn significance_note(rows: &[&TcavResult]) -> String {
     match rows.first() {
-        Some(row) => format!("* significant: adjusted p < {} ({})", row.alpha, row.correction),
+        Some(row) => format!(
+            "* significant: adjusted p < {} ({})",
+            row.alpha, row.correction
+        ),
         None => "* significant".to_owned(),
     }
 }
@@ -317,7 +320,7 @@ fn probe_chart(site: &str, rows: &[&ProbeResult]) -> String {
     let mut legend_items = vec![(Some(BASELINE_COLOR), "random vs random (dotted)".to_owned())];
     for (i, (concept, points)) in concepts.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
-        s.push_str(&probe_line(&plot, points, color, &x_of));
+        s.push_str(&probe_line(&plot, points, color, x_of));
         legend_items.push((Some(color), concept.clone()));
     }
     s.push_str(&legend(plot.left, legend_top + 12.0, &legend_items));

@@ -1,4 +1,5 @@
-//! CAVs on disk: one safetensors file per (concept, layer, site) with every run's direction.
+//! CAVs on disk: one safetensors file per (concept, layer, site) with every run's direction and
+//! accuracy, and the directions again as a NumPy `.npy` file beside it.
 
 use super::StudyError;
 use safetensors::tensor::{Dtype, TensorView};
@@ -26,15 +27,46 @@ impl CavFile {
         format!("{}.L{}.{}.safetensors", self.concept, self.layer, self.site)
     }
 
-    /// Writes `directions` (`[runs, width]`, f32) and `accuracies` (`[runs]`), with
-    /// `{"concept", "layer", "site"}` as JSON under the metadata key `cavern`.
+    /// File name of the NumPy copy of the directions: `CONCEPT.L{layer}.{site}.npy`.
+    pub fn npy_file_name(&self) -> String {
+        format!("{}.L{}.{}.npy", self.concept, self.layer, self.site)
+    }
+
+    /// Width of the directions (0 when there are none).
+    fn width(&self) -> usize {
+        self.directions.first().map_or(0, Vec::len)
+    }
+
+    /// Writes [`CavFile::file_name`] and [`CavFile::npy_file_name`] into `dir`.
+    ///
+    /// The safetensors file holds `directions` (`[runs, width]`, f32) and `accuracies`
+    /// (`[runs]`), with `{"concept", "layer", "site"}` as JSON under the metadata key `cavern`;
+    /// the `.npy` file holds the same `directions` (see [`CavFile::npy_bytes`]).
     pub fn write(&self, dir: &Path) -> Result<(), StudyError> {
+        self.write_safetensors(dir)?;
+        let path = dir.join(self.npy_file_name());
+        std::fs::write(&path, self.npy_bytes()).map_err(|e| StudyError::CavFile {
+            path: path.display().to_string(),
+            detail: e.to_string(),
+        })
+    }
+
+    /// The directions as an NPY version 1.0 file: `[runs, width]` little-endian f32, C order.
+    pub fn npy_bytes(&self) -> Vec<u8> {
+        let mut out = npy_header(self.directions.len(), self.width());
+        for row in &self.directions {
+            out.extend(row.iter().flat_map(|x| x.to_le_bytes()));
+        }
+        out
+    }
+
+    fn write_safetensors(&self, dir: &Path) -> Result<(), StudyError> {
         let path = dir.join(self.file_name());
         let fail = |detail: String| StudyError::CavFile {
             path: path.display().to_string(),
             detail,
         };
-        let width = self.directions.first().map_or(0, Vec::len);
+        let width = self.width();
         let bytes = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
         let directions = bytes(&self.directions.concat());
         let accuracies = bytes(&self.accuracies);
@@ -59,5 +91,61 @@ impl CavFile {
         let metadata = HashMap::from([("cavern".to_string(), about.to_string())]);
         safetensors::serialize_to_file(tensors, Some(metadata), &path)
             .map_err(|e| fail(e.to_string()))
+    }
+}
+
+/// The header of an NPY version 1.0 file holding a C-order `[rows, cols]` little-endian f32
+/// array: the magic string, the version, the header length (u16, little-endian) and a Python
+/// dict literal padded with spaces and ended by `\n`, so that the data starts at a multiple of
+/// 64 bytes, as NumPy writes it.
+pub fn npy_header(rows: usize, cols: usize) -> Vec<u8> {
+    const PREFIX: usize = 10; // b"\x93NUMPY", 2 version bytes, 2 length bytes
+    let mut dict =
+        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+    let total = (PREFIX + dict.len() + 1).next_multiple_of(64);
+    while PREFIX + dict.len() + 1 < total {
+        dict.push(' ');
+    }
+    dict.push('\n');
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(b"\x93NUMPY\x01\x00");
+    // The dict is at most a few hundred bytes, far below u16::MAX.
+    out.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+    out.extend_from_slice(dict.as_bytes());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn npy_header_matches_numpy() {
+        // `np.save` of a (50, 32) float32 array writes exactly this header.
+        let mut expected =
+            b"\x93NUMPY\x01\x00v\x00{'descr': '<f4', 'fortran_order': False, 'shape': (50, 32), }"
+                .to_vec();
+        expected.resize(127, b' ');
+        expected.push(b'\n');
+        assert_eq!(npy_header(50, 32), expected);
+        assert_eq!(npy_header(3, 1_000_000).len() % 64, 0);
+    }
+
+    #[test]
+    fn npy_data_is_row_major_little_endian() {
+        let cav = CavFile {
+            concept: "c".into(),
+            layer: 0,
+            site: "resid_pre".into(),
+            directions: vec![vec![1.0, 2.0], vec![3.0, -0.5]],
+            accuracies: vec![1.0, 1.0],
+        };
+        let bytes = cav.npy_bytes();
+        let header = npy_header(2, 2).len();
+        assert_eq!(header, 128);
+        assert_eq!(bytes.len(), header + 4 * 4);
+        assert_eq!(&bytes[header..header + 4], &1.0f32.to_le_bytes());
+        assert_eq!(&bytes[header + 12..], &(-0.5f32).to_le_bytes());
+        assert_eq!(cav.npy_file_name(), "c.L0.resid_pre.npy");
     }
 }
