@@ -7,11 +7,15 @@
 //! and no external resources.
 
 use crate::manifest::Manifest;
+use crate::studies::examples::ExampleSet;
 use crate::studies::probe::ProbeResult;
 use crate::studies::tcav::{RANDOM, TcavResult, TcavRun};
 use crate::svg::*;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value, context};
 use std::path::{Path, PathBuf};
+
+/// Examples of each set shown in the report.
+const SHOWN_EXAMPLES: usize = 4;
 
 /// File name of the report inside a run folder.
 pub const REPORT_FILE: &str = "report.html";
@@ -49,6 +53,8 @@ pub struct ReportInput<'a> {
     pub tcav_runs: Vec<TcavRun>,
     /// Probe results; one chart per site.
     pub probes: Vec<ProbeResult>,
+    /// The texts the run used (shown by size and first examples).
+    pub example_sets: Vec<ExampleSet>,
 }
 
 /// Renders the report and writes it to `dir/report.html`.
@@ -83,6 +89,8 @@ pub fn render_report(input: &ReportInput) -> Result<String, ReportError> {
         tcav => input.tcav,
         tcav_charts,
         probes => input.probes,
+        example_sets => input.example_sets,
+        shown_examples => SHOWN_EXAMPLES,
         probe_charts,
         total_seconds,
     })?;

@@ -102,9 +102,11 @@ pub fn run(
     })?;
     progress.finish_and_clear();
 
+    let example_sets = studies::examples::example_sets(experiment);
     let mut tables = Vec::new();
     timings.time("write", || -> Result<(), RunError> {
         for table in [
+            studies::examples::table(&example_sets)?,
             studies::probe::table(&probe_rows)?,
             studies::tcav::summary_table(&tcav.rows)?,
             studies::tcav::runs_table(&tcav.runs)?,
@@ -146,6 +148,7 @@ pub fn run(
             manifest: &manifest,
             tcav: tcav.rows.clone(),
             tcav_runs: tcav.runs.clone(),
+            example_sets,
             probes: probe_rows.clone(),
         },
     )?;

@@ -7,6 +7,7 @@ use crate::manifest::{MANIFEST_FILE, Manifest};
 use crate::report::{REPORT_FILE, ReportError, ReportInput, render_report};
 use crate::run_dir::{CAVS_DIR, TABLES_DIR};
 use crate::schema::Experiment;
+use crate::studies::examples::ExampleSet;
 use crate::studies::probe::ProbeResult;
 use crate::studies::tcav::{TcavResult, TcavRun};
 use polars::prelude::{CsvReadOptions, DataFrame, DataType, ParquetReader, PolarsError, SerReader};
@@ -411,6 +412,30 @@ impl RunFolder {
         })
     }
 
+    /// The `examples` table regrouped into sets (none without the table).
+    pub fn example_sets(&self) -> Result<Vec<ExampleSet>, RunFolderError> {
+        let Some(table) = self.table("examples")? else {
+            return Ok(Vec::new());
+        };
+        let mut sets: Vec<ExampleSet> = Vec::new();
+        for r in 0..table.n_rows() {
+            let (kind, name, text) = (
+                table.text("kind", r)?,
+                table.text("set", r)?,
+                table.text("text", r)?,
+            );
+            match sets.last_mut() {
+                Some(set) if set.kind == kind && set.name == name => set.texts.push(text),
+                _ => sets.push(ExampleSet {
+                    kind,
+                    name,
+                    texts: vec![text],
+                }),
+            }
+        }
+        Ok(sets)
+    }
+
     /// The `cavs/` folder.
     pub fn cavs_dir(&self) -> PathBuf {
         self.path.join(CAVS_DIR)
@@ -542,6 +567,7 @@ pub fn rerender_report(
         tcav: folder.tcav_results()?,
         tcav_runs: folder.tcav_runs()?,
         probes: folder.probe_results()?,
+        example_sets: folder.example_sets()?,
     })?;
     let path = run.join(REPORT_FILE);
     let temp = run.join(format!(".{REPORT_FILE}.partial-{}", std::process::id()));

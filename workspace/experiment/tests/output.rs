@@ -1,5 +1,6 @@
 //! Run-folder output: tables, atomic run folders, manifest and report.
 
+use cavern_experiment::studies::examples::ExampleSet;
 use cavern_experiment::studies::probe::ProbeResult;
 use cavern_experiment::studies::tcav::{TcavResult, TcavRun};
 use std::error::Error;
@@ -322,6 +323,11 @@ fn render_sample(manifest: &Manifest) -> Result<String, Box<dyn Error>> {
             probe_row(EVIL, 1, 0.9),
             probe_row("warm", 0, 0.55),
         ],
+        example_sets: vec![ExampleSet {
+            kind: "concept".into(),
+            name: "evil".into(),
+            texts: vec![format!("the film was {EVIL} good"), "plain".into()],
+        }],
     };
     Ok(render_report(&input)?)
 }
@@ -330,6 +336,10 @@ fn render_sample(manifest: &Manifest) -> Result<String, Box<dyn Error>> {
 fn report_escapes_user_text_everywhere() -> TestResult {
     let html = render_sample(&sample_manifest())?;
     assert!(html.contains("&lt;script&gt;"));
+    assert!(
+        html.contains("<q>the film was &lt;script&gt;alert(1)&lt;&#x2f;script&gt; good</q>"),
+        "{html}"
+    );
     assert!(!html.to_ascii_lowercase().contains("<script"), "{html}");
     Ok(())
 }
@@ -367,6 +377,7 @@ fn report_without_tcav_rows_has_no_tcav_chart() -> TestResult {
         tcav: Vec::new(),
         tcav_runs: Vec::new(),
         probes: Vec::new(),
+        example_sets: Vec::new(),
     };
     let dir = tempfile::tempdir()?;
     write_report(dir.path(), &input)?;

@@ -1,6 +1,7 @@
 //! The studies an experiment runs, and what they share: activations and random sets.
 
 pub mod cav_file;
+pub mod examples;
 pub mod probe;
 pub mod tcav;
 

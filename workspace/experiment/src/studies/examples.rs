@@ -1,0 +1,51 @@
+//! The texts a run used: every concept set, the random pool and each TCAV study's inputs, kept in
+//! the run folder as the `examples` table so the run stays readable after the files move.
+
+use crate::schema::Experiment;
+use crate::table::{Table, TableError};
+use serde::Serialize;
+
+/// One named set of texts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExampleSet {
+    /// `concept`, `random` (the pool) or `tcav_inputs`.
+    pub kind: String,
+    /// Concept name, `pool`, or the TCAV study's index in the file (from 0).
+    pub name: String,
+    /// The texts, in file order.
+    pub texts: Vec<String>,
+}
+
+/// Every set an experiment names, in file order: concepts, the pool, TCAV inputs.
+pub fn example_sets(experiment: &Experiment) -> Vec<ExampleSet> {
+    let set = |kind: &str, name: String, texts: &[String]| ExampleSet {
+        kind: kind.to_string(),
+        name,
+        texts: texts.to_vec(),
+    };
+    let mut sets: Vec<ExampleSet> = experiment
+        .concepts
+        .iter()
+        .map(|(name, texts)| set("concept", name.clone(), texts))
+        .collect();
+    if let Some(pool) = &experiment.random {
+        sets.push(set("random", "pool".into(), &pool.examples));
+    }
+    for (i, study) in experiment.tcavs.iter().enumerate() {
+        sets.push(set("tcav_inputs", i.to_string(), &study.inputs));
+    }
+    sets
+}
+
+/// The `examples` table: one row per text.
+pub fn table(sets: &[ExampleSet]) -> Result<Table, TableError> {
+    let rows = || {
+        sets.iter()
+            .flat_map(|s| s.texts.iter().enumerate().map(move |(i, t)| (s, i, t)))
+    };
+    Table::new("examples")?
+        .with_str("kind", rows().map(|(s, _, _)| s.kind.clone()).collect())?
+        .with_str("set", rows().map(|(s, _, _)| s.name.clone()).collect())?
+        .with_u64("index", rows().map(|(_, i, _)| i as u64).collect())?
+        .with_str("text", rows().map(|(_, _, t)| t.clone()).collect())
+}
