@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod gguf;
 pub mod hooks;
+pub mod llama;
 pub mod mlp;
 pub mod norm;
 pub mod rope;
