@@ -240,7 +240,7 @@ impl Interventions {
                 None => return x,
             },
         };
-        match self.position_mask(&site, iv.positions.as_deref(), t, &x.device()) {
+        match self.index_mask(&site, iv.positions.as_deref(), t, "position", &x.device()) {
             Some(mask) => {
                 let mask = mask.reshape([1, t, 1]);
                 x * (mask.clone().neg() + 1.0) + edited * mask
@@ -310,8 +310,8 @@ impl Interventions {
             },
         };
         let device = x.device();
-        let positions = self.position_mask(&site, iv.positions.as_deref(), t, &device);
-        let heads = self.head_mask(&site, iv.heads.as_deref(), h, &device);
+        let positions = self.index_mask(&site, iv.positions.as_deref(), t, "position", &device);
+        let heads = self.index_mask(&site, iv.heads.as_deref(), h, "head", &device);
         if (iv.positions.is_some() && positions.is_none())
             || (iv.heads.is_some() && heads.is_none())
         {
@@ -372,27 +372,8 @@ impl Interventions {
         self.row(site, &unit, width, device)
     }
 
-    /// 1.0 at chosen positions; `None` for all positions or (after recording an error) bad ones.
-    fn position_mask(
-        &mut self,
-        site: &Site,
-        chosen: Option<&[usize]>,
-        t: usize,
-        device: &Device,
-    ) -> Option<Tensor<1>> {
-        self.index_mask(site, chosen, t, "position", device)
-    }
-
-    fn head_mask(
-        &mut self,
-        site: &Site,
-        chosen: Option<&[usize]>,
-        h: usize,
-        device: &Device,
-    ) -> Option<Tensor<1>> {
-        self.index_mask(site, chosen, h, "head", device)
-    }
-
+    /// 1.0 at the chosen indices (positions or heads); `None` when none are chosen or, after
+    /// recording an error, when one is out of range.
     fn index_mask(
         &mut self,
         site: &Site,
