@@ -10,7 +10,7 @@
 # console.log, console.warn and console.error cannot be told apart from the log: since the
 # report has no scripts, ANY console line fails the check (an uncaught exception prints as
 # `"Uncaught ...`). Exit codes: 0 pass, 1 check failed, 2 usage or setup error.
-# The screenshot is the top 1280x3400 CSS pixels of the page; BROWSER_CHECK_WINDOW=W,H changes
+# The screenshot is the top 1280x4000 CSS pixels of the page; BROWSER_CHECK_WINDOW=W,H changes
 # that (a headless Chromium screenshot is of the window, not of the whole page). CHROMIUM names
 # another browser binary.
 set -euo pipefail
@@ -23,7 +23,7 @@ run_dir=$1
 out_png=$2
 report="$run_dir/report.html"
 chromium=${CHROMIUM:-/usr/bin/chromium}
-window=${BROWSER_CHECK_WINDOW:-1280,3400}
+window=${BROWSER_CHECK_WINDOW:-1280,4000}
 
 if [[ ! -f "$report" ]]; then
     echo "browser-check: no report at $report" >&2
