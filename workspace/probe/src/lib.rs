@@ -2,8 +2,10 @@
 //! directional derivatives.
 
 pub mod cav;
+pub mod control;
 pub mod error;
 pub mod extract;
+pub mod mdl;
 pub mod pool;
 pub mod tcav;
 
