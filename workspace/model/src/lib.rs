@@ -10,6 +10,7 @@ pub mod block;
 pub mod builtin;
 pub mod config;
 pub mod error;
+pub mod fetch;
 pub mod gguf;
 pub mod hooks;
 pub mod llama;
