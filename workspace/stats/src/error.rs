@@ -19,4 +19,19 @@ pub enum StatsError {
     /// A correction name that [`crate::Correction`] does not recognise.
     #[error("unknown correction {0:?}; expected \"bonferroni\", \"holm\" or \"bh\"")]
     UnknownCorrection(String),
+    /// A parameter (confidence level, number of resamples, ...) is out of range.
+    #[error("invalid {name}: expected {expected}")]
+    InvalidParameter {
+        /// The parameter's name.
+        name: &'static str,
+        /// What a valid value looks like.
+        expected: &'static str,
+    },
+    /// The exact distribution of a test was requested where it does not apply.
+    #[error("exact p-value unavailable: {0}")]
+    ExactUnavailable(&'static str),
+    /// The data leave the result undefined (e.g. a bootstrap distribution
+    /// that lies entirely on one side of the estimate).
+    #[error("degenerate data: {0}")]
+    Degenerate(&'static str),
 }
