@@ -1,5 +1,6 @@
 //! Seeded percentile intervals for the MI estimators, by resampling observation pairs.
 
+use crate::bootstrap::percentile_interval;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -202,14 +203,14 @@ where
         draws.push(finite(estimate(resample)?)?);
     }
 
-    draws.sort_unstable_by(f64::total_cmp);
-    let alpha = 1.0 - options.confidence;
+    let interval = percentile_interval(&draws, options.confidence)
+        .map_err(|e| InfoError::InvalidOption(e.to_string()))?;
     let mean = draws.iter().sum::<f64>() / draws.len() as f64;
     let variance = draws.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (draws.len() - 1) as f64;
     Ok(MiInterval {
         estimate: point,
-        low: quantile(&draws, alpha / 2.0),
-        high: quantile(&draws, 1.0 - alpha / 2.0),
+        low: interval.low,
+        high: interval.high,
         standard_error: variance.sqrt(),
         confidence: options.confidence,
         resamples: options.resamples,
@@ -224,13 +225,4 @@ fn finite(v: f64) -> Result<f64, InfoError> {
     } else {
         Err(InfoError::NonFinite)
     }
-}
-
-/// The `q` quantile of non-empty sorted `values`, interpolating linearly between order
-/// statistics at position `q · (len − 1)`.
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    let h = q * (sorted.len() - 1) as f64;
-    let lo = h.floor() as usize;
-    let hi = (lo + 1).min(sorted.len() - 1);
-    sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
 }
