@@ -7,6 +7,7 @@
 pub mod attention;
 pub mod batch;
 pub mod block;
+pub mod bpe;
 pub mod builtin;
 pub mod config;
 pub mod error;
