@@ -5,7 +5,7 @@ use std::hash::Hash;
 
 use super::entropy::miller_madow;
 use super::resample::MiEstimator;
-use super::{DiscreteEstimator, InfoError, check_indices};
+use super::{DiscreteEstimator, InfoError, check_indices, check_pairs};
 
 /// Maps labels to dense ids `0..m` in order of first appearance; returns the ids and `m`.
 pub(super) fn encode<T: Hash + Eq>(labels: &[T]) -> (Vec<usize>, usize) {
@@ -96,15 +96,7 @@ impl DiscreteMi {
         y: &[Y],
         estimator: DiscreteEstimator,
     ) -> Result<Self, InfoError> {
-        if x.len() != y.len() {
-            return Err(InfoError::LengthMismatch {
-                left: x.len(),
-                right: y.len(),
-            });
-        }
-        if x.is_empty() {
-            return Err(InfoError::Empty);
-        }
+        check_pairs(x.len(), y.len())?;
         let (x, mx) = encode(x);
         let (y, my) = encode(y);
         Ok(Self {

@@ -30,7 +30,7 @@ use statrs::function::gamma::digamma;
 
 use super::discrete::encode;
 use super::resample::{MiEstimator, Resampling};
-use super::{InfoError, check_finite, check_indices};
+use super::{InfoError, check_finite, check_indices, check_pairs};
 
 /// Neighbour count the KSG and Ross papers recommend as a default: `k = 3`.
 pub const DEFAULT_K: usize = 3;
@@ -187,15 +187,7 @@ impl Ksg {
     /// # Errors
     /// As [`ksg_mi`], except that duplicates are found when estimating.
     pub fn new(x: Points<'_>, y: Points<'_>, k: usize) -> Result<Self, InfoError> {
-        if x.len() != y.len() {
-            return Err(InfoError::LengthMismatch {
-                left: x.len(),
-                right: y.len(),
-            });
-        }
-        if x.is_empty() {
-            return Err(InfoError::Empty);
-        }
+        check_pairs(x.len(), y.len())?;
         check_k(k, x.len())?;
         Ok(Self {
             x: Cloud::new(x)?,
@@ -295,15 +287,7 @@ impl Ross {
     /// # Errors
     /// As [`ross_mi`], except that duplicates are found when estimating.
     pub fn new<L: Hash + Eq>(labels: &[L], x: Points<'_>, k: usize) -> Result<Self, InfoError> {
-        if labels.len() != x.len() {
-            return Err(InfoError::LengthMismatch {
-                left: labels.len(),
-                right: x.len(),
-            });
-        }
-        if labels.is_empty() {
-            return Err(InfoError::Empty);
-        }
+        check_pairs(labels.len(), x.len())?;
         check_k(k, labels.len())?;
         let (labels, classes) = encode(labels);
         let ross = Self {

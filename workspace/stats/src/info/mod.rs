@@ -174,6 +174,17 @@ pub enum InfoError {
     InvalidOption(String),
 }
 
+/// Checks that two paired inputs have the same, non-zero length.
+fn check_pairs(left: usize, right: usize) -> Result<(), InfoError> {
+    if left != right {
+        return Err(InfoError::LengthMismatch { left, right });
+    }
+    if left == 0 {
+        return Err(InfoError::Empty);
+    }
+    Ok(())
+}
+
 /// Checks that every index is `< len`.
 fn check_indices(indices: &[usize], len: usize) -> Result<(), InfoError> {
     match indices.iter().find(|&&i| i >= len) {
