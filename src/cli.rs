@@ -1,5 +1,6 @@
 //! Command-line arguments and the thin dispatch onto the library crates.
 
+use crate::model_commands::{ExtractArgs, extract_command, predict_command};
 use burn::tensor::Device;
 use cavern_experiment::compare::compare_runs;
 use cavern_experiment::models::{facts, known_models};
@@ -13,6 +14,8 @@ use cavern_experiment::schema::{DeviceChoice, Experiment};
 use cavern_experiment::validate::load_experiment;
 use cavern_model::builtin::{builtin_names, load_builtin, save_checkpoint, train_toy};
 use cavern_model::fetch;
+use cavern_model::load_model;
+use cavern_probe::Pooling;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use clap_complete::Shell;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -33,14 +36,14 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn invalid(message: impl ToString) -> Failure {
+    pub(crate) fn invalid(message: impl ToString) -> Failure {
         Failure {
             message: message.to_string(),
             code: EXIT_INVALID,
         }
     }
 
-    fn failed(message: impl ToString) -> Failure {
+    pub(crate) fn failed(message: impl ToString) -> Failure {
         Failure {
             message: format!("error: {}", message.to_string()),
             code: EXIT_FAILED,
@@ -172,6 +175,57 @@ enum Command {
         #[arg(long, default_value = "workspace/model/checkpoints")]
         out_dir: PathBuf,
     },
+    /// Show what a model outputs for texts: the most likely next tokens (decoders), class
+    /// probabilities (classifiers) or the sentence embedding (sentence encoders).
+    Predict {
+        /// The model: a built-in or fetched name, a BERT folder or a GGUF file.
+        #[arg(long)]
+        model: String,
+        /// The texts, each run as one input.
+        #[arg(required = true)]
+        texts: Vec<String>,
+        /// Next tokens to show for decoders.
+        #[arg(long, default_value_t = 5)]
+        top_k: usize,
+        /// Where the model runs.
+        #[arg(long, value_enum, default_value = "cpu")]
+        device: DeviceArg,
+        /// Print the predictions as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the activations of a file of texts at chosen sites, for notebooks.
+    ///
+    /// One row per token (id, text, position) or, with --pooling, per text; one column (Parquet),
+    /// tensor (safetensors) or the array (.npy, one site only) per site, named like
+    /// `blocks.3.hook_resid_post`.
+    Extract {
+        /// The model: a built-in or fetched name, a BERT folder or a GGUF file.
+        #[arg(long)]
+        model: String,
+        /// Texts, one per line (blank lines and lines starting with `#` are skipped).
+        #[arg(long)]
+        input: PathBuf,
+        /// Sites, comma-separated: embed, resid_pre, resid_mid, resid_post, attn_out, mlp_out,
+        /// mlp_post, ln_final.
+        #[arg(long, value_delimiter = ',', default_value = "resid_post")]
+        sites: Vec<String>,
+        /// Layers of the per-layer sites: `all` or comma-separated indices.
+        #[arg(long, default_value = "all")]
+        layers: String,
+        /// Pool each text's tokens into one row (default: one row per token).
+        #[arg(long, value_enum)]
+        pooling: Option<PoolingArg>,
+        /// Texts per forward pass.
+        #[arg(long, default_value_t = 32)]
+        batch_size: usize,
+        /// Output file: .parquet, .safetensors or .npy (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+        /// Where the model runs.
+        #[arg(long, value_enum, default_value = "cpu")]
+        device: DeviceArg,
+    },
     /// Models cavern knows.
     Models {
         #[command(subcommand)]
@@ -186,6 +240,24 @@ enum DeviceArg {
     Cpu,
     /// An NVIDIA GPU (needs a build with `--features cuda`).
     Cuda,
+}
+
+/// How tokens are pooled into one vector per text.
+#[derive(Clone, Copy, ValueEnum)]
+enum PoolingArg {
+    /// Mean over the text's tokens.
+    Mean,
+    /// The last token.
+    Last,
+}
+
+impl DeviceArg {
+    fn choice(self) -> DeviceChoice {
+        match self {
+            DeviceArg::Cpu => DeviceChoice::Cpu,
+            DeviceArg::Cuda => DeviceChoice::Cuda,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -232,11 +304,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
             json,
         } => {
             let experiment = validated(&file, json)?;
-            let choice = match device {
-                Some(DeviceArg::Cpu) => DeviceChoice::Cpu,
-                Some(DeviceArg::Cuda) => DeviceChoice::Cuda,
-                None => experiment.device,
-            };
+            let choice = device.map_or(experiment.device, DeviceArg::choice);
             let options = RunOptions {
                 out,
                 runs_root,
@@ -258,7 +326,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
                 experiment.concepts.len(),
                 experiment.probes.len(),
                 experiment.tcavs.len(),
-                experiment.model
+                experiment.model.label()
             );
             Ok(())
         }
@@ -271,6 +339,35 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
             seed,
             out_dir,
         } => train(&name, seed, &out_dir, cli.quiet),
+        Command::Predict {
+            model,
+            texts,
+            top_k,
+            device,
+            json,
+        } => predict_command(&model, &texts, top_k, device.choice(), json),
+        Command::Extract {
+            model,
+            input,
+            sites,
+            layers,
+            pooling,
+            batch_size,
+            out,
+            device,
+        } => extract_command(&ExtractArgs {
+            model: &model,
+            input: &input,
+            sites: &sites,
+            layers: &layers,
+            pooling: pooling.map(|p| match p {
+                PoolingArg::Mean => Pooling::Mean,
+                PoolingArg::Last => Pooling::Last,
+            }),
+            batch_size,
+            out: &out,
+            device: device.choice(),
+        }),
         Command::Models { command } => models(command, cli.quiet),
         Command::Runs { runs_root, json } => runs(&runs_root, json),
         Command::Compare {
@@ -319,7 +416,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
 /// Loads and validates an experiment file; invalid files exit with [`EXIT_INVALID`], and with
 /// `json` their diagnostics are also printed as JSON on standard output.
 fn validated(file: &Path, json: bool) -> Result<Experiment, Failure> {
-    load_experiment(file, &facts, known_models()).map_err(|e| {
+    load_experiment(file, &facts, &known_models()).map_err(|e| {
         if json {
             println!("{}", validation_json(file, &Err(e.clone())));
         }
@@ -400,7 +497,7 @@ fn runs(root: &Path, json: bool) -> Result<(), Failure> {
 
 /// Writes `text` to standard output; a reader that stops early (`cavern compare A B | head`)
 /// is not an error.
-fn emit(text: &str) -> Result<(), Failure> {
+pub(crate) fn emit(text: &str) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::failed(format!(
@@ -411,7 +508,7 @@ fn emit(text: &str) -> Result<(), Failure> {
 }
 
 /// The burn device for a choice, and how the manifest names it.
-fn device(choice: DeviceChoice) -> Result<(Device, String), Failure> {
+pub(crate) fn device(choice: DeviceChoice) -> Result<(Device, String), Failure> {
     match choice {
         DeviceChoice::Cpu => Ok((Device::flex(), "flex (cpu)".into())),
         #[cfg(feature = "cuda")]
@@ -431,8 +528,9 @@ fn run_experiment(
 ) -> Result<(), Failure> {
     let (device, backend) = device(choice)?;
     options.backend = backend;
-    let model = load_builtin(&experiment.model, &device).map_err(Failure::invalid)?;
-    let folder = run(experiment, &model, &options).map_err(|e| match e {
+    let model = load_model(&experiment.model, &device)
+        .map_err(|e| Failure::invalid(format!("error: {e}")))?;
+    let folder = run(experiment, model, &options).map_err(|e| match e {
         RunError::RunDir(RunDirError::AlreadyExists(_)) => Failure::invalid(format!("error: {e}")),
         e => Failure::failed(e),
     })?;
@@ -573,9 +671,9 @@ fn list_builtin_models() {
             Ok(model) => println!(
                 "{name:<16} built-in  {} layers, d={}, held-out accuracy {:.4}  {}",
                 model.n_layers(),
-                model.card.config.d_model,
-                model.card.training.heldout_accuracy,
-                model.card.description
+                model.config().d_model,
+                model.heldout_accuracy.unwrap_or(f64::NAN),
+                model.description
             ),
             Err(e) => println!("{name:<16} built-in  unavailable: {e}"),
         }

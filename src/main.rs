@@ -1,6 +1,7 @@
 //! `cavern`: concept probing and causal interventions on transformer models.
 
 mod cli;
+mod model_commands;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -2,8 +2,10 @@
 
 pub mod compare;
 pub mod error;
+pub mod extract;
 pub mod manifest;
 pub mod models;
+pub mod predict;
 pub mod reference;
 pub mod report;
 pub mod run_dir;

@@ -7,6 +7,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::studies::head::HeadResult;
 use serde::{Deserialize, Serialize};
 
 /// File name of the manifest inside a run folder.
@@ -69,6 +70,9 @@ pub struct ModelInfo {
     pub source: String,
     /// SHA-256 of the weights, lowercase hex.
     pub sha256: String,
+    /// The classifier head the run trained and appended (`[head]`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<HeadResult>,
 }
 
 /// Duration of one named step of the run.

@@ -48,10 +48,11 @@ pub struct RunOptions {
     pub quiet: bool,
 }
 
-/// Runs every study of `experiment` on `model` and returns the committed run folder.
+/// Runs every study of `experiment` on `model` (after training and attaching its `[head]`, if
+/// any) and returns the committed run folder.
 pub fn run(
     experiment: &Experiment,
-    model: &LoadedModel,
+    mut model: LoadedModel,
     options: &RunOptions,
 ) -> Result<PathBuf, RunError> {
     let seed = options.seed.unwrap_or(experiment.seed);
@@ -71,6 +72,14 @@ pub fn run(
         .as_ref()
         .map(|pool| RandomSets::draw(pool, &mut rng))
         .unwrap_or_default();
+    let head = timings.time("head", || {
+        experiment
+            .head
+            .as_ref()
+            .map(|spec| studies::head::train_and_attach(spec, experiment, &mut model, &mut rng))
+            .transpose()
+    })?;
+    let model = &model;
     let progress = progress_bar(experiment, options.quiet);
 
     let mut activations = Activations::new(model, experiment.batch_size);
@@ -107,6 +116,7 @@ pub fn run(
     timings.time("write", || -> Result<(), RunError> {
         for table in [
             studies::examples::table(&example_sets)?,
+            studies::head::table(head.as_ref())?,
             studies::probe::table(&probe_rows)?,
             studies::tcav::summary_table(&tcav.rows)?,
             studies::tcav::runs_table(&tcav.runs)?,
@@ -133,6 +143,7 @@ pub fn run(
             name: model.name().to_string(),
             source: model.source.clone(),
             sha256: model.sha256.clone(),
+            head: head.clone(),
         },
         backend: options.backend.clone(),
         seed,

@@ -771,7 +771,7 @@ pub fn validation_json(file: &Path, result: &Result<Experiment, ExperimentError>
         file: String,
         ok: bool,
         name: &'a str,
-        model: &'a str,
+        model: &'a cavern_model::ModelRef,
         seed: u64,
         concepts: usize,
         probe_studies: usize,

@@ -8,7 +8,7 @@ use std::fmt;
 use std::path::PathBuf;
 use toml::Spanned;
 
-pub use cavern_model::SitePoint;
+pub use cavern_model::{Family, ModelRef, SitePoint};
 pub use cavern_probe::{CavMethod, CavOptions, Pooling, Validation};
 pub use cavern_stats::Correction;
 
@@ -38,7 +38,7 @@ pub const MIN_RANDOM_SETS: usize = 2;
 pub const MIN_RANDOM_SIZE: usize = 4;
 
 /// Top-level keys of an experiment file.
-pub const TOP_LEVEL_KEYS: &[&str] = &["experiment", "concepts", "random", "probe", "tcav"];
+pub const TOP_LEVEL_KEYS: &[&str] = &["experiment", "concepts", "head", "random", "probe", "tcav"];
 
 /// A raw table type and the keys it accepts, for unknown-key diagnostics.
 pub trait RawTable: DeserializeOwned {
@@ -54,13 +54,71 @@ pub trait RawTable: DeserializeOwned {
 pub struct RawExperiment {
     pub name: Option<Spanned<String>>,
     pub seed: Option<Spanned<u64>>,
-    pub model: Option<Spanned<String>>,
+    pub model: Option<Spanned<RawModel>>,
     pub device: Option<Spanned<String>>,
     pub batch_size: Option<Spanned<usize>>,
 }
 
 impl RawTable for RawExperiment {
     const KEYS: &'static [&'static str] = &["name", "seed", "model", "device", "batch_size"];
+    const NESTED: &'static [(&'static str, &'static [&'static str])] =
+        &[("model", RawLocalModel::KEYS)];
+}
+
+/// `model` as written: a built-in or fetchable model's name, or a local model.
+#[derive(Debug, Clone)]
+pub enum RawModel {
+    Name(String),
+    Local(RawLocalModel),
+}
+
+/// A local model as written: `{ family = "bert" | "llama", path = "..." }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table like `{ family = \"bert\", path = \"...\" }`"
+)]
+pub struct RawLocalModel {
+    pub family: Option<Spanned<String>>,
+    pub path: Option<Spanned<String>>,
+}
+
+impl RawLocalModel {
+    const KEYS: &'static [&'static str] = &["family", "path"];
+}
+
+impl<'de> Deserialize<'de> for RawModel {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ModelVisitor;
+        impl<'de> Visitor<'de> for ModelVisitor {
+            type Value = RawModel;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a model name or a table like `{ family = \"bert\", path = \"...\" }`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawModel, E> {
+                Ok(RawModel::Name(v.to_owned()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawModel, A::Error> {
+                RawLocalModel::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawModel::Local)
+            }
+        }
+        deserializer.deserialize_any(ModelVisitor)
+    }
+}
+
+/// `[head]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawHead {
+    pub classes: Option<Spanned<Vec<Spanned<String>>>>,
+    pub l2: Option<Spanned<f64>>,
+    pub max_iterations: Option<Spanned<usize>>,
+    pub holdout: Option<Spanned<f64>>,
+}
+
+impl RawTable for RawHead {
+    const KEYS: &'static [&'static str] = &["classes", "l2", "max_iterations", "holdout"];
 }
 
 /// An example-set source as written: `[concepts.NAME]` or an inline `inputs` table.
@@ -373,6 +431,15 @@ choice_enum! {
     }
 }
 
+/// Model families read from local files.
+impl Choice for Family {
+    const ALL: &'static [Self] = &[Family::Bert, Family::Llama];
+    const DEFAULT: Self = Family::Bert;
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+}
+
 /// Sites a probe or TCAV study can read: every `[batch, pos, width]` hook point.
 impl Choice for SitePoint {
     const ALL: &'static [Self] = &[
@@ -439,6 +506,20 @@ pub struct RandomPool {
     pub size: usize,
 }
 
+/// A resolved `[head]`: a classifier trained on labelled example sets and appended to an
+/// encoder, whose classes TCAV `class` targets then name.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HeadSpec {
+    /// Class names, each a `[concepts.NAME]` set holding that class's examples.
+    pub classes: Vec<String>,
+    /// L2 penalty of the multinomial logistic regression.
+    pub l2: f64,
+    /// Optimiser iterations.
+    pub max_iterations: usize,
+    /// Fraction of each class held out to measure accuracy.
+    pub holdout: f64,
+}
+
 /// A resolved `[[probe]]`: CAV accuracy for concepts x layers.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProbeStudy {
@@ -478,11 +559,13 @@ pub struct Experiment {
     pub source_sha256: String,
     pub name: String,
     pub seed: u64,
-    pub model: String,
+    pub model: ModelRef,
     pub device: DeviceChoice,
     pub batch_size: usize,
     /// Concept name to its examples.
     pub concepts: BTreeMap<String, Vec<String>>,
+    /// The classifier head to train, if any.
+    pub head: Option<HeadSpec>,
     /// Absent when the file has no `[random]` table (and so no studies).
     pub random: Option<RandomPool>,
     pub probes: Vec<ProbeStudy>,

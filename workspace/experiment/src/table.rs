@@ -13,8 +13,8 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::{
-    Column as PlColumn, CsvWriter, DataFrame, ParquetCompression, ParquetWriter, PolarsError,
-    SerWriter,
+    Column as PlColumn, CsvWriter, DataFrame, IntoColumn, NamedFrom, ParquetCompression,
+    ParquetWriter, PolarsError, SerWriter, Series,
 };
 
 /// Why a table could not be built or written.
@@ -69,6 +69,8 @@ enum Values {
     U64(Vec<u64>),
     I64(Vec<i64>),
     Bool(Vec<bool>),
+    /// One `f32` vector per row (Parquet only: CSV has no list type).
+    F32List(Vec<Vec<f32>>),
 }
 
 impl Values {
@@ -79,6 +81,7 @@ impl Values {
             Values::U64(v) => v.len(),
             Values::I64(v) => v.len(),
             Values::Bool(v) => v.len(),
+            Values::F32List(v) => v.len(),
         }
     }
 
@@ -90,6 +93,10 @@ impl Values {
             Values::U64(v) => PlColumn::new(name, v),
             Values::I64(v) => PlColumn::new(name, v),
             Values::Bool(v) => PlColumn::new(name, v),
+            Values::F32List(v) => {
+                let rows: Vec<Series> = v.iter().map(|r| Series::new("".into(), r)).collect();
+                Series::new(name, rows).into_column()
+            }
         }
     }
 }
@@ -154,6 +161,12 @@ impl Table {
         self.push(column, Values::Bool(values))
     }
 
+    /// Appends a column holding one `f32` vector per row; such a table can only be written
+    /// with [`Table::write_parquet_to`].
+    pub fn with_f32_lists(self, column: &str, values: Vec<Vec<f32>>) -> Result<Self, TableError> {
+        self.push(column, Values::F32List(values))
+    }
+
     fn push(mut self, column: &str, values: Values) -> Result<Self, TableError> {
         if self.columns.iter().any(|(name, _)| name == column) {
             return Err(TableError::DuplicateColumn {
@@ -180,6 +193,12 @@ impl Table {
         let mut df = self.to_frame(&parquet)?;
         write_parquet(&mut df, &parquet)?;
         write_csv(&mut df, &tables_dir.join(format!("{}.csv", self.name)))
+    }
+
+    /// Writes the table as one Parquet file at `path` (zstd-compressed).
+    pub fn write_parquet_to(&self, path: &Path) -> Result<(), TableError> {
+        let mut df = self.to_frame(path)?;
+        write_parquet(&mut df, path)
     }
 
     fn to_frame(&self, path: &Path) -> Result<DataFrame, TableError> {

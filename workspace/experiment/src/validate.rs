@@ -1,14 +1,15 @@
 //! Loading an experiment file: parsing it, checking every key, source and reference, and
 //! resolving defaults. All problems found are reported together.
 
+mod model;
 mod parse;
 mod studies;
 
-use crate::error::{Diagnostic, ExperimentError, SourceText, code_list, did_you_mean, suggest};
+use crate::error::{Diagnostic, ExperimentError, SourceText, code_list, did_you_mean};
 use crate::schema::{
     Choice, DEFAULT_BATCH_SIZE, DEFAULT_RANDOM_SETS, DEFAULT_RANDOM_SIZE, DEFAULT_SEED,
-    DeviceChoice, Experiment, MIN_CONCEPT_EXAMPLES, MIN_RANDOM_SETS, MIN_RANDOM_SIZE, RandomPool,
-    RawExperiment, RawSource, RawTable,
+    DeviceChoice, Experiment, MIN_CONCEPT_EXAMPLES, MIN_RANDOM_SETS, MIN_RANDOM_SIZE, ModelRef,
+    RandomPool, RawExperiment, RawSource, RawTable,
 };
 use crate::sources::{LoadedSet, SourceContext, decode_utf8, load_set};
 use parse::{Parsed, RawConcept, RawFile, Slot};
@@ -33,13 +34,26 @@ pub struct ModelFacts {
     pub vocabulary: Option<HashSet<String>>,
 }
 
+/// Why a model's facts are not available.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelProblem {
+    /// No model has this name.
+    Unknown,
+    /// The model exists but cannot be used as named; the message says how to fix it (e.g.
+    /// the command that fetches it).
+    Unavailable(String),
+}
+
+/// Describes a model, or says why it cannot.
+pub type ModelLookup<'a> = &'a dyn Fn(&ModelRef) -> Result<ModelFacts, ModelProblem>;
+
 /// Reads, parses and validates the experiment file at `path`.
 ///
-/// `models` describes a model by name (`None` when unknown); `known_models` lists the names
-/// offered in suggestions. Relative `file` paths resolve against the file's directory.
+/// `models` describes a model; `known_models` lists the names offered in suggestions.
+/// Relative `file` and model `path`s resolve against the file's directory.
 pub fn load_experiment(
     path: &Path,
-    models: &dyn Fn(&str) -> Option<ModelFacts>,
+    models: ModelLookup<'_>,
     known_models: &[&str],
 ) -> Result<Experiment, ExperimentError> {
     let bytes = std::fs::read(path).map_err(|err| {
@@ -64,6 +78,7 @@ pub fn load_experiment(
     };
     let header = resolver.experiment(&raw.experiment, models, known_models);
     let concepts = resolver.concepts(&raw.concepts);
+    let head = resolver.head(&raw.head, &concepts);
     let random = resolver.random(&raw);
     let defined: Vec<&str> = raw
         .concepts
@@ -93,6 +108,7 @@ pub fn load_experiment(
             device: header.device,
             batch_size: header.batch_size,
             concepts,
+            head,
             random,
             probes,
             tcavs,
@@ -109,7 +125,7 @@ pub fn load_experiment(
 struct Header {
     name: String,
     seed: u64,
-    model: String,
+    model: ModelRef,
     device: DeviceChoice,
     batch_size: usize,
 }
@@ -171,7 +187,7 @@ impl Resolver<'_> {
     fn experiment(
         &mut self,
         slot: &Slot<RawExperiment>,
-        models: &dyn Fn(&str) -> Option<ModelFacts>,
+        models: ModelLookup<'_>,
         known_models: &[&str],
     ) -> Option<Header> {
         let parsed = match slot {
@@ -217,23 +233,6 @@ impl Resolver<'_> {
         };
         let help = "use 1 to 64 characters from `A-Z`, `a-z`, `0-9`, `_` and `-`";
         self.report(name.span(), message, Some(help.into()));
-        None
-    }
-
-    fn model(
-        &mut self,
-        name: &Spanned<String>,
-        models: &dyn Fn(&str) -> Option<ModelFacts>,
-        known_models: &[&str],
-    ) -> Option<String> {
-        let text = name.get_ref();
-        if let Some(facts) = models(text) {
-            self.model = Some((text.clone(), facts));
-            return Some(text.clone());
-        }
-        let help = suggest(text, known_models, "known models")
-            .unwrap_or_else(|| "no models are available".into());
-        self.report(name.span(), format!("unknown model `{text}`"), Some(help));
         None
     }
 

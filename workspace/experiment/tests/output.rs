@@ -231,6 +231,7 @@ fn sample_manifest() -> Manifest {
             name: "tiny-gpt".into(),
             source: "built-in".into(),
             sha256: "cd".repeat(32),
+            head: None,
         },
         backend: "flex (cpu)".into(),
         seed: 7,

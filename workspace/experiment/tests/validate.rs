@@ -5,29 +5,46 @@ use cavern_experiment::error::{Diagnostic, ExperimentError};
 use cavern_experiment::schema::{
     CavMethod, Correction, DeviceChoice, Experiment, Pooling, SitePoint, Target, Validation,
 };
-use cavern_experiment::validate::{ModelFacts, ModelKind, load_experiment};
+use cavern_experiment::schema::{Family, ModelRef};
+use cavern_experiment::validate::{ModelFacts, ModelKind, ModelProblem, load_experiment};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
 
 const KNOWN: &[&str] = &["toy-sentiment", "toy-gpt"];
 
-/// A fake encoder with 2 layers and a two-class classifier, and a fake 4-layer decoder.
-fn facts(name: &str) -> Option<ModelFacts> {
-    match name {
-        "toy-sentiment" => Some(ModelFacts {
-            n_layers: 2,
-            kind: ModelKind::Encoder,
-            class_names: vec!["negative".into(), "positive".into()],
-            vocabulary: None,
-        }),
-        "toy-gpt" => Some(ModelFacts {
-            n_layers: 4,
-            kind: ModelKind::Decoder,
-            class_names: Vec::new(),
-            vocabulary: Some(["Paris", "London", "the"].map(String::from).into()),
-        }),
-        _ => None,
+/// A fake encoder with 2 layers and a two-class classifier, a fake 4-layer decoder, a model
+/// that is known but not fetched, and any local BERT folder that exists: a 6-layer sentence
+/// encoder without a classifier.
+fn facts(model: &ModelRef) -> Result<ModelFacts, ModelProblem> {
+    let encoder = |n_layers, class_names: &[&str]| ModelFacts {
+        n_layers,
+        kind: ModelKind::Encoder,
+        class_names: class_names.iter().map(|c| c.to_string()).collect(),
+        vocabulary: None,
+    };
+    match model {
+        ModelRef::Named(name) => match name.as_str() {
+            "toy-sentiment" => Ok(encoder(2, &["negative", "positive"])),
+            "toy-gpt" => Ok(ModelFacts {
+                n_layers: 4,
+                kind: ModelKind::Decoder,
+                class_names: Vec::new(),
+                vocabulary: Some(["Paris", "London", "the"].map(String::from).into()),
+            }),
+            "far-away" => Err(ModelProblem::Unavailable(
+                "model `far-away` is not fetched; run `cavern models fetch far-away`".into(),
+            )),
+            _ => Err(ModelProblem::Unknown),
+        },
+        ModelRef::Local {
+            family: Family::Bert,
+            path,
+        } if path.is_dir() => Ok(encoder(6, &[])),
+        ModelRef::Local { path, .. } => Err(ModelProblem::Unavailable(format!(
+            "{} is not a model folder",
+            path.display()
+        ))),
     }
 }
 
@@ -116,7 +133,7 @@ fn full_file_resolves_every_value() {
     assert_eq!(experiment.source_text.as_bytes(), bytes.as_slice());
     assert_eq!(experiment.name, "full-example_1");
     assert_eq!(experiment.seed, 7);
-    assert_eq!(experiment.model, "toy-sentiment");
+    assert_eq!(experiment.model, ModelRef::Named("toy-sentiment".into()));
     assert_eq!(experiment.device, DeviceChoice::Cuda);
     assert_eq!(experiment.batch_size, 8);
 
@@ -586,6 +603,72 @@ fn random_pool_rules() {
     let d = errors(&format!("{HEAD}[random]\n{SIX}\nsets = 1\nsize = 3\n"));
     expect(&d, "`sets` in [random] must be at least 2, found 1", 6, 8);
     expect(&d, "`size` in [random] must be at least 4, found 3", 7, 8);
+}
+
+#[test]
+fn local_models_resolve_against_the_file_and_report_their_problems() {
+    let toml = "[experiment]\nname = \"t\"\nmodel = { family = \"bert\", path = \"models/mini\" }\n";
+    let (dir, path) = write(toml, &[("models/mini/config.json", b"{}")]);
+    let experiment = load(&path).expect("valid experiment");
+    let expected = ModelRef::Local {
+        family: Family::Bert,
+        path: dir.path().join("models/mini"),
+    };
+    assert_eq!(experiment.model, expected);
+
+    let d = errors("[experiment]\nname = \"t\"\nmodel = { family = \"bret\", path = \"m\" }\n");
+    assert_eq!(
+        help(expect(&d, "unknown family `bret`", 3, 20)),
+        "did you mean `bert`? expected one of: `bert`, `llama`"
+    );
+    let d = errors("[experiment]\nname = \"t\"\nmodel = { path = \"m\" }\n");
+    expect(&d, "missing required key `family` in `model` of [experiment]", 3, 9);
+    let d = errors("[experiment]\nname = \"t\"\nmodel = { family = \"bert\", path = \"nowhere\" }\n");
+    expect(&d, "nowhere is not a model folder", 3, 9);
+    let d = errors("[experiment]\nname = \"t\"\nmodel = { family = \"bert\", paht = \"m\" }\n");
+    expect(&d, "unknown key `paht` in `model` of [experiment]", 3, 28);
+    let d = errors("[experiment]\nname = \"t\"\nmodel = \"far-away\"\n");
+    expect(&d, "run `cavern models fetch far-away`", 3, 9);
+}
+
+#[test]
+fn a_head_gives_a_sentence_encoder_class_targets() {
+    let sets = format!(
+        "[concepts.neg]\n{SIX}\n[concepts.pos]\nexamples = [\"g\", \"h\", \"i\", \"j\", \"k\", \"l\"]\n{}\n",
+        pool()
+    );
+    let tcav = "[[tcav]]\ntarget = { class = \"pos\" }\ninputs = { examples = [\"x\"] }\nconcepts = [\"neg\"]\nlayers = [5]\n";
+    let local = "[experiment]\nname = \"t\"\nmodel = { family = \"bert\", path = \"mini\" }\n";
+    let files: &[(&str, &[u8])] = &[("mini/config.json", b"{}")];
+
+    let with_head = format!("{local}{sets}[head]\nclasses = [\"neg\", \"pos\"]\nholdout = 0.25\n{tcav}");
+    let (_dir, path) = write(&with_head, files);
+    let experiment = load(&path).expect("valid experiment");
+    let head = experiment.head.expect("a head");
+    assert_eq!(head.classes, ["neg", "pos"]);
+    assert_eq!(head.holdout, 0.25);
+    assert_eq!(experiment.tcavs[0].target, Target::Class("pos".into()));
+
+    // Without a head the encoder has no classes, and the help says how to get them.
+    let d = errors_with(&format!("{local}{sets}{tcav}"), files);
+    let unknown = expect(&d, "unknown class `pos`", 11, 20);
+    assert!(help(unknown).contains("add a [head]"), "{}", help(unknown));
+
+    let d = errors_with(
+        &format!("{local}{sets}[head]\nclasses = [\"pos\", \"neu\"]\n"),
+        files,
+    );
+    expect(&d, "unknown concept `neu` in [head]", 11, 19);
+    let d = errors_with(&format!("{local}{sets}[head]\nclasses = [\"pos\"]\n"), files);
+    expect(&d, "`classes` in [head] needs at least two classes", 11, 11);
+    let d = errors_with(&format!("{local}{sets}[head]\nholdout = 1.5\n"), files);
+    expect(&d, "missing required key `classes` in [head]", 10, 1);
+    expect(&d, "`holdout` in [head] must be between 0 and 1", 11, 11);
+
+    let decoder = format!("[experiment]\nname = \"d\"\nmodel = \"toy-gpt\"\n{sets}[head]\nclasses = [\"neg\", \"pos\"]\n");
+    let d = errors(&decoder);
+    let head = expect(&d, "[head] needs an encoder, but model `toy-gpt` is a decoder", 10, 1);
+    assert!(help(head).contains("token"));
 }
 
 #[test]

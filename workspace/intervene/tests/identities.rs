@@ -51,7 +51,7 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
 
 /// Width of the vector an `add` at this site takes.
 fn width(model: &LoadedModel, site: &Site) -> usize {
-    let c = &model.card.config;
+    let c = model.config();
     match site.point {
         SitePoint::MlpPost => c.d_mlp,
         SitePoint::Z => c.n_heads * c.d_head,

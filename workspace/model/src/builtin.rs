@@ -1,9 +1,9 @@
 //! Built-in models: toy checkpoints embedded in the binary, loaded into a [`Transformer`].
 
-use crate::TokenBatch;
-use crate::config::{Architecture, TransformerConfig};
+use crate::config::TransformerConfig;
 use crate::error::ModelError;
-use crate::tokenizer::WordTokenizer;
+use crate::loaded::LoadedModel;
+use crate::tokenizer::{Tokenizer, WordTokenizer};
 use crate::toy::train::TrainingRecord;
 use crate::toy::{self, TOY_NAMES};
 use crate::transformer::Transformer;
@@ -14,16 +14,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::Path;
-
-/// Encoder (classifier) or decoder (next-token) model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ModelKind {
-    /// Bidirectional encoder with a classification head.
-    Encoder,
-    /// Causal language model.
-    Decoder,
-}
 
 /// Everything about a checkpoint except its weights (stored as `NAME.json` beside them).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,19 +30,6 @@ pub struct ModelCard {
     pub class_names: Vec<String>,
     /// How it was trained.
     pub training: TrainingRecord,
-}
-
-/// A model ready to run: weights, tokenizer and what they came from.
-#[derive(Debug)]
-pub struct LoadedModel {
-    /// Description, architecture and vocabulary.
-    pub card: ModelCard,
-    /// The weights.
-    pub transformer: Transformer,
-    /// Where the model came from (e.g. `built-in`).
-    pub source: String,
-    /// sha256 of the card and weight files, hex.
-    pub sha256: String,
 }
 
 struct Embedded {
@@ -143,8 +120,12 @@ pub fn load_checkpoint(
     }
     let sha256 = hex_sha256(&[&serde_json::to_vec(&card).unwrap_or_default(), weights]);
     Ok(LoadedModel {
-        card,
+        name: card.name,
+        description: card.description,
         transformer,
+        tokenizer: Tokenizer::Word(card.vocabulary),
+        class_names: card.class_names,
+        heldout_accuracy: Some(card.training.heldout_accuracy),
         source: source.to_string(),
         sha256,
     })
@@ -240,7 +221,8 @@ pub fn train_toy(
     Ok((card, model.valid()))
 }
 
-fn hex_sha256(parts: &[&[u8]]) -> String {
+/// The sha256 of the concatenated `parts`, lowercase hex.
+pub(crate) fn hex_sha256(parts: &[&[u8]]) -> String {
     let mut hasher = Sha256::new();
     for part in parts {
         hasher.update(part);
@@ -250,58 +232,4 @@ fn hex_sha256(parts: &[&[u8]]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-impl LoadedModel {
-    /// Model name.
-    pub fn name(&self) -> &str {
-        &self.card.name
-    }
-
-    /// Encoder or decoder.
-    pub fn kind(&self) -> ModelKind {
-        match self.card.config.architecture {
-            Architecture::PostNormEncoder => ModelKind::Encoder,
-            Architecture::PreNormDecoder => ModelKind::Decoder,
-        }
-    }
-
-    /// Number of blocks.
-    pub fn n_layers(&self) -> usize {
-        self.card.config.n_layers
-    }
-
-    /// Class names (empty for decoders).
-    pub fn class_names(&self) -> &[String] {
-        &self.card.class_names
-    }
-
-    /// The tokenizer.
-    pub fn tokenizer(&self) -> &WordTokenizer {
-        &self.card.vocabulary
-    }
-
-    /// Tokenizes texts into a batch, refusing texts with no tokens or too many.
-    pub fn encode(&self, texts: &[String]) -> Result<TokenBatch, ModelError> {
-        let max = self.card.config.max_len();
-        let mut ids = Vec::with_capacity(texts.len());
-        for text in texts {
-            let (seq, _) = self.card.vocabulary.encode(text);
-            if seq.is_empty() {
-                return Err(ModelError::EmptyText { text: text.clone() });
-            }
-            if let Some(max) = max.filter(|&m| seq.len() > m) {
-                return Err(ModelError::TooLong {
-                    text: text.clone(),
-                    len: seq.len(),
-                    max,
-                });
-            }
-            ids.push(seq);
-        }
-        Ok(TokenBatch {
-            ids,
-            pad_id: self.card.vocabulary.pad_id(),
-        })
-    }
 }

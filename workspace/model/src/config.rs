@@ -59,6 +59,9 @@ pub enum OutputHead {
         /// Number of classes.
         n_classes: usize,
     },
+    /// The sentence embedding: the mean of the final hidden states over real tokens,
+    /// L2-normalised (sentence-transformers' mean pooling + `Normalize`).
+    SentenceEmbedding,
     /// Next-token logits at each sequence's last real token.
     LanguageModel {
         /// Whether the unembedding reuses the token embedding matrix.

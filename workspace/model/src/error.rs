@@ -6,13 +6,17 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum ModelError {
     /// The name is neither built in nor known.
-    #[error("unknown model `{name}`; built-in models: {known}")]
+    #[error("unknown model `{name}`; known models: {known}")]
     UnknownModel {
         /// The requested name.
         name: String,
         /// Comma-separated known names.
         known: String,
     },
+    /// A known model cannot be used as named (not fetched, damaged, or the path is wrong); the
+    /// message says how to fix it.
+    #[error("{0}")]
+    Unavailable(String),
     /// A checkpoint file is missing, truncated or inconsistent.
     #[error("cannot load model `{name}` from {file}: {detail}")]
     Checkpoint {
@@ -28,6 +32,14 @@ pub enum ModelError {
     EmptyText {
         /// The text.
         text: String,
+    },
+    /// The tokenizer failed on a text.
+    #[error("cannot tokenize {text:?}: {detail}")]
+    Tokenize {
+        /// The text.
+        text: String,
+        /// The tokenizer's message.
+        detail: String,
     },
     /// A text is longer than the model supports.
     #[error("the text {text:?} has {len} tokens; the model takes at most {max}")]

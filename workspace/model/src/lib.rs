@@ -6,6 +6,7 @@
 
 pub mod attention;
 pub mod batch;
+pub mod bert;
 pub mod block;
 pub mod bpe;
 pub mod builtin;
@@ -15,6 +16,8 @@ pub mod fetch;
 pub mod gguf;
 pub mod hooks;
 pub mod llama;
+pub mod load;
+pub mod loaded;
 pub mod mlp;
 pub mod norm;
 pub mod rope;
@@ -24,9 +27,10 @@ pub mod toy;
 pub mod transformer;
 
 pub use batch::TokenBatch;
-pub use builtin::{LoadedModel, ModelKind};
 pub use config::TransformerConfig;
 pub use error::ModelError;
 pub use hooks::{BatchInfo, Hooks, NoHooks};
+pub use load::{Family, ModelRef, load_model};
+pub use loaded::{LoadedModel, ModelKind};
 pub use site::{Site, SitePoint};
 pub use transformer::{Output, Transformer};

@@ -7,7 +7,7 @@ use crate::hooks::{self, BatchInfo, Hooks};
 use crate::norm::Norm;
 use crate::rope::Rope;
 use crate::site::{Site, SitePoint};
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
@@ -38,7 +38,8 @@ pub struct Transformer {
 #[derive(Debug, Clone)]
 pub struct Output {
     /// Class logits `[batch, classes]`, centred over classes, for classifiers; next-token logits at each sequence's last
-    /// real token `[batch, vocab]` for language models.
+    /// real token `[batch, vocab]` for language models; the unit-length sentence embedding
+    /// `[batch, d_model]` for sentence encoders.
     pub logits: Tensor<2>,
 }
 
@@ -57,7 +58,7 @@ impl Transformer {
                     .with_bias(false)
                     .init(device),
             ),
-            OutputHead::LanguageModel { tied: true } => None,
+            OutputHead::LanguageModel { tied: true } | OutputHead::SentenceEmbedding => None,
         };
         Transformer {
             token_embedding: EmbeddingConfig::new(config.vocab_size, d).init(device),
@@ -115,19 +116,26 @@ impl Transformer {
         }
     }
 
-    /// Reads the head: mean-pooled classifier or last-token language model.
+    /// Reads the head: mean-pooled classifier or embedding, or last-token language model.
     fn head_logits(&self, x: Tensor<3>, info: &BatchInfo, device: &Device) -> Tensor<2> {
         let [b, _, d] = x.dims();
+        let mean_pooled = |x: Tensor<3>| {
+            let mask = token_mask(info, device).unsqueeze_dim::<3>(2);
+            let lengths = mask.clone().sum_dim(1);
+            ((x * mask).sum_dim(1) / lengths).reshape([b, d])
+        };
         match self.config.head {
             OutputHead::Classifier { .. } => {
-                let mask = token_mask(info, device).unsqueeze_dim::<3>(2);
-                let lengths = mask.clone().sum_dim(1);
-                let pooled = (x * mask).sum_dim(1) / lengths;
-                let logits = self.linear_head(pooled.reshape([b, d]));
+                let logits = self.linear_head(mean_pooled(x));
                 // Softmax ignores a shift shared by all classes and training never pins it down;
                 // centring removes that arbitrary direction without changing any probability.
                 let mean = logits.clone().mean_dim(1);
                 logits - mean
+            }
+            OutputHead::SentenceEmbedding => {
+                let pooled = mean_pooled(x);
+                let norm = pooled.clone().square().sum_dim(1).sqrt().clamp_min(1e-12);
+                pooled / norm
             }
             OutputHead::LanguageModel { tied } => {
                 let select = last_token_mask(info, device).unsqueeze_dim::<3>(2);
@@ -139,6 +147,17 @@ impl Transformer {
                 }
             }
         }
+    }
+
+    /// Replaces the output head by a classifier reading the mean-pooled final hidden states
+    /// (`weight` is `[d_model, classes]`): how an experiment appends a head it trained.
+    pub fn set_classifier(&mut self, weight: Tensor<2>, bias: Tensor<1>) {
+        let [_, n_classes] = weight.dims();
+        self.head = Some(Linear {
+            weight: Param::from_tensor(weight),
+            bias: Some(Param::from_tensor(bias)),
+        });
+        self.config.head = OutputHead::Classifier { n_classes };
     }
 
     fn linear_head(&self, x: Tensor<2>) -> Tensor<2> {

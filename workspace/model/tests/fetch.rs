@@ -67,6 +67,7 @@ fn spec(name: &'static str, files: &[(&str, &str, &[u8])]) -> ModelSpec {
     ModelSpec {
         name,
         description: "a synthetic test model",
+        family: cavern_model::Family::Bert,
         package: "test-model",
         version: "1.2.3",
         download_size: 1000,

@@ -5,10 +5,12 @@ pub mod cav;
 pub mod control;
 pub mod error;
 pub mod extract;
+pub mod head;
 pub mod mdl;
 pub mod pool;
 pub mod tcav;
 
 pub use cav::{Cav, CavMethod, CavOptions, Validation, train_cav};
 pub use error::ProbeError;
+pub use head::{Head, train_head};
 pub use pool::Pooling;

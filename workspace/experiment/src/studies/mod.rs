@@ -2,6 +2,7 @@
 
 pub mod cav_file;
 pub mod examples;
+pub mod head;
 pub mod probe;
 pub mod tcav;
 

@@ -227,7 +227,7 @@ fn target_index(target: &Target, activations: &Activations) -> Result<usize, Stu
     let model = activations.model();
     let found = match target {
         Target::Class(class) => model.class_names().iter().position(|c| c == class),
-        Target::Token(token) => model.tokenizer().id(token).map(|id| id as usize),
+        Target::Token(token) => model.tokenizer().single_token(token).map(|id| id as usize),
     };
     found.ok_or_else(|| StudyError::UnknownTarget(target_label(target)))
 }

@@ -3,7 +3,7 @@
 
 use crate::error::{Diagnostic, SourceText, did_you_mean, suggest};
 use crate::schema::{
-    RawExperiment, RawProbe, RawRandom, RawSource, RawTable, RawTcav, TOP_LEVEL_KEYS,
+    RawExperiment, RawHead, RawProbe, RawRandom, RawSource, RawTable, RawTcav, TOP_LEVEL_KEYS,
 };
 use std::ops::Range;
 use toml::Spanned;
@@ -49,6 +49,7 @@ pub(super) struct RawConcept {
 pub(super) struct RawFile {
     pub experiment: Slot<RawExperiment>,
     pub concepts: Vec<RawConcept>,
+    pub head: Slot<RawHead>,
     pub random: Slot<RawRandom>,
     pub probes: Vec<Parsed<RawProbe>>,
     pub tcavs: Vec<Parsed<RawTcav>>,
@@ -73,6 +74,7 @@ pub(super) fn parse(
     let mut file = RawFile {
         experiment: Slot::Absent,
         concepts: Vec::new(),
+        head: Slot::Absent,
         random: Slot::Absent,
         probes: Vec::new(),
         tcavs: Vec::new(),
@@ -82,6 +84,7 @@ pub(super) fn parse(
         match key.get_ref().as_ref() {
             "experiment" => file.experiment = parser.table(value, "[experiment]"),
             "random" => file.random = parser.table(value, "[random]"),
+            "head" => file.head = parser.table(value, "[head]"),
             "concepts" => file.concepts = parser.concepts(value),
             "probe" | "tcav" => {
                 let starts = [file.first_study.take(), study_start(&value)];

@@ -112,7 +112,7 @@ impl Resolver<'_> {
             .map(Validation::Holdout)
     }
 
-    fn concept_refs(
+    pub(super) fn concept_refs(
         &mut self,
         list: &Spanned<Vec<Spanned<String>>>,
         defined: &[&str],
@@ -190,7 +190,11 @@ impl Resolver<'_> {
         valid.then_some(resolved)
     }
 
-    fn penalty(&mut self, value: &Option<Spanned<f64>>, t: &TableCtx<'_>) -> Option<f64> {
+    pub(super) fn penalty(
+        &mut self,
+        value: &Option<Spanned<f64>>,
+        t: &TableCtx<'_>,
+    ) -> Option<f64> {
         let Some(value) = t.optional(value, "l2")? else {
             return Some(DEFAULT_L2);
         };
@@ -292,8 +296,12 @@ fn check_target(
                 return Ok(Target::Class(value.to_owned()));
             }
             let classes: Vec<&str> = facts.class_names.iter().map(String::as_str).collect();
-            let help = suggest(value, &classes, "classes")
-                .unwrap_or_else(|| format!("model `{model}` has no classifier classes"));
+            let help = suggest(value, &classes, "classes").unwrap_or_else(|| {
+                format!(
+                    "model `{model}` has no classifier; add a [head] whose `classes` name \
+                         [concepts] sets of labelled examples, and the experiment trains one"
+                )
+            });
             Err((
                 format!("unknown class `{value}` for model `{model}`"),
                 Some(help),

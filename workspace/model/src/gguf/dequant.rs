@@ -37,12 +37,12 @@ fn blocks<const N: usize>(data: &[u8], out: &mut Vec<f32>, decode: fn(&[u8; N], 
 }
 
 /// An IEEE half-precision float from its little-endian bytes.
-fn f16_le(b: [u8; 2]) -> f32 {
+pub(crate) fn f16_le(b: [u8; 2]) -> f32 {
     f16::from_bits(u16::from_le_bytes(b)).to_f32()
 }
 
 /// A bfloat16 from its little-endian bytes: the top half of an `f32`.
-fn bf16_le(b: [u8; 2]) -> f32 {
+pub(crate) fn bf16_le(b: [u8; 2]) -> f32 {
     f32::from_bits(u32::from(u16::from_le_bytes(b)) << 16)
 }
 

@@ -10,7 +10,7 @@
 //! what is wrong and at which byte.
 
 mod cursor;
-mod dequant;
+pub(crate) mod dequant;
 mod error;
 mod header;
 mod tensor;
@@ -64,6 +64,11 @@ impl GgufFile {
             source,
         })?;
         Self::parse(bytes)
+    }
+
+    /// The whole file.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
     }
 
     /// The metadata value under `key`.

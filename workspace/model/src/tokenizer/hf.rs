@@ -1,0 +1,74 @@
+//! Hugging Face `tokenizer.json` files, run by the `tokenizers` crate.
+
+use crate::error::ModelError;
+use std::path::Path;
+
+/// A `tokenizer.json` tokenizer with padding and truncation switched off (MiniLM's file pads
+/// and truncates every text to 128 tokens; cavern pads batches itself and refuses texts longer
+/// than the model takes).
+#[derive(Debug)]
+pub struct HfTokenizer {
+    inner: tokenizers::Tokenizer,
+}
+
+impl HfTokenizer {
+    /// Reads `path`, naming it in the error when it is not a valid `tokenizer.json`.
+    pub fn from_file(path: &Path) -> Result<HfTokenizer, ModelError> {
+        let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        HfTokenizer::from_bytes(&bytes).map_err(|detail| ModelError::Checkpoint {
+            name: "tokenizer".into(),
+            file: path.display().to_string(),
+            detail,
+        })
+    }
+
+    /// Parses the contents of a `tokenizer.json`.
+    pub fn from_bytes(bytes: &[u8]) -> Result<HfTokenizer, String> {
+        let mut inner = tokenizers::Tokenizer::from_bytes(bytes)
+            .map_err(|e| format!("not a valid tokenizer.json: {e}"))?;
+        inner.with_padding(None);
+        inner
+            .with_truncation(None)
+            .map_err(|e| format!("cannot switch truncation off: {e}"))?;
+        Ok(HfTokenizer { inner })
+    }
+
+    /// Ids and token strings of `text`, with the post-processor's special tokens.
+    pub fn encode(&self, text: &str) -> Result<(Vec<u32>, Vec<String>), ModelError> {
+        let encoding = self
+            .inner
+            .encode(text, true)
+            .map_err(|e| ModelError::Tokenize {
+                text: text.to_string(),
+                detail: e.to_string(),
+            })?;
+        Ok((encoding.get_ids().to_vec(), encoding.get_tokens().to_vec()))
+    }
+
+    /// The id of `text` when it is one token without special tokens added.
+    pub fn single_token(&self, text: &str) -> Option<u32> {
+        let encoding = self.inner.encode(text, false).ok()?;
+        match encoding.get_ids() {
+            [id] => Some(*id),
+            _ => None,
+        }
+    }
+
+    /// The vocabulary entry of `id` (`##ing`, `[CLS]`), empty outside the vocabulary.
+    pub fn token_text(&self, id: u32) -> String {
+        self.inner.id_to_token(id).unwrap_or_default()
+    }
+
+    /// Vocabulary size, added tokens included.
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+
+    /// The id of an exact vocabulary entry.
+    pub fn id(&self, token: &str) -> Option<u32> {
+        self.inner.token_to_id(token)
+    }
+}

@@ -1,0 +1,85 @@
+//! The tokenizers of every model family behind one type, [`Tokenizer`].
+
+mod hf;
+mod word;
+
+pub use hf::HfTokenizer;
+pub use word::{PAD, UNK, WordTokenizer};
+
+use crate::bpe::BpeTokenizer;
+use crate::error::ModelError;
+
+/// A model's tokenizer: word-level (toy models), byte-level BPE from GGUF metadata (Llama
+/// family), or a Hugging Face `tokenizer.json` (BERT family).
+#[derive(Debug)]
+pub enum Tokenizer {
+    /// Lower-cased whitespace words of a toy language.
+    Word(WordTokenizer),
+    /// Byte-level BPE rebuilt from a GGUF file; adds no BOS token.
+    Bpe(BpeTokenizer),
+    /// A `tokenizer.json` run by the `tokenizers` crate, with its special tokens (`[CLS]`,
+    /// `[SEP]`) and without padding or truncation.
+    HuggingFace(HfTokenizer),
+}
+
+/// A text's token ids and a readable text for each token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoding {
+    /// Token ids, special tokens included.
+    pub ids: Vec<u32>,
+    /// One readable string per token (` Paris`, `##ing`, `[CLS]`).
+    pub tokens: Vec<String>,
+}
+
+impl Tokenizer {
+    /// The ids and token texts of `text`, with the special tokens the model expects.
+    pub fn encode(&self, text: &str) -> Result<Encoding, ModelError> {
+        let (ids, tokens) = match self {
+            Tokenizer::Word(t) => t.encode(text),
+            Tokenizer::Bpe(t) => t.encode_with_tokens(text),
+            Tokenizer::HuggingFace(t) => t.encode(text)?,
+        };
+        Ok(Encoding { ids, tokens })
+    }
+
+    /// The id of the one token `text` stands for (`" Paris"` for a BPE vocabulary), or `None`
+    /// when it is not exactly one token.
+    pub fn single_token(&self, text: &str) -> Option<u32> {
+        match self {
+            Tokenizer::Word(t) => t.id(text),
+            Tokenizer::Bpe(t) => match t.encode(text).as_slice() {
+                [id] => Some(*id),
+                _ => None,
+            },
+            Tokenizer::HuggingFace(t) => t.single_token(text),
+        }
+    }
+
+    /// The readable text of one token id.
+    pub fn token_text(&self, id: u32) -> String {
+        match self {
+            Tokenizer::Word(t) => t.words().get(id as usize).cloned().unwrap_or_default(),
+            Tokenizer::Bpe(t) => t.decode(&[id]),
+            Tokenizer::HuggingFace(t) => t.token_text(id),
+        }
+    }
+
+    /// Number of token ids.
+    pub fn vocab_size(&self) -> usize {
+        match self {
+            Tokenizer::Word(t) => t.vocab_size(),
+            Tokenizer::Bpe(t) => t.vocab_size(),
+            Tokenizer::HuggingFace(t) => t.vocab_size(),
+        }
+    }
+
+    /// Every token text that [`Tokenizer::single_token`] accepts, for checking and suggesting
+    /// targets before a run.
+    pub fn single_tokens(&self) -> Vec<String> {
+        (0..self.vocab_size() as u32)
+            .map(|id| self.token_text(id))
+            .filter(|text| !text.is_empty())
+            .filter(|text| self.single_token(text).is_some())
+            .collect()
+    }
+}
