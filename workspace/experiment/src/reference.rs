@@ -5,8 +5,8 @@
 /// Every key of an experiment file: type, default and meaning (Markdown).
 pub const SCHEMA_REFERENCE: &str = r##"# Experiment file reference
 
-An experiment file is TOML. Top-level keys: `experiment`, `concepts`, `random`,
-`probe`, `tcav`; any other key is an error. Relative paths resolve against the
+An experiment file is TOML. Top-level keys: `experiment`, `concepts`, `head`,
+`random`, `probe`, `tcav`; any other key is an error. Relative paths resolve against the
 directory of the experiment file.
 
 ## [experiment] (required)
@@ -15,9 +15,17 @@ directory of the experiment file.
 |------------|---------|---------|------------------------------------------------------|
 | name       | string  | -       | required; 1-64 characters from `A-Z a-z 0-9 _ -`     |
 | seed       | integer | 0       | seed for every random choice (non-negative)          |
-| model      | string  | -       | required; a known model name                         |
+| model      | string  | -       | required; a model name, or an inline table           |
+|            | or      |         | `{ family = "bert", path = "FOLDER" }` (config.json, |
+|            | table   |         | model.safetensors, tokenizer.json) or                |
+|            |         |         | `{ family = "llama", path = "FILE.gguf" }`           |
 | device     | string  | "cpu"   | `"cpu"` or `"cuda"`                                  |
 | batch_size | integer | 32      | examples per forward pass, >= 1                      |
+
+Model names: the built-in `toy-sentiment` and `toy-recall`, and the fetchable
+`minilm-l6` (all-MiniLM-L6-v2, a BERT sentence encoder) and `smollm2-135m`
+(SmolLM2-135M-Instruct, a Llama decoder); `cavern models list` shows which are
+present, and `cavern models fetch NAME` gets one.
 
 ## [concepts.NAME]
 
@@ -40,6 +48,26 @@ order, values in the order given, the last key varying fastest. For example
 `vars = { noun = ["film", "meal"], adj = ["good", "bad"] }` gives
 "the film was good", "the meal was good", "the film was bad",
 "the meal was bad". A template may expand to at most 100000 examples.
+
+## [head]
+
+A classifier for an encoder: a multinomial logistic regression trained on the
+mean-pooled final hidden states of labelled example sets, then appended to the
+forward pass (so TCAV's gradients flow through it). Its classes become the
+model's classes for `class` targets. Needed for sentence encoders such as
+`minilm-l6`, which have no classifier; on a model that has one, it replaces it.
+Not allowed on decoders. The run reports its held-out accuracy (`head` table,
+manifest, report).
+
+| key            | type             | default | meaning                                    |
+|----------------|------------------|---------|--------------------------------------------|
+| classes        | array of strings | -       | required; two or more [concepts] sets, one |
+|                |                  |         | per class, named by the class              |
+| l2             | number           | 0.01    | L2 penalty, >= 0                           |
+| max_iterations | integer          | 200     | optimiser iterations, >= 1                 |
+| holdout        | number           | 0.2     | fraction of each class held out to measure |
+|                |                  |         | accuracy, in (0,1); the head is then       |
+|                |                  |         | refitted on every example                  |
 
 ## [random]
 

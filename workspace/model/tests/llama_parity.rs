@@ -14,6 +14,9 @@ use cavern_model::llama::{config_from_gguf, load_gguf_weights};
 use cavern_model::{BatchInfo, Hooks, ModelError, Site, SitePoint, TokenBatch, Transformer};
 use serde::Deserialize;
 
+mod common;
+use common::{Recorder, argmax, relative_error, to_f64};
+
 /// Relative L2 error allowed for f32 weights.
 const F32_TOLERANCE: f64 = 1e-4;
 /// Relative L2 error allowed for F16 weights (measured: 8e-4 on the logits).
@@ -63,33 +66,6 @@ fn load(name: &str) -> Transformer {
     load_gguf_weights(&gguf(name), &Device::flex()).expect("fixture loads")
 }
 
-/// Records `resid_post` at every layer and `ln_final`.
-#[derive(Default)]
-struct Recorder {
-    seen: BTreeMap<Site, Tensor<3>>,
-}
-
-impl Hooks for Recorder {
-    fn wants(&self, site: &Site) -> bool {
-        matches!(site.point, SitePoint::ResidPost | SitePoint::LnFinal)
-    }
-
-    fn visit_stream(&mut self, site: &Site, _batch: &BatchInfo, x: Tensor<3>) -> Tensor<3> {
-        self.seen.insert(*site, x.clone());
-        x
-    }
-
-    fn visit_heads(&mut self, _site: &Site, _batch: &BatchInfo, x: Tensor<4>) -> Tensor<4> {
-        x
-    }
-}
-
-fn to_f64<const D: usize>(x: Tensor<D>) -> Vec<f64> {
-    x.into_data()
-        .try_into_vec_as::<f64>()
-        .expect("float tensor")
-}
-
 /// Runs `sequences` as one right-padded batch and reads each one's last position.
 fn run(model: &Transformer, sequences: &[Vec<u32>]) -> Vec<Got> {
     let batch = TokenBatch {
@@ -104,7 +80,7 @@ fn run(model: &Transformer, sequences: &[Vec<u32>]) -> Vec<Got> {
         model.config.vocab_size,
     );
     let last = |site: Site, b: usize| {
-        let x = to_f64(recorder.seen[&site].clone());
+        let x = to_f64(recorder.streams[&site].clone());
         let at = (b * t + sequences[b].len() - 1) * d;
         x[at..at + d].to_vec()
     };
@@ -117,20 +93,6 @@ fn run(model: &Transformer, sequences: &[Vec<u32>]) -> Vec<Got> {
             ln_final: last(Site::global(SitePoint::LnFinal), b),
         })
         .collect()
-}
-
-/// `|got - want| / |want|` in the L2 norm.
-fn relative_error(got: &[f64], want: &[f64]) -> f64 {
-    assert_eq!(got.len(), want.len(), "lengths differ");
-    let diff: f64 = got.iter().zip(want).map(|(g, w)| (g - w).powi(2)).sum();
-    let norm: f64 = want.iter().map(|w| w * w).sum();
-    (diff / norm).sqrt()
-}
-
-fn argmax(values: &[f64]) -> usize {
-    (0..values.len())
-        .max_by(|&a, &b| values[a].total_cmp(&values[b]))
-        .expect("non-empty")
 }
 
 /// The largest relative errors over all cases: logits, per-layer residuals, final norm.
