@@ -108,6 +108,13 @@ pub fn extract_command(args: &ExtractArgs<'_>) -> Result<(), Failure> {
     let texts = read_texts(args.input).map_err(invalid)?;
     let (model, _) = load(args.model, args.device)?;
     let sites = parse_sites(args.sites, args.layers, model.n_layers()).map_err(invalid)?;
+    if format == Format::Npy && sites.len() != 1 {
+        return Err(invalid(format!(
+            "a .npy file holds one array, but {} sites were asked for; ask for one site and \
+             layer, or write .safetensors or .parquet",
+            sites.len()
+        )));
+    }
     let extraction = extract(&model, &texts, &sites, args.pooling, args.batch_size)
         .map_err(|e| invalid(e.to_string()))?;
     // Written beside the destination and renamed, so an interrupted write leaves no

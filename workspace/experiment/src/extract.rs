@@ -202,8 +202,7 @@ impl Extraction {
     fn npy_bytes(&self) -> Result<Vec<u8>, ExtractError> {
         let [(_, rows)] = self.sites.as_slice() else {
             return Err(ExtractError::Output(format!(
-                "a .npy file holds one array, but {} sites were asked for; \
-                 ask for one site and layer, or write .safetensors or .parquet",
+                "a .npy file holds one array, but the extraction has {} sites",
                 self.sites.len()
             )));
         };

@@ -607,7 +607,8 @@ fn random_pool_rules() {
 
 #[test]
 fn local_models_resolve_against_the_file_and_report_their_problems() {
-    let toml = "[experiment]\nname = \"t\"\nmodel = { family = \"bert\", path = \"models/mini\" }\n";
+    let toml =
+        "[experiment]\nname = \"t\"\nmodel = { family = \"bert\", path = \"models/mini\" }\n";
     let (dir, path) = write(toml, &[("models/mini/config.json", b"{}")]);
     let experiment = load(&path).expect("valid experiment");
     let expected = ModelRef::Local {
@@ -622,8 +623,14 @@ fn local_models_resolve_against_the_file_and_report_their_problems() {
         "did you mean `bert`? expected one of: `bert`, `llama`"
     );
     let d = errors("[experiment]\nname = \"t\"\nmodel = { path = \"m\" }\n");
-    expect(&d, "missing required key `family` in `model` of [experiment]", 3, 9);
-    let d = errors("[experiment]\nname = \"t\"\nmodel = { family = \"bert\", path = \"nowhere\" }\n");
+    expect(
+        &d,
+        "missing required key `family` in `model` of [experiment]",
+        3,
+        9,
+    );
+    let d =
+        errors("[experiment]\nname = \"t\"\nmodel = { family = \"bert\", path = \"nowhere\" }\n");
     expect(&d, "nowhere is not a model folder", 3, 9);
     let d = errors("[experiment]\nname = \"t\"\nmodel = { family = \"bert\", paht = \"m\" }\n");
     expect(&d, "unknown key `paht` in `model` of [experiment]", 3, 28);
@@ -641,7 +648,8 @@ fn a_head_gives_a_sentence_encoder_class_targets() {
     let local = "[experiment]\nname = \"t\"\nmodel = { family = \"bert\", path = \"mini\" }\n";
     let files: &[(&str, &[u8])] = &[("mini/config.json", b"{}")];
 
-    let with_head = format!("{local}{sets}[head]\nclasses = [\"neg\", \"pos\"]\nholdout = 0.25\n{tcav}");
+    let with_head =
+        format!("{local}{sets}[head]\nclasses = [\"neg\", \"pos\"]\nholdout = 0.25\n{tcav}");
     let (_dir, path) = write(&with_head, files);
     let experiment = load(&path).expect("valid experiment");
     let head = experiment.head.expect("a head");
@@ -659,15 +667,25 @@ fn a_head_gives_a_sentence_encoder_class_targets() {
         files,
     );
     expect(&d, "unknown concept `neu` in [head]", 11, 19);
-    let d = errors_with(&format!("{local}{sets}[head]\nclasses = [\"pos\"]\n"), files);
+    let d = errors_with(
+        &format!("{local}{sets}[head]\nclasses = [\"pos\"]\n"),
+        files,
+    );
     expect(&d, "`classes` in [head] needs at least two classes", 11, 11);
     let d = errors_with(&format!("{local}{sets}[head]\nholdout = 1.5\n"), files);
     expect(&d, "missing required key `classes` in [head]", 10, 1);
     expect(&d, "`holdout` in [head] must be between 0 and 1", 11, 11);
 
-    let decoder = format!("[experiment]\nname = \"d\"\nmodel = \"toy-gpt\"\n{sets}[head]\nclasses = [\"neg\", \"pos\"]\n");
+    let decoder = format!(
+        "[experiment]\nname = \"d\"\nmodel = \"toy-gpt\"\n{sets}[head]\nclasses = [\"neg\", \"pos\"]\n"
+    );
     let d = errors(&decoder);
-    let head = expect(&d, "[head] needs an encoder, but model `toy-gpt` is a decoder", 10, 1);
+    let head = expect(
+        &d,
+        "[head] needs an encoder, but model `toy-gpt` is a decoder",
+        10,
+        1,
+    );
     assert!(help(head).contains("token"));
 }
 

@@ -59,7 +59,11 @@ fn worst_errors(model: &LoadedModel, cases: &[&Case]) -> (f64, f64) {
     let batch = model.encode(&texts).expect("texts encode");
     let mut recorder = Recorder::default();
     model.transformer.forward(&batch, &mut recorder);
-    let (t, d, heads) = (batch.max_len(), model.config().d_model, model.config().n_heads);
+    let (t, d, heads) = (
+        batch.max_len(),
+        model.config().d_model,
+        model.config().n_heads,
+    );
     let (mut hidden, mut attention) = (0.0f64, 0.0f64);
     for (b, case) in cases.iter().enumerate() {
         assert_eq!(batch.ids[b], case.ids, "token ids of {:?}", case.text);
@@ -99,7 +103,10 @@ fn tiny_bert_matches_pytorch_one_at_a_time_and_batched() {
     eprintln!("batched (hidden, attention): {batched:?}; one at a time: {single:?}");
     for (hidden, attention) in [batched, single] {
         assert!(hidden <= HIDDEN_TOLERANCE, "hidden states off by {hidden}");
-        assert!(attention <= ATTENTION_TOLERANCE, "attention off by {attention}");
+        assert!(
+            attention <= ATTENTION_TOLERANCE,
+            "attention off by {attention}"
+        );
     }
 }
 
@@ -108,7 +115,9 @@ fn the_output_is_the_unit_length_mean_of_the_last_hidden_states() {
     let model = load(&folder()).expect("tiny BERT loads");
     let fixture = fixture();
     let case = &fixture.cases[0];
-    let batch = model.encode(std::slice::from_ref(&case.text)).expect("encodes");
+    let batch = model
+        .encode(std::slice::from_ref(&case.text))
+        .expect("encodes");
     let got = to_f64(
         model
             .transformer
@@ -118,7 +127,9 @@ fn the_output_is_the_unit_length_mean_of_the_last_hidden_states() {
     let last = case.hidden.last().expect("hidden states");
     let mut mean = vec![0.0f64; got.len()];
     for row in last {
-        mean.iter_mut().zip(row).for_each(|(m, v)| *m += v / last.len() as f64);
+        mean.iter_mut()
+            .zip(row)
+            .for_each(|(m, v)| *m += v / last.len() as f64);
     }
     let norm = mean.iter().map(|m| m * m).sum::<f64>().sqrt();
     let want: Vec<f64> = mean.iter().map(|m| m / norm).collect();
@@ -181,16 +192,25 @@ fn damaged_folders_are_clear_errors_naming_the_file() {
     });
     let message = error_of(&path);
     assert!(message.contains("config.json"), "{message}");
-    assert!(message.contains("hidden_act \"swish\" is not supported"), "{message}");
+    assert!(
+        message.contains("hidden_act \"swish\" is not supported"),
+        "{message}"
+    );
 
     let (_dir, path) = damaged(|dir| {
         let config = dir.join("config.json");
         let text = std::fs::read_to_string(&config).expect("read");
-        std::fs::write(&config, text.replace("\"hidden_size\": 16", "\"hidden_size\": 32"))
-            .expect("write");
+        std::fs::write(
+            &config,
+            text.replace("\"hidden_size\": 16", "\"hidden_size\": 32"),
+        )
+        .expect("write");
     });
     let message = error_of(&path);
-    assert!(message.contains("has shape [35, 16] where the config implies [35, 32]"), "{message}");
+    assert!(
+        message.contains("has shape [35, 16] where the config implies [35, 32]"),
+        "{message}"
+    );
 
     let (_dir, path) = damaged(|dir| {
         std::fs::write(dir.join("tokenizer.json"), "{\"not\": \"a tokenizer\"}").expect("write");
@@ -204,5 +224,8 @@ fn damaged_folders_are_clear_errors_naming_the_file() {
     assert!(message.contains("config.json"), "{message}");
 
     let message = error_of(&folder().join("model.safetensors"));
-    assert!(message.contains("is not a folder holding config.json"), "{message}");
+    assert!(
+        message.contains("is not a folder holding config.json"),
+        "{message}"
+    );
 }

@@ -29,9 +29,7 @@ fn built_in_models_are_accurate_on_fresh_examples() {
             panic!("{name}: toy models use word tokenizers");
         };
         let mut rng = ChaCha8Rng::seed_from_u64(12345);
-        let examples: Vec<_> = (0..1000)
-            .map(|_| task.sample(&mut rng, words))
-            .collect();
+        let examples: Vec<_> = (0..1000).map(|_| task.sample(&mut rng, words)).collect();
         let accuracy = train::accuracy(&model.transformer, words, &examples);
         assert!(accuracy >= 0.99, "{name}: accuracy {accuracy}");
         assert!(

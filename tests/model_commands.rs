@@ -1,0 +1,217 @@
+//! `cavern predict`, `cavern extract` and experiments with a `[head]`, on the built-in models
+//! (no download).
+
+mod common;
+
+use common::{assert_exit, assert_no_panic, describe, run_cavern, stderr, stdout};
+use std::fs;
+
+#[test]
+fn predict_gives_the_toy_models_known_answers() {
+    let out = run_cavern([
+        "predict",
+        "--model",
+        "toy-recall",
+        "--top-k",
+        "3",
+        "c g a d b i =",
+    ]);
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    let first = text.lines().nth(2).unwrap_or_default();
+    assert!(first.trim_start().starts_with("\"g\""), "{text}");
+
+    let out = run_cavern([
+        "predict",
+        "--json",
+        "--model",
+        "toy-sentiment",
+        "the film was not wonderful",
+    ]);
+    assert_exit(&out, 0);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    let classes = &json[0]["classes"];
+    assert_eq!(json[0]["kind"], "classes");
+    assert_eq!(classes[0]["class"], "negative");
+    assert!(classes[0]["probability"].as_f64().unwrap() > 0.9, "{json}");
+
+    let out = run_cavern(["predict", "--model", "toy-sentimnt", "x"]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("unknown model `toy-sentimnt`"),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn extract_writes_one_row_per_token_or_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("texts.txt");
+    fs::write(
+        &input,
+        "# reviews\nthe film was good\n\nthe meal was not bad\n",
+    )
+    .unwrap();
+    let out_file = dir.path().join("acts.safetensors");
+    let out = run_cavern([
+        "extract".as_ref(),
+        "--model".as_ref(),
+        "toy-sentiment".as_ref(),
+        "--input".as_ref(),
+        input.as_os_str(),
+        "--sites".as_ref(),
+        "embed,resid_post".as_ref(),
+        "--layers".as_ref(),
+        "1".as_ref(),
+        "--out".as_ref(),
+        out_file.as_os_str(),
+    ]);
+    assert_exit(&out, 0);
+    let bytes = fs::read(&out_file).unwrap();
+    let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    // 4 + 5 tokens; d_model 32.
+    assert_eq!(
+        tensors.tensor("blocks.1.hook_resid_post").unwrap().shape(),
+        [9, 32]
+    );
+    assert_eq!(tensors.tensor("embed").unwrap().shape(), [9, 32]);
+    let examples = tensors.tensor("example").unwrap();
+    let examples: Vec<i64> = examples
+        .data()
+        .chunks_exact(8)
+        .map(|b| i64::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    assert_eq!(examples, [0, 0, 0, 0, 1, 1, 1, 1, 1]);
+    let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let meta: serde_json::Value =
+        serde_json::from_str(&metadata.metadata().as_ref().unwrap()["cavern"]).unwrap();
+    assert_eq!(meta["texts"][1], "the meal was not bad");
+    assert_eq!(meta["tokens"][7], "not");
+
+    let npy = dir.path().join("pooled.npy");
+    let out = run_cavern([
+        "extract".as_ref(),
+        "--model".as_ref(),
+        "toy-sentiment".as_ref(),
+        "--input".as_ref(),
+        input.as_os_str(),
+        "--layers".as_ref(),
+        "0".as_ref(),
+        "--pooling".as_ref(),
+        "mean".as_ref(),
+        "--out".as_ref(),
+        npy.as_os_str(),
+    ]);
+    assert_exit(&out, 0);
+    // NPY v1 header padded to 64 bytes, then 2 rows x 32 f32.
+    assert_eq!(fs::read(&npy).unwrap().len(), 128 + 2 * 32 * 4);
+
+    for (args, message) in [
+        (vec!["--layers", "0,1"], "a .npy file holds one array"),
+        (vec!["--sites", "pattern"], "per-head site"),
+        (
+            vec!["--layers", "7"],
+            "\"7\" is not a layer of this model (0 to 1)",
+        ),
+    ] {
+        let bad = dir.path().join("bad.npy");
+        let mut all = vec![
+            "extract".to_string(),
+            "--model".into(),
+            "toy-sentiment".into(),
+            "--input".into(),
+            input.display().to_string(),
+            "--out".into(),
+            bad.display().to_string(),
+        ];
+        all.extend(args.iter().map(|a| a.to_string()));
+        let out = run_cavern(&all);
+        assert_exit(&out, 2);
+        assert_no_panic(&out);
+        assert!(stderr(&out).contains(message), "{}", describe(&out));
+        assert!(!bad.exists(), "a failed extract left {}", bad.display());
+    }
+    let out = run_cavern([
+        "extract".as_ref(),
+        "--model".as_ref(),
+        "toy-sentiment".as_ref(),
+        "--input".as_ref(),
+        input.as_os_str(),
+        "--out".as_ref(),
+        npy.as_os_str(),
+    ]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("already exists"),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn a_head_trained_by_the_experiment_reads_sentiment_off_the_toy_encoder() {
+    let dir = tempfile::tempdir().unwrap();
+    let experiment = dir.path().join("head.toml");
+    fs::write(
+        &experiment,
+        r#"
+[experiment]
+name = "head"
+seed = 3
+model = "toy-sentiment"
+
+[concepts.bad]
+template = "the {{ noun }} was {{ adj }}"
+vars = { noun = ["film", "meal", "book", "song", "hotel"], adj = ["bad", "awful", "terrible", "dull", "poor", "boring"] }
+
+[concepts.good]
+template = "the {{ noun }} was {{ adj }}"
+vars = { noun = ["film", "meal", "book", "song", "hotel"], adj = ["good", "great", "wonderful", "superb", "lovely", "brilliant"] }
+
+[head]
+classes = ["bad", "good"]
+holdout = 0.3
+
+[random]
+template = "a {{ colour }} {{ noun }}"
+vars = { colour = ["red", "blue", "green", "grey", "brown"], noun = ["film", "meal", "book", "song", "hotel", "game", "play", "show"] }
+sets = 4
+size = 10
+
+[[tcav]]
+target = { class = "good" }
+inputs = { examples = ["the show was great", "the game was superb", "a red film was lovely"] }
+concepts = ["good"]
+layers = [1]
+"#,
+    )
+    .unwrap();
+    let run = dir.path().join("run");
+    let out = run_cavern([
+        "run".as_ref(),
+        experiment.as_os_str(),
+        "--out".as_ref(),
+        run.as_os_str(),
+        "--quiet".as_ref(),
+    ]);
+    assert_exit(&out, 0);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(run.join("manifest.json")).unwrap()).unwrap();
+    let head = &manifest["model"]["head"];
+    assert_eq!(head["classes"], serde_json::json!(["bad", "good"]));
+    assert_eq!(head["n_test"], serde_json::json!([9, 9]));
+    assert_eq!(head["heldout_accuracy"], 1.0, "{head}");
+    let table = fs::read_to_string(run.join("tables/head.csv")).unwrap();
+    assert!(
+        table.starts_with("class,n_train,n_test,heldout_accuracy\nbad,21,9,1.0\n"),
+        "{table}"
+    );
+    let tcav = fs::read_to_string(run.join("tables/tcav.csv")).unwrap();
+    assert!(tcav.contains("class:good"), "{tcav}");
+    let report = fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(
+        report.contains("held-out accuracy 1.000"),
+        "report lacks the head"
+    );
+}
