@@ -51,8 +51,9 @@ order, values in the order given, the last key varying fastest. For example
 
 ## [head]
 
-A classifier for an encoder: a multinomial logistic regression trained on the
-mean-pooled final hidden states of labelled example sets, then appended to the
+A classifier for an encoder: an L2-regularised logistic regression trained on the
+standardised, mean-pooled final hidden states of labelled example sets (folded
+back into one linear layer on the raw states), then appended to the
 forward pass (so TCAV's gradients flow through it). Its classes become the
 model's classes for `class` targets. Needed for sentence encoders such as
 `minilm-l6`, which have no classifier; on a model that has one, it replaces it.
@@ -63,7 +64,8 @@ manifest, report).
 |----------------|------------------|---------|--------------------------------------------|
 | classes        | array of strings | -       | required; two or more [concepts] sets, one |
 |                |                  |         | per class, named by the class              |
-| l2             | number           | 0.01    | L2 penalty, >= 0                           |
+| l2             | number           | 1.0     | L2 penalty `l2/2·|W|²` on the summed       |
+|                |                  |         | log-loss, >= 0                             |
 | max_iterations | integer          | 200     | optimiser iterations, >= 1                 |
 | holdout        | number           | 0.2     | fraction of each class held out to measure |
 |                |                  |         | accuracy, in (0,1); the head is then       |

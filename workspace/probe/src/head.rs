@@ -2,9 +2,7 @@
 //! (which has no classifier of its own) class logits for TCAV and other class targets.
 
 use crate::error::ProbeError;
-use linfa::prelude::*;
-use linfa_logistic::MultiLogisticRegression;
-use ndarray::{Array1, Array2};
+use crate::mdl::{ProbeOptions, fit_probe};
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
@@ -42,15 +40,15 @@ impl Head {
     }
 }
 
-/// Trains a multinomial logistic head on `classes[c]` = the rows of class `c`.
+/// Trains a logistic head on `classes[c]` = the rows of class `c` (a standardised L2 logistic
+/// regression, [`fit_probe`], folded back into raw-feature logits).
 ///
 /// Each class is shuffled with `rng`; `holdout` of each (at least one example) is kept out of
 /// training and measures accuracy; the head is then refitted on every example.
 pub fn train_head(
     classes: &[Vec<Vec<f32>>],
-    l2: f64,
+    options: &ProbeOptions,
     holdout: f64,
-    max_iterations: u64,
     rng: &mut ChaCha8Rng,
 ) -> Result<Head, ProbeError> {
     let fewest = classes.iter().map(Vec::len).min().unwrap_or(0);
@@ -61,60 +59,47 @@ pub fn train_head(
             have: fewest,
         });
     }
-    let mut train = Vec::new();
-    let mut test = Vec::new();
+    let (mut train, mut test) = (Labelled::default(), Labelled::default());
     let (mut n_train, mut n_test) = (Vec::new(), Vec::new());
     for (label, rows) in classes.iter().enumerate() {
         let mut order: Vec<usize> = (0..rows.len()).collect();
         order.shuffle(rng);
         let k = ((rows.len() as f64 * holdout).round() as usize).clamp(1, rows.len() - 2);
-        test.extend(order[..k].iter().map(|&i| (&rows[i], label)));
-        train.extend(order[k..].iter().map(|&i| (&rows[i], label)));
+        test.extend(order[..k].iter().map(|&i| &rows[i]), label);
+        train.extend(order[k..].iter().map(|&i| &rows[i]), label);
         n_test.push(k);
         n_train.push(rows.len() - k);
     }
-    let held_out = fit(&train, l2, max_iterations)?;
-    let correct = test
-        .iter()
-        .filter(|(row, label)| held_out.predict(row) == *label)
-        .count();
-    let all: Vec<_> = train.into_iter().chain(test.iter().copied()).collect();
-    let head = fit(&all, l2, max_iterations)?;
+    let n_classes = classes.len();
+    let held_out = fit_probe(&train.rows, &train.labels, n_classes, options)?;
+    let accuracy = held_out.accuracy(&test.rows, &test.labels);
+    train.rows.extend(test.rows);
+    train.labels.extend(test.labels);
+    let (weight, bias) = fit_probe(&train.rows, &train.labels, n_classes, options)?.linear_logits();
+    let to_f32 = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<_>>();
     Ok(Head {
-        accuracy: correct as f64 / test.len() as f64,
+        weight: weight.iter().map(|w| to_f32(w)).collect(),
+        bias: to_f32(&bias),
+        accuracy,
         n_train,
         n_test,
-        ..head
     })
 }
 
-fn fit(rows: &[(&Vec<f32>, usize)], l2: f64, max_iterations: u64) -> Result<Head, ProbeError> {
-    let width = rows[0].0.len();
-    let values = rows
-        .iter()
-        .flat_map(|(row, _)| row.iter().map(|&v| v as f64))
-        .collect();
-    let x = Array2::from_shape_vec((rows.len(), width), values)
-        .map_err(|e| ProbeError::Fit(e.to_string()))?;
-    let y: Array1<usize> = rows.iter().map(|(_, label)| *label).collect();
-    let fitted = MultiLogisticRegression::default()
-        .alpha(l2)
-        .max_iterations(max_iterations)
-        .fit(&Dataset::new(x, y))
-        .map_err(|e| ProbeError::Fit(e.to_string()))?;
-    // linfa orders classes ascending; every label 0..n is present, so column c is class c.
-    let params = fitted.params();
-    Ok(Head {
-        weight: params
-            .rows()
-            .into_iter()
-            .map(|r| r.iter().map(|&w| w as f32).collect())
-            .collect(),
-        bias: fitted.intercept().iter().map(|&b| b as f32).collect(),
-        accuracy: f64::NAN,
-        n_train: Vec::new(),
-        n_test: Vec::new(),
-    })
+/// Rows with their class labels.
+#[derive(Default)]
+struct Labelled {
+    rows: Vec<Vec<f32>>,
+    labels: Vec<usize>,
+}
+
+impl Labelled {
+    fn extend<'a>(&mut self, rows: impl Iterator<Item = &'a Vec<f32>>, label: usize) {
+        for row in rows {
+            self.rows.push(row.clone());
+            self.labels.push(label);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -138,14 +123,15 @@ mod tests {
                     .collect()
             })
             .collect();
-        let head = train_head(&classes, 0.01, 0.25, 200, &mut rng).unwrap();
+        let options = ProbeOptions::default();
+        let head = train_head(&classes, &options, 0.25, &mut rng).unwrap();
         assert_eq!(head.n_test, vec![10, 10, 10]);
         assert_eq!(head.n_train, vec![30, 30, 30]);
         assert!(head.accuracy >= 0.95, "accuracy {}", head.accuracy);
         for (c, rows) in classes.iter().enumerate() {
             assert_eq!(head.predict(&rows[0]), c);
         }
-        let err = train_head(&classes[..1], 0.01, 0.25, 200, &mut rng).unwrap_err();
+        let err = train_head(&classes[..1], &options, 0.25, &mut rng).unwrap_err();
         assert!(err.to_string().contains("classifier head"));
     }
 }

@@ -324,6 +324,56 @@ impl LinearProbe {
         out
     }
 
+    /// The probe as class logits of the raw (unstandardised) features, `x · weight + bias`:
+    /// `weight` is `[width][K]`, `bias` `[K]`. A softmax of these logits gives
+    /// [`LinearProbe::probabilities`]; a two-class probe's logits are `±z/2` for its logistic
+    /// score `z`, a class it never saw has logit −1e4, and a one-class prior is its log.
+    pub fn linear_logits(&self) -> (Vec<Vec<f64>>, Vec<f64>) {
+        let width = self.mean.len();
+        let k = self.n_classes;
+        let mut weight = vec![vec![0.0; k]; width];
+        let mut bias = vec![0.0; k];
+        // A standardised weight w on (x − m)/s is w/s on x, with bias −w·m/s.
+        let mut add = |class: usize, w: &mut dyn Iterator<Item = f64>, b: f64, sign: f64| {
+            bias[class] += sign * b;
+            for (j, w) in w.enumerate() {
+                weight[j][class] += sign * w / self.scale[j];
+                bias[class] -= sign * w * self.mean[j] / self.scale[j];
+            }
+        };
+        let seen: Vec<usize> = match &self.model {
+            Model::Prior(_) => (0..k).collect(),
+            Model::Binary(fitted) => {
+                let (pos, neg) = (fitted.labels().pos.class, fitted.labels().neg.class);
+                let b = fitted.intercept() / 2.0;
+                add(pos, &mut fitted.params().iter().map(|w| w / 2.0), b, 1.0);
+                add(neg, &mut fitted.params().iter().map(|w| w / 2.0), b, -1.0);
+                vec![pos, neg]
+            }
+            Model::Multi(fitted) => {
+                for (column, &class) in fitted.classes().iter().enumerate() {
+                    let b = fitted.intercept()[column];
+                    add(
+                        class,
+                        &mut fitted.params().column(column).iter().copied(),
+                        b,
+                        1.0,
+                    );
+                }
+                fitted.classes().to_vec()
+            }
+        };
+        if let Model::Prior(prior) = &self.model {
+            bias = prior.iter().map(|p| p.ln()).collect();
+        }
+        for (class, b) in bias.iter_mut().enumerate() {
+            if !seen.contains(&class) {
+                *b = UNSEEN_LOGIT;
+            }
+        }
+        (weight, bias)
+    }
+
     /// Most probable class of each row (the lowest class on ties).
     pub fn predict(&self, rows: &[Vec<f32>]) -> Vec<usize> {
         self.probabilities(rows)
@@ -352,6 +402,9 @@ impl LinearProbe {
         correct as f64 / labels.len().max(1) as f64
     }
 }
+
+/// Logit of a class a probe never saw in training: no probability to speak of.
+const UNSEEN_LOGIT: f64 = -1e4;
 
 /// Rejects empty, ragged or mislabelled data.
 pub(crate) fn check_data(
@@ -428,6 +481,44 @@ fn matrix(rows: &[Vec<f32>], mean: &[f64], scale: &[f64]) -> Array2<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn linear_logits_reproduce_the_probabilities() {
+        let rows: Vec<Vec<f32>> = (0..30)
+            .map(|i| vec![i as f32 * 0.3 + 5.0, ((i * 7) % 11) as f32 - 2.0])
+            .collect();
+        for labels in [
+            (0..30).map(|i| usize::from(i >= 12)).collect::<Vec<_>>(),
+            (0..30).map(|i| i / 10).collect(),
+        ] {
+            let k = labels.iter().max().unwrap() + 1;
+            let probe = fit_probe(&rows, &labels, k, &ProbeOptions::default()).unwrap();
+            let (weight, bias) = probe.linear_logits();
+            let probs = probe.probabilities(&rows);
+            for (i, row) in rows.iter().enumerate() {
+                let logits: Vec<f64> = (0..k)
+                    .map(|c| {
+                        bias[c]
+                            + row
+                                .iter()
+                                .zip(&weight)
+                                .map(|(x, w)| *x as f64 * w[c])
+                                .sum::<f64>()
+                    })
+                    .collect();
+                let max = logits.iter().cloned().fold(f64::MIN, f64::max);
+                let total: f64 = logits.iter().map(|l| (l - max).exp()).sum();
+                for c in 0..k {
+                    let p = (logits[c] - max).exp() / total;
+                    assert!(
+                        (p - probs[[i, c]]).abs() < 1e-9,
+                        "row {i} class {c}: {p} vs {}",
+                        probs[[i, c]]
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn paper_boundaries_on_a_large_set() {

@@ -6,6 +6,7 @@ use crate::schema::{Experiment, HeadSpec};
 use crate::table::{Table, TableError};
 use burn::tensor::{Tensor, TensorData};
 use cavern_model::{LoadedModel, Site, SitePoint};
+use cavern_probe::mdl::ProbeOptions;
 use cavern_probe::{Pooling, train_head};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -38,13 +39,12 @@ pub fn train_and_attach(
         let set = TextSet::Concept(class.clone());
         classes.push(activations.rows(&set, texts, site, Pooling::Mean)?.to_vec());
     }
-    let head = train_head(
-        &classes,
-        spec.l2,
-        spec.holdout,
-        spec.max_iterations as u64,
-        rng,
-    )?;
+    let options = ProbeOptions {
+        l2: spec.l2,
+        max_iterations: spec.max_iterations as u64,
+        standardize: true,
+    };
+    let head = train_head(&classes, &options, spec.holdout, rng)?;
     let device = model.transformer.device();
     let (width, n) = (head.weight.len(), head.bias.len());
     let weight = head.weight.iter().flatten().copied().collect::<Vec<_>>();

@@ -7,6 +7,10 @@ use crate::schema::{DEFAULT_MAX_ITERATIONS, Family, HeadSpec, ModelRef, RawHead,
 use std::collections::BTreeMap;
 use toml::Spanned;
 
+/// L2 penalty of a `[head]` unless told otherwise: linfa's `½·l2·‖W‖²` on the summed loss over
+/// standardised features.
+pub const DEFAULT_HEAD_L2: f64 = 1.0;
+
 /// Fraction of each class a `[head]` holds out unless told otherwise.
 pub const DEFAULT_HEAD_HOLDOUT: f64 = 0.2;
 
@@ -84,7 +88,7 @@ impl Resolver<'_> {
                     `classes = [\"negative\", \"positive\"]`";
         let classes = self.required(&raw.classes, "classes", &t, Some(help.into()));
         let classes = classes.and_then(|list| self.head_classes(list, concepts));
-        let l2 = self.penalty(&raw.l2, &t);
+        let l2 = self.penalty(&raw.l2, DEFAULT_HEAD_L2, &t);
         let max_iterations = self.count(
             &raw.max_iterations,
             DEFAULT_MAX_ITERATIONS,

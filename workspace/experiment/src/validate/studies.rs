@@ -75,7 +75,7 @@ impl Resolver<'_> {
         let site = self.choice(raw.site, "site", t);
         let pooling = self.choice(raw.pooling, "pooling", t);
         let method = self.choice(raw.method, "method", t);
-        let l2 = self.penalty(raw.l2, t);
+        let l2 = self.penalty(raw.l2, DEFAULT_L2, t);
         let iterations = raw.max_iterations;
         let max_iterations = self.count(iterations, DEFAULT_MAX_ITERATIONS, 1, "max_iterations", t);
         let validation = self.validation(raw, t);
@@ -190,13 +190,15 @@ impl Resolver<'_> {
         valid.then_some(resolved)
     }
 
+    /// An `l2` penalty (finite, >= 0), or `default` when absent.
     pub(super) fn penalty(
         &mut self,
         value: &Option<Spanned<f64>>,
+        default: f64,
         t: &TableCtx<'_>,
     ) -> Option<f64> {
         let Some(value) = t.optional(value, "l2")? else {
-            return Some(DEFAULT_L2);
+            return Some(default);
         };
         let l2 = *value.get_ref();
         if l2.is_finite() && l2 >= 0.0 {
