@@ -94,8 +94,9 @@ enum Command {
         /// The experiment file (TOML).
         file: PathBuf,
         /// Print the result as JSON on standard output: `{"file", "ok": true, "name", "model",
-        /// "seed", "concepts", "probe_studies", "tcav_studies"}`, or `{"file", "ok": false,
-        /// "diagnostics": [{"file", "line", "column", "message", "help"}]}` with exit code 2.
+        /// "seed", "concepts", "probe_studies", "tcav_studies", "attention_studies"}`, or
+        /// `{"file", "ok": false, "diagnostics": [{"file", "line", "column", "message",
+        /// "help"}]}` with exit code 2.
         #[arg(long)]
         json: bool,
     },
@@ -322,11 +323,12 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
                 return Ok(());
             }
             println!(
-                "{}: ok ({} concept sets, {} probe and {} tcav studies on {})",
+                "{}: ok ({} concept sets, {} probe, {} tcav and {} attention studies on {})",
                 file.display(),
                 experiment.concepts.len(),
                 experiment.probes.len(),
                 experiment.tcavs.len(),
+                experiment.attentions.len(),
                 experiment.model.label()
             );
             Ok(())

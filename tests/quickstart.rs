@@ -146,6 +146,43 @@ fn check_probe_table(run: &Path) {
             accuracy >= 0.85,
             "concept accuracy {accuracy} below 0.85 in {row:?}"
         );
+        let (low, high) = (
+            probe.num(row, "accuracy_ci_low"),
+            probe.num(row, "accuracy_ci_high"),
+        );
+        assert!(
+            low <= accuracy && accuracy <= high,
+            "interval {low}..{high} in {row:?}"
+        );
+        // The control task (random labels per text) cannot be learnt: its accuracy is chance,
+        // and its labels do not compress.
+        let control = probe.num(row, "control_accuracy");
+        assert!(
+            (0.35..=0.65).contains(&control),
+            "control accuracy {control} in {row:?}"
+        );
+        let control_mdl = probe.num(row, "control_mdl_compression");
+        assert!(
+            control_mdl < 1.05,
+            "control labels compress ({control_mdl}) in {row:?}"
+        );
+        // The planted concept: selective, informative and compressible at both layers.
+        if probe.get(row, "concept") == "praise" {
+            let selectivity = probe.num(row, "selectivity");
+            assert!(
+                selectivity >= 0.4,
+                "praise selectivity {selectivity} in {row:?}"
+            );
+            assert!(
+                probe.num(row, "mi_ci_low") > 0.3,
+                "praise MI interval in {row:?}"
+            );
+            let mdl = probe.num(row, "mdl_compression");
+            assert!(
+                mdl >= 1.5 * control_mdl,
+                "praise MDL {mdl} vs control in {row:?}"
+            );
+        }
     }
 }
 

@@ -26,6 +26,8 @@ pub fn key_columns(table: &str) -> &'static [&'static str] {
         "tcav" => &["concept", "target", "layer", "site"],
         "tcav_runs" => &["concept", "target", "layer", "site", "run"],
         "probe" => &["concept", "layer", "site"],
+        "attention_heads" => &["study", "layer", "head"],
+        "attention_pattern" => &["study", "layer", "head", "query", "key"],
         _ => &[],
     }
 }
@@ -229,10 +231,16 @@ pub fn compare_runs(a: &Path, b: &Path, tolerance: f64) -> Result<Comparison, Ru
 
 /// Known tables first, in the order the runner writes them.
 fn table_rank(name: &str) -> usize {
-    ["probe", "tcav", "tcav_runs"]
-        .iter()
-        .position(|t| *t == name)
-        .unwrap_or(usize::MAX)
+    [
+        "probe",
+        "tcav",
+        "tcav_runs",
+        "attention_heads",
+        "attention_pattern",
+    ]
+    .iter()
+    .position(|t| *t == name)
+    .unwrap_or(usize::MAX)
 }
 
 /// Walks two JSON values, recording the leaves that differ.

@@ -6,7 +6,7 @@
 pub const SCHEMA_REFERENCE: &str = r##"# Experiment file reference
 
 An experiment file is TOML. Top-level keys: `experiment`, `concepts`, `head`,
-`random`, `probe`, `tcav`; any other key is an error. Relative paths resolve against the
+`random`, `probe`, `tcav`, `attention`; any other key is an error. Relative paths resolve against the
 directory of the experiment file.
 
 ## [experiment] (required)
@@ -131,6 +131,23 @@ TCAV scores with significance tests against random sets.
 | correction     | string       | "bonferroni" | `"bonferroni"`, `"holm"` or `"bh"`         |
 |                |              |              | (Benjamini-Hochberg)                       |
 
+## [[attention]]
+
+Statistics of every head's attention pattern at the chosen layers over a set of
+inputs (tables `attention_heads` and `attention_pattern`): the normalised
+entropy, the quality score Q (the mean largest weight of a query), and the
+weight on self, on the previous token, on the first token and on special
+tokens. Needs no [random] pool.
+
+| key             | type         | default | meaning                                   |
+|-----------------|--------------|---------|-------------------------------------------|
+| inputs          | string or    | -       | required; as in [[tcav]]                  |
+|                 | inline table |         |                                           |
+| layers          |              | -       | required; as in [[probe]]                 |
+| average_pattern | boolean      | true    | also write each head's pattern averaged   |
+|                 |              |         | over the inputs, when every input has the |
+|                 |              |         | same number of tokens, at most 64         |
+
 ## Example
 
 ```toml
@@ -160,6 +177,10 @@ target = { class = "positive" }
 inputs = "concepts/sentiment/positive.txt"
 concepts = ["praise", "colour"]
 layers = [0, 1]
+
+[[attention]]
+inputs = "concepts/sentiment/positive.txt"
+layers = "all"
 ```
 "##;
 

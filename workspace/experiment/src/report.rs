@@ -7,6 +7,7 @@
 //! and no external resources.
 
 use crate::manifest::Manifest;
+use crate::studies::attention::AttentionHead;
 use crate::studies::examples::ExampleSet;
 use crate::studies::probe::ProbeResult;
 use crate::studies::tcav::{RANDOM, TcavResult, TcavRun};
@@ -53,6 +54,8 @@ pub struct ReportInput<'a> {
     pub tcav_runs: Vec<TcavRun>,
     /// Probe results; one chart per site.
     pub probes: Vec<ProbeResult>,
+    /// Attention statistics per (study, layer, head); summarised per layer.
+    pub attention: Vec<AttentionHead>,
     /// The texts the run used (shown by size and first examples).
     pub example_sets: Vec<ExampleSet>,
 }
@@ -92,9 +95,72 @@ pub fn render_report(input: &ReportInput) -> Result<String, ReportError> {
         example_sets => input.example_sets,
         shown_examples => SHOWN_EXAMPLES,
         probe_charts,
+        attention_studies => attention_summary(&input.attention),
         total_seconds,
     })?;
     Ok(html)
+}
+
+/// Per attention study: how its average pattern went, and per layer the head with the lowest
+/// mean entropy and the heads that attend most to the previous and to the first token.
+fn attention_summary(rows: &[AttentionHead]) -> Vec<Value> {
+    group_by(rows, |r| r.study)
+        .into_iter()
+        .map(|(study, heads)| {
+            let first = heads[0];
+            let pattern = match first.average_pattern.as_str() {
+                "written" => format!(
+                    "written to tables/attention_pattern ({} tokens per input)",
+                    first.max_tokens
+                ),
+                "lengths_differ" => format!(
+                    "not written, since the inputs have {} to {} tokens and an average needs \
+                     equal lengths",
+                    first.min_tokens, first.max_tokens
+                ),
+                "too_long" => format!(
+                    "not written, since the inputs have {} tokens, more than {}",
+                    first.max_tokens,
+                    crate::schema::MAX_PATTERN_TOKENS
+                ),
+                _ => "not asked for (average_pattern = false)".to_owned(),
+            };
+            let layers: Vec<Value> = group_by(heads.iter().copied(), |r| r.layer)
+                .into_iter()
+                .map(|(layer, heads)| {
+                    let best = |score: fn(&AttentionHead) -> f64| {
+                        let finite = heads.iter().filter(|h| score(h).is_finite());
+                        finite
+                            .max_by(|a, b| score(a).total_cmp(&score(b)))
+                            .map(|h| context! { head => h.head, value => score(h) })
+                    };
+                    let sharpest = heads
+                        .iter()
+                        .filter(|h| h.entropy_mean.is_finite())
+                        .min_by(|a, b| a.entropy_mean.total_cmp(&b.entropy_mean))
+                        .map(|h| {
+                            let (entropy, quality) = (h.entropy_mean, h.quality_mean);
+                            context! { head => h.head, entropy, quality }
+                        });
+                    context! {
+                        layer,
+                        heads => heads.len(),
+                        sharpest,
+                        previous => best(|h| h.previous_mean),
+                        first => best(|h| h.first_mean),
+                    }
+                })
+                .collect();
+            context! {
+                study,
+                n_inputs => first.n_inputs,
+                min_tokens => first.min_tokens,
+                max_tokens => first.max_tokens,
+                pattern,
+                layers,
+            }
+        })
+        .collect()
 }
 
 fn environment() -> Result<Environment<'static>, minijinja::Error> {

@@ -109,6 +109,16 @@ pub fn run(
         }
         Ok(())
     })?;
+    let mut attention = studies::attention::AttentionOutput::default();
+    timings.time("attention", || -> Result<(), RunError> {
+        for (index, study) in experiment.attentions.iter().enumerate() {
+            let batch = experiment.batch_size;
+            attention.extend(studies::attention::run(
+                index, study, model, batch, &progress,
+            )?);
+        }
+        Ok(())
+    })?;
     progress.finish_and_clear();
 
     let example_sets = studies::examples::example_sets(experiment);
@@ -120,6 +130,8 @@ pub fn run(
             studies::probe::table(&probe_rows)?,
             studies::tcav::summary_table(&tcav.rows)?,
             studies::tcav::runs_table(&tcav.runs)?,
+            studies::attention::heads_table(&attention.heads)?,
+            studies::attention::pattern_table(&attention.pattern)?,
         ] {
             if table.n_rows() > 0 {
                 table.write(&run_dir.tables_dir())?;
@@ -161,6 +173,7 @@ pub fn run(
             tcav_runs: tcav.runs.clone(),
             example_sets,
             probes: probe_rows.clone(),
+            attention: attention.heads,
         },
     )?;
     Ok(run_dir.commit()?)
@@ -209,6 +222,7 @@ fn progress_bar(experiment: &Experiment, quiet: bool) -> ProgressBar {
                 .iter()
                 .map(|t| t.concepts.len() * t.layers.len()),
         )
+        .chain(experiment.attentions.iter().map(|a| a.layers.len()))
         .sum();
     let bar = ProgressBar::new(cells as u64);
     if let Ok(style) =

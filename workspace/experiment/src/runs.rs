@@ -7,9 +7,11 @@ use crate::manifest::{MANIFEST_FILE, Manifest};
 use crate::report::{REPORT_FILE, ReportError, ReportInput, render_report};
 use crate::run_dir::{CAVS_DIR, TABLES_DIR};
 use crate::schema::Experiment;
+use crate::studies::attention::AttentionHead;
 use crate::studies::examples::ExampleSet;
 use crate::studies::probe::ProbeResult;
 use crate::studies::tcav::{TcavResult, TcavRun};
+use cavern_probe::measures::Measures;
 use polars::prelude::{CsvReadOptions, DataFrame, DataType, ParquetReader, PolarsError, SerReader};
 use serde::Serialize;
 use serde_json::Value;
@@ -223,6 +225,10 @@ impl TableData {
                     site: self.text("site", r)?,
                     tcav_mean: self.float("tcav_mean", r)?,
                     tcav_std: self.float("tcav_std", r)?,
+                    tcav_ci: (
+                        self.float("tcav_ci_low", r)?,
+                        self.float("tcav_ci_high", r)?,
+                    ),
                     random_mean: self.float("random_mean", r)?,
                     random_std: self.float("random_std", r)?,
                     t_statistic: self.float("t_statistic", r)?,
@@ -236,6 +242,7 @@ impl TableData {
                     runs: self.count("runs", r)?,
                     correction: self.text("correction", r)?,
                     alpha: self.float("alpha", r)?,
+                    warning: self.text("warning", r)?,
                 })
             })
             .collect()
@@ -258,6 +265,31 @@ impl TableData {
             .collect()
     }
 
+    /// The rows as `attention_heads` rows.
+    pub fn attention_heads(&self) -> Result<Vec<AttentionHead>, RunFolderError> {
+        (0..self.n_rows())
+            .map(|r| {
+                Ok(AttentionHead {
+                    study: self.count("study", r)?,
+                    layer: self.count("layer", r)?,
+                    head: self.count("head", r)?,
+                    n_inputs: self.count("n_inputs", r)?,
+                    min_tokens: self.count("min_tokens", r)?,
+                    max_tokens: self.count("max_tokens", r)?,
+                    entropy_mean: self.float("entropy_mean", r)?,
+                    entropy_std: self.float("entropy_std", r)?,
+                    quality_mean: self.float("quality_mean", r)?,
+                    quality_std: self.float("quality_std", r)?,
+                    self_mean: self.float("self_mean", r)?,
+                    previous_mean: self.float("previous_mean", r)?,
+                    first_mean: self.float("first_mean", r)?,
+                    special_mean: self.float("special_mean", r)?,
+                    average_pattern: self.text("average_pattern", r)?,
+                })
+            })
+            .collect()
+    }
+
     /// The rows as `probe` results.
     pub fn probe_results(&self) -> Result<Vec<ProbeResult>, RunFolderError> {
         (0..self.n_rows())
@@ -269,7 +301,22 @@ impl TableData {
                     pooling: self.text("pooling", r)?,
                     accuracy_mean: self.float("accuracy_mean", r)?,
                     accuracy_std: self.float("accuracy_std", r)?,
+                    accuracy_ci: (
+                        self.float("accuracy_ci_low", r)?,
+                        self.float("accuracy_ci_high", r)?,
+                    ),
                     random_accuracy_mean: self.float("random_accuracy_mean", r)?,
+                    measures: Measures {
+                        task_accuracy: self.float("selectivity", r)?
+                            + self.float("control_accuracy", r)?,
+                        control_accuracy: self.float("control_accuracy", r)?,
+                        selectivity: self.float("selectivity", r)?,
+                        mi_bits: self.float("mi_bits", r)?,
+                        mi_low_bits: self.float("mi_ci_low", r)?,
+                        mi_high_bits: self.float("mi_ci_high", r)?,
+                        mdl_compression: self.float("mdl_compression", r)?,
+                        control_mdl_compression: self.float("control_mdl_compression", r)?,
+                    },
                     random_sets: self.count("random_sets", r)?,
                     n_train: self.count("n_train", r)?,
                     n_test: self.count("n_test", r)?,
@@ -408,6 +455,14 @@ impl RunFolder {
     pub fn probe_results(&self) -> Result<Vec<ProbeResult>, RunFolderError> {
         Ok(match self.table("probe")? {
             Some(table) => table.probe_results()?,
+            None => Vec::new(),
+        })
+    }
+
+    /// The `attention_heads` rows (none without the table).
+    pub fn attention_heads(&self) -> Result<Vec<AttentionHead>, RunFolderError> {
+        Ok(match self.table("attention_heads")? {
+            Some(table) => table.attention_heads()?,
             None => Vec::new(),
         })
     }
@@ -568,6 +623,7 @@ pub fn rerender_report(
         tcav_runs: folder.tcav_runs()?,
         probes: folder.probe_results()?,
         example_sets: folder.example_sets()?,
+        attention: folder.attention_heads()?,
     })?;
     let path = run.join(REPORT_FILE);
     let temp = run.join(format!(".{REPORT_FILE}.partial-{}", std::process::id()));
@@ -763,7 +819,7 @@ pub fn run_summary_json(run: &Path) -> Result<String, RunFolderError> {
 }
 
 /// `cavern validate --json`: `{"file", "ok": true, "name", "model", "seed", "concepts",
-/// "probe_studies", "tcav_studies"}` for a valid file, `{"file", "ok": false, "diagnostics":
+/// "probe_studies", "tcav_studies", "attention_studies"}` for a valid file, `{"file", "ok": false, "diagnostics":
 /// [{"file", "line", "column", "message", "help"}]}` for an invalid one.
 pub fn validation_json(file: &Path, result: &Result<Experiment, ExperimentError>) -> String {
     #[derive(Serialize)]
@@ -776,6 +832,7 @@ pub fn validation_json(file: &Path, result: &Result<Experiment, ExperimentError>
         concepts: usize,
         probe_studies: usize,
         tcav_studies: usize,
+        attention_studies: usize,
     }
     #[derive(Serialize)]
     struct Invalid {
@@ -802,6 +859,7 @@ pub fn validation_json(file: &Path, result: &Result<Experiment, ExperimentError>
             concepts: experiment.concepts.len(),
             probe_studies: experiment.probes.len(),
             tcav_studies: experiment.tcavs.len(),
+            attention_studies: experiment.attentions.len(),
         }),
         Err(error) => pretty(&Invalid {
             file,

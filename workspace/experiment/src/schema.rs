@@ -38,7 +38,15 @@ pub const MIN_RANDOM_SETS: usize = 2;
 pub const MIN_RANDOM_SIZE: usize = 4;
 
 /// Top-level keys of an experiment file.
-pub const TOP_LEVEL_KEYS: &[&str] = &["experiment", "concepts", "head", "random", "probe", "tcav"];
+pub const TOP_LEVEL_KEYS: &[&str] = &[
+    "experiment",
+    "concepts",
+    "head",
+    "random",
+    "probe",
+    "tcav",
+    "attention",
+];
 
 /// A raw table type and the keys it accepts, for unknown-key diagnostics.
 pub trait RawTable: DeserializeOwned {
@@ -347,6 +355,21 @@ impl RawTable for RawTcav {
         &[("target", RawTarget::KEYS), ("inputs", RawSource::KEYS)];
 }
 
+/// `[[attention]]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawAttention {
+    pub inputs: Option<Spanned<RawInputs>>,
+    pub layers: Option<Spanned<RawLayers>>,
+    pub average_pattern: Option<Spanned<bool>>,
+}
+
+impl RawTable for RawAttention {
+    const KEYS: &'static [&'static str] = &["inputs", "layers", "average_pattern"];
+    const NESTED: &'static [(&'static str, &'static [&'static str])] =
+        &[("inputs", RawSource::KEYS)];
+}
+
 /// The keys `[[probe]]` and `[[tcav]]` have in common, borrowed from either.
 #[derive(Debug, Clone, Copy)]
 pub struct RawStudy<'a> {
@@ -548,6 +571,19 @@ pub struct TcavStudy {
     pub correction: Correction,
 }
 
+/// A resolved `[[attention]]`: attention statistics per layer and head over an input set.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttentionStudy {
+    pub inputs: Vec<String>,
+    pub layers: Vec<usize>,
+    /// Also write the average pattern (when every input has the same token length, at most
+    /// [`MAX_PATTERN_TOKENS`]).
+    pub average_pattern: bool,
+}
+
+/// Longest input (in tokens) an `[[attention]]` study writes the average pattern for.
+pub const MAX_PATTERN_TOKENS: usize = 64;
+
 /// A fully resolved and validated experiment file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Experiment {
@@ -570,6 +606,7 @@ pub struct Experiment {
     pub random: Option<RandomPool>,
     pub probes: Vec<ProbeStudy>,
     pub tcavs: Vec<TcavStudy>,
+    pub attentions: Vec<AttentionStudy>,
 }
 
 /// Serialises a [`Choice`] by its file spelling.

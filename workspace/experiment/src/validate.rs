@@ -1,6 +1,7 @@
 //! Loading an experiment file: parsing it, checking every key, source and reference, and
 //! resolving defaults. All problems found are reported together.
 
+mod attention;
 mod model;
 mod parse;
 mod studies;
@@ -95,6 +96,11 @@ pub fn load_experiment(
         .iter()
         .filter_map(|t| resolver.tcav(t, &defined, random.as_ref()))
         .collect();
+    let attentions: Vec<_> = raw
+        .attentions
+        .iter()
+        .filter_map(|a| resolver.attention(a))
+        .collect();
 
     let mut diagnostics = resolver.diagnostics;
     match header {
@@ -112,6 +118,7 @@ pub fn load_experiment(
             random,
             probes,
             tcavs,
+            attentions,
         }),
         _ => {
             // The experiment file first, then referenced files; each in line order.

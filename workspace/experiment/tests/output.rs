@@ -1,8 +1,10 @@
 //! Run-folder output: tables, atomic run folders, manifest and report.
 
+use cavern_experiment::studies::attention::AttentionHead;
 use cavern_experiment::studies::examples::ExampleSet;
 use cavern_experiment::studies::probe::ProbeResult;
 use cavern_experiment::studies::tcav::{TcavResult, TcavRun};
+use cavern_probe::measures::Measures;
 use std::error::Error;
 use std::fs::{self, File};
 use std::path::Path;
@@ -269,6 +271,7 @@ fn tcav_row(concept: &str, layer: usize, significant: bool) -> TcavResult {
         site: "resid_post".into(),
         tcav_mean: 0.8,
         tcav_std: 0.05,
+        tcav_ci: (0.78, 0.82),
         random_mean: 0.5,
         random_std: 0.1,
         p_value: 0.001,
@@ -282,6 +285,7 @@ fn tcav_row(concept: &str, layer: usize, significant: bool) -> TcavResult {
         runs: 20,
         correction: "bonferroni".into(),
         alpha: 0.05,
+        warning: String::new(),
     }
 }
 
@@ -293,10 +297,42 @@ fn probe_row(concept: &str, layer: usize, accuracy: f64) -> ProbeResult {
         pooling: "mean".into(),
         accuracy_mean: accuracy,
         accuracy_std: 0.02,
+        accuracy_ci: (accuracy - 0.01, accuracy + 0.01),
         random_accuracy_mean: 0.5,
+        measures: Measures {
+            task_accuracy: accuracy,
+            control_accuracy: 0.5,
+            selectivity: accuracy - 0.5,
+            mi_bits: 0.4,
+            mi_low_bits: 0.3,
+            mi_high_bits: 0.5,
+            mdl_compression: 3.0,
+            control_mdl_compression: 0.9,
+        },
         random_sets: 20,
         n_train: 80,
         n_test: 20,
+    }
+}
+
+/// An `attention_heads` row of study 0 with the given entropy and previous-token weight.
+fn attention_row(layer: usize, head: usize, entropy: f64, previous: f64) -> AttentionHead {
+    AttentionHead {
+        study: 0,
+        layer,
+        head,
+        n_inputs: 8,
+        min_tokens: 5,
+        max_tokens: 9,
+        entropy_mean: entropy,
+        entropy_std: 0.1,
+        quality_mean: 1.0 - entropy / 2.0,
+        quality_std: 0.1,
+        self_mean: 0.2,
+        previous_mean: previous,
+        first_mean: 0.3,
+        special_mean: 0.0,
+        average_pattern: "lengths_differ".into(),
     }
 }
 
@@ -329,6 +365,12 @@ fn render_sample(manifest: &Manifest) -> Result<String, Box<dyn Error>> {
             name: "evil".into(),
             texts: vec![format!("the film was {EVIL} good"), "plain".into()],
         }],
+        attention: vec![
+            attention_row(0, 0, 0.9, 0.1),
+            attention_row(0, 1, 0.25, 0.05),
+            attention_row(0, 2, 0.6, 0.875),
+            attention_row(1, 0, f64::NAN, f64::NAN),
+        ],
     };
     Ok(render_report(&input)?)
 }
@@ -369,6 +411,34 @@ fn report_is_self_contained_with_charts() -> TestResult {
 }
 
 #[test]
+fn report_names_the_sharpest_and_the_previous_token_head_per_layer() -> TestResult {
+    let html = render_sample(&sample_manifest())?;
+    let section = html
+        .split("<h2>Attention</h2>")
+        .nth(1)
+        .ok_or("no attention section")?;
+    assert!(
+        section.contains("Study 0 · 8 inputs of 5 to 9 tokens"),
+        "{section}"
+    );
+    assert!(
+        section.contains("the inputs have 5 to 9 tokens"),
+        "{section}"
+    );
+    // Layer 0: head 1 is the sharpest (entropy 0.25, Q 0.875), head 2 the previous-token head.
+    let layer0 = concat!(
+        r#"<tr><td class="num">0</td><td class="num">3</td><td class="num">1</td>"#,
+        r#"<td class="num">0.250</td><td class="num">0.875</td>"#,
+        r#"<td class="num">2</td><td class="num">0.875</td>"#,
+    );
+    assert!(section.contains(layer0), "{section}");
+    // Layer 1 has no defined entropy or previous-token weight (one-token inputs only).
+    let layer1 = r#"<tr><td class="num">1</td><td class="num">1</td><td>-</td><td>-</td><td>-</td><td>-</td><td>-</td>"#;
+    assert!(section.contains(layer1), "{section}");
+    Ok(())
+}
+
+#[test]
 fn report_without_tcav_rows_has_no_tcav_chart() -> TestResult {
     let manifest = sample_manifest();
     let input = ReportInput {
@@ -379,6 +449,7 @@ fn report_without_tcav_rows_has_no_tcav_chart() -> TestResult {
         tcav_runs: Vec::new(),
         probes: Vec::new(),
         example_sets: Vec::new(),
+        attention: Vec::new(),
     };
     let dir = tempfile::tempdir()?;
     write_report(dir.path(), &input)?;

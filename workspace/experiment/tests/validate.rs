@@ -883,3 +883,71 @@ fn all_errors_are_collected_in_file_order() {
         "{d:#?}"
     );
 }
+
+#[test]
+fn attention_studies_resolve_without_a_random_pool() {
+    let toml = "[experiment]\nname = \"d\"\nmodel = \"toy-gpt\"\n\
+        [[attention]]\ninputs = { examples = [\"a b\", \"c\"] }\nlayers = \"all\"\n\
+        [[attention]]\n\
+        inputs = { template = \"capital of {{ c }}\", vars = { c = [\"France\", \"Peru\"] } }\n\
+        layers = [3, 1]\naverage_pattern = false\n";
+    let experiment = load_str(toml).expect("valid");
+    assert!(experiment.random.is_none());
+    let [all, some] = &experiment.attentions[..] else {
+        panic!("two attention studies: {:#?}", experiment.attentions);
+    };
+    assert_eq!(all.inputs, ["a b", "c"]);
+    assert_eq!(all.layers, [0, 1, 2, 3]);
+    assert!(all.average_pattern, "average_pattern defaults to true");
+    assert_eq!(some.inputs, ["capital of France", "capital of Peru"]);
+    assert_eq!(some.layers, [3, 1]);
+    assert!(!some.average_pattern);
+}
+
+#[test]
+fn attention_keys_layers_and_inputs_are_checked() {
+    let d = errors(
+        r#"[experiment]
+name = "t"
+model = "toy-sentiment"
+[[attention]]
+inputs = { exampels = ["a"] }
+layer = [0]
+[[attention]]
+inputs = "missing.txt"
+layers = [0, 2]
+average_pattern = "yes"
+[[attention]]
+layers = "all"
+"#,
+    );
+    let inputs = expect(
+        &d,
+        "unknown key `exampels` in `inputs` of [[attention]]",
+        5,
+        12,
+    );
+    assert_eq!(help(inputs), "did you mean `examples`?");
+    let layer = expect(&d, "unknown key `layer` in [[attention]]", 6, 1);
+    assert_eq!(help(layer), "did you mean `layers`?");
+    expect(
+        &d,
+        "cannot read `missing.txt` (`file` of `inputs` of [[attention]])",
+        8,
+        10,
+    );
+    let range = expect(&d, "layer 2 is out of range in [[attention]]", 9, 14);
+    assert_eq!(
+        help(range),
+        "model `toy-sentiment` has 2 layers: valid indices are 0 to 1"
+    );
+    expect(
+        &d,
+        "wrong type for `average_pattern` in [[attention]]: expected a boolean",
+        10,
+        19,
+    );
+    expect(&d, "missing required key `inputs` in [[attention]]", 11, 1);
+    // The misspelt `layer` and the inputs with an unknown key are not reported again.
+    assert_eq!(d.len(), 6, "{d:#?}");
+}

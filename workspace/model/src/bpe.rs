@@ -248,6 +248,12 @@ impl BpeTokenizer {
         self.pre
     }
 
+    /// Whether `id` is a special token (a GGUF control or user-defined token such as
+    /// `<|im_start|>`); `false` outside the vocabulary.
+    pub fn is_special(&self, id: u32) -> bool {
+        self.is_special.get(id as usize).copied().unwrap_or(false)
+    }
+
     /// Cuts `text` at its special tokens: the leftmost match first, the longest at one position.
     fn split_specials<'a>(&self, text: &'a str) -> Vec<Segment<'a>> {
         let mut segments = Vec::new();
@@ -749,6 +755,8 @@ mod tests {
         let text = " <|im_end|> hi<|im_start|><|im_end|";
         assert_eq!(tok.decode(&tok.encode(text)), text);
         assert_eq!(tok.encode_with_tokens("<|im_end|>").1, ["<|im_end|>"]);
+        assert!(tok.is_special(start) && tok.is_special(short) && !tok.is_special(hi));
+        assert!(!tok.is_special(u32::MAX));
     }
 
     #[test]

@@ -111,6 +111,23 @@ fn tiny_bert_matches_pytorch_one_at_a_time_and_batched() {
 }
 
 #[test]
+fn the_special_mask_flags_cls_and_sep_only() {
+    let model = load(&folder()).expect("tiny BERT loads");
+    let text = "The film was good.";
+    let encoding = model.tokenizer().encode(text).expect("encodes");
+    let mask = model.tokenizer().special_mask(text).expect("mask");
+    assert_eq!(encoding.tokens.first().map(String::as_str), Some("[CLS]"));
+    assert_eq!(encoding.tokens.last().map(String::as_str), Some("[SEP]"));
+    let expected: Vec<bool> = encoding
+        .tokens
+        .iter()
+        .map(|t| t == "[CLS]" || t == "[SEP]")
+        .collect();
+    assert_eq!(mask, expected);
+    assert_eq!(mask.iter().filter(|s| **s).count(), 2);
+}
+
+#[test]
 fn the_output_is_the_unit_length_mean_of_the_last_hidden_states() {
     let model = load(&folder()).expect("tiny BERT loads");
     let fixture = fixture();

@@ -118,17 +118,9 @@ pub fn holdout_accuracy(
             "test fraction must lie in (0, 1), got {test_fraction}"
         )));
     }
-    let n_test = ((n as f64 * test_fraction).round() as usize).clamp(1, n - 1);
-    let mut order: Vec<usize> = (0..n).collect();
-    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
-    let pick = |idx: &[usize]| -> (Vec<Vec<f32>>, Vec<usize>) {
-        (
-            idx.iter().map(|&i| rows[i].clone()).collect(),
-            idx.iter().map(|&i| labels[i]).collect(),
-        )
-    };
-    let (test_rows, test_labels) = pick(&order[..n_test]);
-    let (train_rows, train_labels) = pick(&order[n_test..]);
+    let (test, train) = holdout_split(n, test_fraction, seed);
+    let (test_rows, test_labels) = pick(rows, labels, &test);
+    let (train_rows, train_labels) = pick(rows, labels, &train);
     train_test_accuracy(
         &train_rows,
         &train_labels,
@@ -136,6 +128,24 @@ pub fn holdout_accuracy(
         &test_labels,
         n_classes,
         options,
+    )
+}
+
+/// A seeded split of `0..n` into held-out and training indices: `round(test_fraction·n)`
+/// held out, at least one of each (`n >= 2`, `test_fraction` in `(0, 1)`).
+pub fn holdout_split(n: usize, test_fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let n_test = ((n as f64 * test_fraction).round() as usize).clamp(1, n.max(2) - 1);
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    let train = order.split_off(n_test.min(n));
+    (order, train)
+}
+
+/// The rows and labels at `indices`.
+pub fn pick(rows: &[Vec<f32>], labels: &[usize], indices: &[usize]) -> (Vec<Vec<f32>>, Vec<usize>) {
+    (
+        indices.iter().map(|&i| rows[i].clone()).collect(),
+        indices.iter().map(|&i| labels[i]).collect(),
     )
 }
 

@@ -1,12 +1,14 @@
 //! Concept activation vectors and the scores built on them: CAV accuracy, CAP and TCAV
 //! directional derivatives.
 
+pub mod attention;
 pub mod cav;
 pub mod control;
 pub mod error;
 pub mod extract;
 pub mod head;
 pub mod mdl;
+pub mod measures;
 pub mod pool;
 pub mod tcav;
 

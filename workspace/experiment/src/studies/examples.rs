@@ -1,5 +1,6 @@
-//! The texts a run used: every concept set, the random pool and each TCAV study's inputs, kept in
-//! the run folder as the `examples` table so the run stays readable after the files move.
+//! The texts a run used: every concept set, the random pool and each TCAV and attention study's
+//! inputs, kept in the run folder as the `examples` table so the run stays readable after the
+//! files move.
 
 use crate::schema::Experiment;
 use crate::table::{Table, TableError};
@@ -8,15 +9,16 @@ use serde::Serialize;
 /// One named set of texts.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ExampleSet {
-    /// `concept`, `random` (the pool) or `tcav_inputs`.
+    /// `concept`, `random` (the pool), `tcav_inputs` or `attention_inputs`.
     pub kind: String,
-    /// Concept name, `pool`, or the TCAV study's index in the file (from 0).
+    /// Concept name, `pool`, or the TCAV or attention study's index in the file (from 0).
     pub name: String,
     /// The texts, in file order.
     pub texts: Vec<String>,
 }
 
-/// Every set an experiment names, in file order: concepts, the pool, TCAV inputs.
+/// Every set an experiment names, in file order: concepts, the pool, TCAV inputs, attention
+/// inputs.
 pub fn example_sets(experiment: &Experiment) -> Vec<ExampleSet> {
     let set = |kind: &str, name: String, texts: &[String]| ExampleSet {
         kind: kind.to_string(),
@@ -33,6 +35,9 @@ pub fn example_sets(experiment: &Experiment) -> Vec<ExampleSet> {
     }
     for (i, study) in experiment.tcavs.iter().enumerate() {
         sets.push(set("tcav_inputs", i.to_string(), &study.inputs));
+    }
+    for (i, study) in experiment.attentions.iter().enumerate() {
+        sets.push(set("attention_inputs", i.to_string(), &study.inputs));
     }
     sets
 }

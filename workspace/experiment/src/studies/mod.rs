@@ -1,5 +1,6 @@
 //! The studies an experiment runs, and what they share: activations and random sets.
 
+pub mod attention;
 pub mod cav_file;
 pub mod examples;
 pub mod head;
@@ -40,6 +41,9 @@ pub enum StudyError {
     /// The target does not exist in this model.
     #[error("target `{0}` does not exist in this model")]
     UnknownTarget(String),
+    /// An attention pattern did not have the shape its input needs.
+    #[error(transparent)]
+    Attention(#[from] cavern_probe::attention::AttentionError),
 }
 
 /// The random sets of a run: `sets` seeded samples (without replacement) of the pool.

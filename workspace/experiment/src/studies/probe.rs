@@ -5,8 +5,12 @@ use super::{Activations, RandomSets, StudyError, TextSet, mean_std};
 use crate::schema::{Experiment, ProbeStudy};
 use crate::table::{Table, TableError};
 use cavern_model::Site;
+use cavern_probe::mdl::ProbeOptions;
+use cavern_probe::measures::{MeasureOptions, Measures, measure};
 use cavern_probe::train_cav;
+use cavern_stats::{BootstrapMethod, bootstrap_ci};
 use indicatif::ProgressBar;
+use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
@@ -25,8 +29,12 @@ pub struct ProbeResult {
     pub accuracy_mean: f64,
     /// Their standard deviation over random sets.
     pub accuracy_std: f64,
+    /// 95% percentile-bootstrap interval of `accuracy_mean` over the random sets.
+    pub accuracy_ci: (f64, f64),
     /// Mean held-out accuracy of random-vs-random CAVs (chance baseline).
     pub random_accuracy_mean: f64,
+    /// Selectivity, MI and MDL on the concept against the first random set.
+    pub measures: Measures,
     /// Random sets used.
     pub random_sets: usize,
     /// Training examples per class.
@@ -73,6 +81,20 @@ pub fn run(
                 sizes = (cav.n_train, cav.n_test);
             }
             let (accuracy_mean, accuracy_std) = mean_std(&accuracies);
+            let accuracy_ci = bootstrap_ci(
+                &accuracies,
+                cavern_stats::mean,
+                BootstrapMethod::Percentile,
+                0.95,
+                BOOTSTRAP_RESAMPLES,
+                rng.random(),
+            )
+            .map(|b| (b.interval.low, b.interval.high))
+            .map_err(|source| StudyError::Stats {
+                context: format!("accuracy interval of {concept} at layer {layer}"),
+                source,
+            })?;
+            let measures = concept_measures(texts, &rows, random, &pool_rows, rng)?;
             out.push(ProbeResult {
                 concept: concept.clone(),
                 layer,
@@ -80,7 +102,9 @@ pub fn run(
                 pooling: pool.as_str().to_string(),
                 accuracy_mean,
                 accuracy_std,
+                accuracy_ci,
                 random_accuracy_mean: mean_std(&baseline).0,
+                measures,
                 random_sets: n_sets,
                 n_train: sizes.0,
                 n_test: sizes.1,
@@ -89,6 +113,37 @@ pub fn run(
         }
     }
     Ok(out)
+}
+
+/// Cross-validation folds of the selectivity and MI probes.
+const MEASURE_FOLDS: usize = 5;
+
+/// Bootstrap resamples of the accuracy and MI intervals.
+const BOOTSTRAP_RESAMPLES: usize = 1000;
+
+/// Selectivity, MI and MDL of the concept's examples (label 1) against random set 0's
+/// (label 0), balanced; each text is its own type for the control task.
+fn concept_measures(
+    texts: &[String],
+    rows: &[Vec<f32>],
+    random: &RandomSets,
+    pool_rows: &[Vec<f32>],
+    rng: &mut ChaCha8Rng,
+) -> Result<Measures, StudyError> {
+    let counter = &random.sets[0];
+    let n = rows.len().min(counter.len());
+    let mut data: Vec<Vec<f32>> = rows[..n].to_vec();
+    data.extend(counter[..n].iter().map(|&i| pool_rows[i].clone()));
+    let mut types: Vec<String> = texts[..n].to_vec();
+    types.extend(counter[..n].iter().map(|&i| random.pool[i].clone()));
+    let labels: Vec<usize> = (0..2 * n).map(|i| usize::from(i < n)).collect();
+    let options = MeasureOptions {
+        probe: ProbeOptions::default(),
+        folds: MEASURE_FOLDS,
+        seed: rng.random(),
+        resamples: BOOTSTRAP_RESAMPLES,
+    };
+    Ok(measure(&data, &labels, &types, 2, &options)?)
 }
 
 /// The `probe` table.
@@ -104,7 +159,19 @@ pub fn table(rows: &[ProbeResult]) -> Result<Table, TableError> {
         .with_str("pooling", col(&|r| r.pooling.clone()))?
         .with_f64("accuracy_mean", num(&|r| r.accuracy_mean))?
         .with_f64("accuracy_std", num(&|r| r.accuracy_std))?
+        .with_f64("accuracy_ci_low", num(&|r| r.accuracy_ci.0))?
+        .with_f64("accuracy_ci_high", num(&|r| r.accuracy_ci.1))?
         .with_f64("random_accuracy_mean", num(&|r| r.random_accuracy_mean))?
+        .with_f64("control_accuracy", num(&|r| r.measures.control_accuracy))?
+        .with_f64("selectivity", num(&|r| r.measures.selectivity))?
+        .with_f64("mi_bits", num(&|r| r.measures.mi_bits))?
+        .with_f64("mi_ci_low", num(&|r| r.measures.mi_low_bits))?
+        .with_f64("mi_ci_high", num(&|r| r.measures.mi_high_bits))?
+        .with_f64("mdl_compression", num(&|r| r.measures.mdl_compression))?
+        .with_f64(
+            "control_mdl_compression",
+            num(&|r| r.measures.control_mdl_compression),
+        )?
         .with_u64("random_sets", int(&|r| r.random_sets))?
         .with_u64("n_train", int(&|r| r.n_train))?
         .with_u64("n_test", int(&|r| r.n_test))

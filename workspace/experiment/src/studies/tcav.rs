@@ -10,8 +10,9 @@ use cavern_model::Site;
 use cavern_probe::cav::mean_projection;
 use cavern_probe::tcav::{directional_derivatives, summed_gradients, tcav_score};
 use cavern_probe::train_cav;
-use cavern_stats::welch_t_test;
+use cavern_stats::{BootstrapMethod, bootstrap_ci, welch_t_test};
 use indicatif::ProgressBar;
+use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
@@ -30,6 +31,8 @@ pub struct TcavResult {
     pub tcav_mean: f64,
     /// Its standard deviation over random runs.
     pub tcav_std: f64,
+    /// 95% percentile-bootstrap interval of `tcav_mean` over the random runs.
+    pub tcav_ci: (f64, f64),
     /// Mean TCAV score over random-vs-random CAVs.
     pub random_mean: f64,
     /// Its standard deviation.
@@ -56,6 +59,9 @@ pub struct TcavResult {
     pub correction: String,
     /// Significance level.
     pub alpha: f64,
+    /// Why the row should not be trusted (empty when there is nothing to say): a CAV near
+    /// chance, or too few random runs for the correction.
+    pub warning: String,
 }
 
 /// One CAV of a TCAV study: a concept (or random set) against one random set.
@@ -182,6 +188,19 @@ pub fn run(
                     source,
                 })?;
             let accuracies: Vec<f64> = file.accuracies.iter().map(|&a| a as f64).collect();
+            let tcav_ci = bootstrap_ci(
+                &scores,
+                cavern_stats::mean,
+                BootstrapMethod::Percentile,
+                0.95,
+                BOOTSTRAP_RESAMPLES,
+                rng.random(),
+            )
+            .map(|b| (b.interval.low, b.interval.high))
+            .map_err(|source| StudyError::Stats {
+                context: format!("TCAV interval for {concept} at layer {layer}"),
+                source,
+            })?;
             let ((tcav_mean, tcav_std), (random_mean, random_std)) =
                 (mean_std(&scores), mean_std(&random_scores));
             out.rows.push(TcavResult {
@@ -191,6 +210,7 @@ pub fn run(
                 site: site_name.clone(),
                 tcav_mean,
                 tcav_std,
+                tcav_ci,
                 random_mean,
                 random_std,
                 t_statistic: test.statistic,
@@ -204,6 +224,7 @@ pub fn run(
                 runs,
                 correction: study.correction.as_str().to_string(),
                 alpha: study.alpha,
+                warning: String::new(),
             });
             out.cavs.push(file);
             progress.inc(1);
@@ -213,13 +234,63 @@ pub fn run(
     Ok(out)
 }
 
-/// Adjusts the study's p-values over all its (concept, layer) cells and marks significance.
+/// Bootstrap resamples of the TCAV interval.
+const BOOTSTRAP_RESAMPLES: usize = 1000;
+
+/// A CAV whose mean held-out accuracy is below this, or within [`CHANCE_MARGIN`] of the
+/// random-vs-random CAVs', is near chance.
+const CHANCE_ACCURACY: f64 = 0.6;
+/// See [`CHANCE_ACCURACY`].
+const CHANCE_MARGIN: f64 = 0.1;
+/// Random runs Kim et al. (2018) recommend at least.
+const RECOMMENDED_RUNS: usize = 10;
+
+/// Adjusts the study's p-values over all its (concept, layer) cells, marks significance and
+/// writes each row's warnings.
 fn correct(rows: &mut [TcavResult], study: &TcavStudy) {
     let p: Vec<f64> = rows.iter().map(|r| r.p_value).collect();
+    let cells = rows.len();
     for (row, adjusted) in rows.iter_mut().zip(study.correction.adjust(&p)) {
         row.p_adjusted = adjusted;
         row.significant = adjusted < study.alpha;
+        row.warning = warnings(row, cells).join("; ");
     }
+}
+
+/// What makes a row untrustworthy.
+fn warnings(row: &TcavResult, cells: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    if row.cav_accuracy < CHANCE_ACCURACY || row.cav_accuracy < row.random_accuracy + CHANCE_MARGIN
+    {
+        out.push(format!(
+            "CAV accuracy {:.2} is near chance (random-vs-random {:.2}): the concept is not \
+             linearly separable here and its TCAV score means nothing",
+            row.cav_accuracy, row.random_accuracy
+        ));
+    }
+    // The smallest two-sided p-value any rank test of n against n scores can give is
+    // 2 / C(2n, n); the strictest corrected threshold is alpha / cells.
+    let threshold = row.alpha / cells as f64;
+    if smallest_rank_p(row.runs) > threshold {
+        out.push(format!(
+            "{} random runs cannot reach the corrected level {threshold:.2e} (alpha / {cells} \
+             cells) with any two-sample rank test; use more random runs",
+            row.runs
+        ));
+    } else if row.runs < RECOMMENDED_RUNS {
+        out.push(format!(
+            "only {} random runs (at least {RECOMMENDED_RUNS} recommended)",
+            row.runs
+        ));
+    }
+    out
+}
+
+/// `2 / C(2n, n)`: the smallest two-sided p-value of an exact rank test of `n` against `n`.
+fn smallest_rank_p(n: usize) -> f64 {
+    // C(2n, n) = prod_{i=1..n} (n + i) / i, in logs to stay finite.
+    let log_binomial: f64 = (1..=n).map(|i| ((n + i) as f64 / i as f64).ln()).sum();
+    (2.0f64.ln() - log_binomial).exp().min(1.0)
 }
 
 /// Index of the target in the model's output logits.
@@ -245,6 +316,8 @@ pub fn summary_table(rows: &[TcavResult]) -> Result<Table, TableError> {
         .with_str("site", text(&|r| r.site.clone()))?
         .with_f64("tcav_mean", num(&|r| r.tcav_mean))?
         .with_f64("tcav_std", num(&|r| r.tcav_std))?
+        .with_f64("tcav_ci_low", num(&|r| r.tcav_ci.0))?
+        .with_f64("tcav_ci_high", num(&|r| r.tcav_ci.1))?
         .with_f64("random_mean", num(&|r| r.random_mean))?
         .with_f64("random_std", num(&|r| r.random_std))?
         .with_f64("t_statistic", num(&|r| r.t_statistic))?
@@ -257,7 +330,8 @@ pub fn summary_table(rows: &[TcavResult]) -> Result<Table, TableError> {
         .with_f64("cap_mean", num(&|r| r.cap_mean))?
         .with_u64("runs", int(&|r| r.runs))?
         .with_str("correction", text(&|r| r.correction.clone()))?
-        .with_f64("alpha", num(&|r| r.alpha))
+        .with_f64("alpha", num(&|r| r.alpha))?
+        .with_str("warning", text(&|r| r.warning.clone()))
 }
 
 /// The `tcav_runs` table: one row per CAV, for the score distributions.
@@ -273,4 +347,16 @@ pub fn runs_table(runs: &[TcavRun]) -> Result<Table, TableError> {
             "cav_accuracy",
             runs.iter().map(|r| r.cav_accuracy).collect(),
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::smallest_rank_p;
+
+    #[test]
+    fn smallest_rank_p_is_two_over_the_central_binomial() {
+        assert_eq!(smallest_rank_p(1), 1.0);
+        assert!((smallest_rank_p(3) - 2.0 / 20.0).abs() < 1e-12);
+        assert!((smallest_rank_p(10) - 2.0 / 184_756.0).abs() < 1e-15);
+    }
 }

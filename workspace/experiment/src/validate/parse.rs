@@ -3,7 +3,8 @@
 
 use crate::error::{Diagnostic, SourceText, did_you_mean, suggest};
 use crate::schema::{
-    RawExperiment, RawHead, RawProbe, RawRandom, RawSource, RawTable, RawTcav, TOP_LEVEL_KEYS,
+    RawAttention, RawExperiment, RawHead, RawProbe, RawRandom, RawSource, RawTable, RawTcav,
+    TOP_LEVEL_KEYS,
 };
 use std::ops::Range;
 use toml::Spanned;
@@ -53,6 +54,7 @@ pub(super) struct RawFile {
     pub random: Slot<RawRandom>,
     pub probes: Vec<Parsed<RawProbe>>,
     pub tcavs: Vec<Parsed<RawTcav>>,
+    pub attentions: Vec<Parsed<RawAttention>>,
     /// Span of the first `[[probe]]` or `[[tcav]]`, when the file has studies.
     pub first_study: Option<Range<usize>>,
 }
@@ -78,6 +80,7 @@ pub(super) fn parse(
         random: Slot::Absent,
         probes: Vec::new(),
         tcavs: Vec::new(),
+        attentions: Vec::new(),
         first_study: None,
     };
     for (key, value) in root.into_inner() {
@@ -86,6 +89,7 @@ pub(super) fn parse(
             "random" => file.random = parser.table(value, "[random]"),
             "head" => file.head = parser.table(value, "[head]"),
             "concepts" => file.concepts = parser.concepts(value),
+            "attention" => file.attentions = parser.array(value, "attention"),
             "probe" | "tcav" => {
                 let starts = [file.first_study.take(), study_start(&value)];
                 file.first_study = starts.into_iter().flatten().min_by_key(|s| s.start);

@@ -149,7 +149,7 @@ impl Resolver<'_> {
         valid.then_some(names)
     }
 
-    fn layers(&mut self, layers: &Spanned<RawLayers>, ctx: &str) -> Option<Vec<usize>> {
+    pub(super) fn layers(&mut self, layers: &Spanned<RawLayers>, ctx: &str) -> Option<Vec<usize>> {
         // Without a known model there is nothing to check against (already reported).
         let (model, n_layers) = self.model.as_ref().map(|(m, f)| (m.clone(), f.n_layers))?;
         let list = match layers.get_ref() {
@@ -239,7 +239,11 @@ impl Resolver<'_> {
         }
     }
 
-    fn inputs(&mut self, inputs: &Spanned<RawInputs>, t: &TableCtx<'_>) -> Option<Vec<String>> {
+    pub(super) fn inputs(
+        &mut self,
+        inputs: &Spanned<RawInputs>,
+        t: &TableCtx<'_>,
+    ) -> Option<Vec<String>> {
         if t.was_reported("inputs") {
             return None;
         }
@@ -252,7 +256,7 @@ impl Resolver<'_> {
                 vars: None,
             },
         };
-        let set = self.load(&source, inputs.span(), "`inputs` of [[tcav]]")?;
+        let set = self.load(&source, inputs.span(), &format!("`inputs` of {}", t.name))?;
         Some(set.examples)
     }
 

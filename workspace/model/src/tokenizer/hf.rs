@@ -48,6 +48,23 @@ impl HfTokenizer {
         Ok((encoding.get_ids().to_vec(), encoding.get_tokens().to_vec()))
     }
 
+    /// Whether each token of `text` (as [`HfTokenizer::encode`] cuts it) is a special token:
+    /// the encoding's special-tokens mask (`[CLS]`, `[SEP]`).
+    pub fn special_mask(&self, text: &str) -> Result<Vec<bool>, ModelError> {
+        let encoding = self
+            .inner
+            .encode(text, true)
+            .map_err(|e| ModelError::Tokenize {
+                text: text.to_string(),
+                detail: e.to_string(),
+            })?;
+        Ok(encoding
+            .get_special_tokens_mask()
+            .iter()
+            .map(|&m| m == 1)
+            .collect())
+    }
+
     /// The id of `text` when it is one token without special tokens added.
     pub fn single_token(&self, text: &str) -> Option<u32> {
         let encoding = self.inner.encode(text, false).ok()?;

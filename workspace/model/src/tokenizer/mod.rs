@@ -42,6 +42,21 @@ impl Tokenizer {
         Ok(Encoding { ids, tokens })
     }
 
+    /// Whether each token of `text` (as [`Tokenizer::encode`] cuts it) is a special token: the
+    /// encoding's special-tokens mask for a `tokenizer.json` (`[CLS]`, `[SEP]`), the GGUF
+    /// control and user-defined tokens for BPE; the toy word tokenizer has none.
+    pub fn special_mask(&self, text: &str) -> Result<Vec<bool>, ModelError> {
+        Ok(match self {
+            Tokenizer::Word(t) => vec![false; t.encode(text).0.len()],
+            Tokenizer::Bpe(t) => t
+                .encode(text)
+                .into_iter()
+                .map(|id| t.is_special(id))
+                .collect(),
+            Tokenizer::HuggingFace(t) => t.special_mask(text)?,
+        })
+    }
+
     /// The id of the one token `text` stands for (`" Paris"` for a BPE vocabulary), or `None`
     /// when it is not exactly one token.
     pub fn single_token(&self, text: &str) -> Option<u32> {
