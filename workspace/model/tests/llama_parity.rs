@@ -11,7 +11,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use cavern_model::config::{OutputHead, Positions};
 use cavern_model::gguf::{GgmlType, GgufFile, MetaValue};
 use cavern_model::llama::{config_from_gguf, load_gguf_weights};
-use cavern_model::{BatchInfo, Hooks, ModelError, Site, SitePoint, TokenBatch, Transformer};
+use cavern_model::{ModelError, Site, SitePoint, TokenBatch, Transformer};
 use serde::Deserialize;
 
 mod common;
