@@ -26,6 +26,9 @@ pub fn key_columns(table: &str) -> &'static [&'static str] {
         "tcav" => &["concept", "target", "layer", "site"],
         "tcav_runs" => &["concept", "target", "layer", "site", "run"],
         "probe" => &["concept", "layer", "site"],
+        "probe_relative" => &["concept", "other", "layer", "site"],
+        "decomposition" => &["concept", "layer", "site", "rank"],
+        "head" => &["class"],
         "attention_heads" => &["study", "layer", "head"],
         "attention_pattern" => &["study", "layer", "head", "query", "key"],
         _ => &[],
@@ -232,7 +235,10 @@ pub fn compare_runs(a: &Path, b: &Path, tolerance: f64) -> Result<Comparison, Ru
 /// Known tables first, in the order the runner writes them.
 fn table_rank(name: &str) -> usize {
     [
+        "head",
         "probe",
+        "probe_relative",
+        "decomposition",
         "tcav",
         "tcav_runs",
         "attention_heads",

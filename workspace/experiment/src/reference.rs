@@ -105,6 +105,12 @@ CAV accuracy for every concept x layer.
 | folds          | integer            | -            | k-fold cross-validated accuracy instead  |
 |                |                    |              | (>= 2, not with `holdout`); the CAV is   |
 |                |                    |              | then fitted on all examples              |
+| relative       | boolean            | false        | also train each concept against each     |
+|                |                    |              | other listed concept (relative CAVs;     |
+|                |                    |              | needs two or more): `probe_relative`     |
+| decompose      | boolean            | false        | also write the concept examples that     |
+|                |                    |              | carry each concept's direction (non-     |
+|                |                    |              | negative least squares): `decomposition` |
 
 ## [[tcav]]
 

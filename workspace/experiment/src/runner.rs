@@ -83,7 +83,7 @@ pub fn run(
     let progress = progress_bar(experiment, options.quiet);
 
     let mut activations = Activations::new(model, experiment.batch_size);
-    let probe_rows = timings.time("probe", || {
+    let probes = timings.time("probe", || {
         run_probes(
             &experiment.probes,
             experiment,
@@ -127,7 +127,9 @@ pub fn run(
         for table in [
             studies::examples::table(&example_sets)?,
             studies::head::table(head.as_ref())?,
-            studies::probe::table(&probe_rows)?,
+            studies::probe::table(&probes.rows)?,
+            studies::probe::relative_table(&probes.relative)?,
+            studies::probe::decomposition_table(&probes.decomposition)?,
             studies::tcav::summary_table(&tcav.rows)?,
             studies::tcav::runs_table(&tcav.runs)?,
             studies::attention::heads_table(&attention.heads)?,
@@ -172,7 +174,7 @@ pub fn run(
             tcav: tcav.rows.clone(),
             tcav_runs: tcav.runs.clone(),
             example_sets,
-            probes: probe_rows.clone(),
+            probes: probes.rows.clone(),
             attention: attention.heads,
         },
     )?;
@@ -186,19 +188,15 @@ fn run_probes(
     activations: &mut Activations,
     rng: &mut ChaCha8Rng,
     progress: &ProgressBar,
-) -> Result<Vec<studies::probe::ProbeResult>, RunError> {
-    let mut rows = Vec::new();
+) -> Result<studies::probe::ProbeOutput, RunError> {
+    let mut out = studies::probe::ProbeOutput::default();
     for study in probes {
-        rows.extend(studies::probe::run(
-            study,
-            experiment,
-            random,
-            activations,
-            rng,
-            progress,
-        )?);
+        let study_out = studies::probe::run(study, experiment, random, activations, rng, progress)?;
+        out.rows.extend(study_out.rows);
+        out.relative.extend(study_out.relative);
+        out.decomposition.extend(study_out.decomposition);
     }
-    Ok(rows)
+    Ok(out)
 }
 
 /// Short hash naming a default run folder: the experiment file and the effective seed.

@@ -264,6 +264,8 @@ pub struct RawProbe {
     pub max_iterations: Option<Spanned<usize>>,
     pub holdout: Option<Spanned<f64>>,
     pub folds: Option<Spanned<usize>>,
+    pub relative: Option<Spanned<bool>>,
+    pub decompose: Option<Spanned<bool>>,
 }
 
 impl RawProbe {
@@ -294,6 +296,8 @@ impl RawTable for RawProbe {
         "max_iterations",
         "holdout",
         "folds",
+        "relative",
+        "decompose",
     ];
 }
 
@@ -551,6 +555,10 @@ pub struct ProbeStudy {
     pub site: SitePoint,
     pub pooling: Pooling,
     pub cav: CavOptions,
+    /// Also separate each concept from each other listed concept (relative CAVs).
+    pub relative: bool,
+    /// Also decompose each concept's direction into its examples.
+    pub decompose: bool,
 }
 
 /// A resolved `[[tcav]]`.

@@ -690,6 +690,32 @@ fn a_head_gives_a_sentence_encoder_class_targets() {
 }
 
 #[test]
+fn relative_cavs_need_two_concepts() {
+    let toml = format!(
+        "{HEAD}[concepts.a]\n{SIX}\n[concepts.b]\n{SIX}\n{}\n\
+         [[probe]]\nconcepts = [\"a\"]\nlayers = [0]\nrelative = true\n\
+         [[probe]]\nconcepts = [\"a\", \"b\"]\nlayers = [0]\nrelative = true\ndecompose = true\n",
+        pool()
+    );
+    let d = errors(&toml);
+    assert_eq!(d.len(), 1, "{d:#?}");
+    expect(
+        &d,
+        "`relative` in [[probe]] needs at least two concepts",
+        13,
+        12,
+    );
+    let fixed = toml.replacen(
+        "concepts = [\"a\"]\nlayers = [0]\nrelative = true\n",
+        "concepts = [\"a\"]\nlayers = [0]\n",
+        1,
+    );
+    let experiment = load_str(&fixed).expect("valid");
+    assert!(!experiment.probes[0].relative && !experiment.probes[0].decompose);
+    assert!(experiment.probes[1].relative && experiment.probes[1].decompose);
+}
+
+#[test]
 fn unknown_model_lists_known_models() {
     let d = errors("[experiment]\nname = \"t\"\nmodel = \"toy-sentimnt\"\n");
     assert_eq!(

@@ -4,6 +4,7 @@
 pub mod attention;
 pub mod cav;
 pub mod control;
+pub mod decompose;
 pub mod error;
 pub mod extract;
 pub mod head;

@@ -26,14 +26,25 @@ impl Resolver<'_> {
         parsed: &Parsed<RawProbe>,
         defined: &[&str],
     ) -> Option<ProbeStudy> {
-        let t = TableCtx::new("[[probe]]", parsed);
-        let shared = self.shared(parsed.raw.get_ref().study(), &t, defined)?;
+        let (t, raw) = (TableCtx::new("[[probe]]", parsed), parsed.raw.get_ref());
+        let shared = self.shared(raw.study(), &t, defined)?;
+        let flag = |value: &Option<Spanned<bool>>| value.as_ref().is_some_and(|v| *v.get_ref());
+        if let Some(relative) = raw.relative.as_ref().filter(|_| shared.concepts.len() < 2)
+            && *relative.get_ref()
+        {
+            let message = "`relative` in [[probe]] needs at least two concepts".to_string();
+            let help = "relative CAVs separate each listed concept from each other one";
+            self.report(relative.span(), message, Some(help.into()));
+            return None;
+        }
         Some(ProbeStudy {
             concepts: shared.concepts,
             layers: shared.layers,
             site: shared.site,
             pooling: shared.pooling,
             cav: shared.cav,
+            relative: flag(&raw.relative),
+            decompose: flag(&raw.decompose),
         })
     }
 
