@@ -86,7 +86,9 @@ has any `[[probe]]` or `[[tcav]]`.
 
 ## [[probe]]
 
-CAV accuracy for every concept x layer.
+CAV accuracy for every concept x layer x site, with a bootstrap interval, the
+random-vs-random baseline, control-task selectivity, mutual information and
+MDL compression (see docs/tables.md).
 
 | key            | type               | default      | meaning                                  |
 |----------------|--------------------|--------------|------------------------------------------|
@@ -105,6 +107,8 @@ CAV accuracy for every concept x layer.
 | folds          | integer            | -            | k-fold cross-validated accuracy instead  |
 |                |                    |              | (>= 2, not with `holdout`); the CAV is   |
 |                |                    |              | then fitted on all examples              |
+| sites          | array of strings   | -            | several sites swept in one study (each   |
+|                |                    |              | as for `site`; not with `site`)          |
 | relative       | boolean            | false        | also train each concept against each     |
 |                |                    |              | other listed concept (relative CAVs;     |
 |                |                    |              | needs two or more): `probe_relative`     |

@@ -213,7 +213,7 @@ fn progress_bar(experiment: &Experiment, quiet: bool) -> ProgressBar {
     let cells: usize = experiment
         .probes
         .iter()
-        .map(|p| p.concepts.len() * p.layers.len())
+        .map(|p| p.concepts.len() * p.layers.len() * p.sites.len())
         .chain(
             experiment
                 .tcavs

@@ -264,6 +264,7 @@ pub struct RawProbe {
     pub max_iterations: Option<Spanned<usize>>,
     pub holdout: Option<Spanned<f64>>,
     pub folds: Option<Spanned<usize>>,
+    pub sites: Option<Spanned<Vec<Spanned<String>>>>,
     pub relative: Option<Spanned<bool>>,
     pub decompose: Option<Spanned<bool>>,
 }
@@ -296,6 +297,7 @@ impl RawTable for RawProbe {
         "max_iterations",
         "holdout",
         "folds",
+        "sites",
         "relative",
         "decompose",
     ];
@@ -552,7 +554,8 @@ pub struct HeadSpec {
 pub struct ProbeStudy {
     pub concepts: Vec<String>,
     pub layers: Vec<usize>,
-    pub site: SitePoint,
+    /// Every site the study sweeps (`site`, or the list `sites`).
+    pub sites: Vec<SitePoint>,
     pub pooling: Pooling,
     pub cav: CavOptions,
     /// Also separate each concept from each other listed concept (relative CAVs).

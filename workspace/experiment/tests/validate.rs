@@ -175,8 +175,8 @@ fn full_file_resolves_every_value() {
     assert_eq!(all.concepts, ["praise", "colour"]);
     assert_eq!(all.layers, [0, 1]);
     assert_eq!(
-        (all.site, all.pooling),
-        (SitePoint::ResidPost, Pooling::Mean)
+        (all.sites.as_slice(), all.pooling),
+        ([SitePoint::ResidPost].as_slice(), Pooling::Mean)
     );
     assert_eq!(all.cav.method, CavMethod::Logistic);
     assert_eq!(
@@ -185,8 +185,8 @@ fn full_file_resolves_every_value() {
     );
     assert_eq!(tuned.layers, [1]);
     assert_eq!(
-        (tuned.site, tuned.pooling),
-        (SitePoint::MlpOut, Pooling::Last)
+        (tuned.sites.as_slice(), tuned.pooling),
+        ([SitePoint::MlpOut].as_slice(), Pooling::Last)
     );
     assert_eq!(tuned.cav.method, CavMethod::MeanDifference);
     assert_eq!(
@@ -713,6 +713,30 @@ fn relative_cavs_need_two_concepts() {
     let experiment = load_str(&fixed).expect("valid");
     assert!(!experiment.probes[0].relative && !experiment.probes[0].decompose);
     assert!(experiment.probes[1].relative && experiment.probes[1].decompose);
+}
+
+#[test]
+fn a_probe_sweeps_a_list_of_sites() {
+    let body = format!(
+        "{HEAD}[concepts.a]\n{SIX}\n{}\n[[probe]]\nconcepts = [\"a\"]\nlayers = [0]\n",
+        pool()
+    );
+    let experiment =
+        load_str(&format!("{body}sites = [\"resid_post\", \"attn_out\"]\n")).expect("valid");
+    assert_eq!(
+        experiment.probes[0].sites,
+        [SitePoint::ResidPost, SitePoint::AttnOut]
+    );
+    let d = errors(&format!("{body}sites = [\"resid_post\", \"atn_out\"]\n"));
+    assert!(
+        help(expect(&d, "unknown site `atn_out`", 11, 24)).contains("did you mean `attn_out`?")
+    );
+    let d = errors(&format!("{body}sites = [\"mlp_out\", \"mlp_out\"]\n"));
+    expect(&d, "site `mlp_out` is listed twice in [[probe]]", 11, 21);
+    let d = errors(&format!("{body}site = \"embed\"\nsites = [\"mlp_out\"]\n"));
+    expect(&d, "[[probe]] has both `site` and `sites`", 12, 9);
+    let d = errors(&format!("{body}sites = []\n"));
+    expect(&d, "`sites` in [[probe]] is empty", 11, 9);
 }
 
 #[test]

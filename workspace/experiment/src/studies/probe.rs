@@ -113,8 +113,12 @@ pub fn run(
     let pool = study.pooling;
     let n_sets = random.sets.len();
     let mut out = ProbeOutput::default();
-    for &layer in &study.layers {
-        let site = Site::new(study.site, layer);
+    let cells = study
+        .sites
+        .iter()
+        .flat_map(|&p| study.layers.iter().map(move |&l| (p, l)));
+    for (point, layer) in cells {
+        let site = Site::new(point, layer);
         let pool_rows = activations
             .rows(&TextSet::RandomPool, &random.pool, site, pool)?
             .to_vec();
@@ -180,21 +184,21 @@ pub fn run(
         }
         if study.relative {
             out.relative
-                .extend(relative_rows(study, experiment, layer, activations, rng)?);
+                .extend(relative_rows(study, experiment, site, activations, rng)?);
         }
     }
     Ok(out)
 }
 
-/// Each listed concept against each other one at `layer`.
+/// Each listed concept against each other one at `site`.
 fn relative_rows(
     study: &ProbeStudy,
     experiment: &Experiment,
-    layer: usize,
+    site: Site,
     activations: &mut Activations,
     rng: &mut ChaCha8Rng,
 ) -> Result<Vec<RelativeResult>, StudyError> {
-    let site = Site::new(study.site, layer);
+    let layer = site.layer.unwrap_or(0);
     let mut rows = Vec::with_capacity(study.concepts.len());
     for concept in &study.concepts {
         let texts = &experiment.concepts[concept];

@@ -37,10 +37,14 @@ impl Resolver<'_> {
             self.report(relative.span(), message, Some(help.into()));
             return None;
         }
+        let sites = match &raw.sites {
+            None => vec![shared.site],
+            Some(list) => self.site_list(list, raw.site.is_some(), &t)?,
+        };
         Some(ProbeStudy {
             concepts: shared.concepts,
             layers: shared.layers,
-            site: shared.site,
+            sites,
             pooling: shared.pooling,
             cav: shared.cav,
             relative: flag(&raw.relative),
@@ -76,6 +80,37 @@ impl Resolver<'_> {
             alpha: alpha?,
             correction: correction?,
         })
+    }
+
+    /// `sites` of a `[[probe]]`: one or more distinct sites, and no `site` beside it.
+    fn site_list(
+        &mut self,
+        list: &Spanned<Vec<Spanned<String>>>,
+        with_site: bool,
+        t: &TableCtx<'_>,
+    ) -> Option<Vec<SitePoint>> {
+        if with_site {
+            let message = "[[probe]] has both `site` and `sites`".to_string();
+            let help = "keep one: `site = \"...\"` for one site, `sites = [...]` for several";
+            self.report(list.span(), message, Some(help.into()));
+            return None;
+        }
+        if list.get_ref().is_empty() {
+            let message = "`sites` in [[probe]] is empty".to_string();
+            self.report(list.span(), message, Some("list one or more sites".into()));
+            return None;
+        }
+        let mut sites = Vec::new();
+        for item in list.get_ref() {
+            let site: SitePoint = self.choice(&Some(item.clone()), "site", t)?;
+            if sites.contains(&site) {
+                let message = format!("site `{}` is listed twice in [[probe]]", site.as_str());
+                self.report(item.span(), message, None);
+                return None;
+            }
+            sites.push(site);
+        }
+        Some(sites)
     }
 
     fn shared(&mut self, raw: RawStudy<'_>, t: &TableCtx<'_>, defined: &[&str]) -> Option<Shared> {
