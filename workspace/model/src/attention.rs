@@ -1,6 +1,7 @@
 //! Multi-head (grouped-query) self-attention with `pattern` and `z` hook points.
 
 use crate::config::TransformerConfig;
+use crate::linear;
 use crate::hooks::{self, BatchInfo, Hooks};
 use crate::rope::Rope;
 use crate::site::{Site, SitePoint};
@@ -69,9 +70,9 @@ impl Attention {
         let [b, t, _] = x.dims();
         let (h, kv, dh) = (self.n_heads, self.n_kv_heads, self.d_head);
         let split = |y: Tensor<3>, heads: usize| y.reshape([b, t, heads, dh]).swap_dims(1, 2);
-        let mut q = split(self.q.forward(x.clone()), h);
-        let mut k = split(self.k.forward(x.clone()), kv);
-        let mut v = split(self.v.forward(x), kv);
+        let mut q = split(linear::tokens(&self.q, x.clone()), h);
+        let mut k = split(linear::tokens(&self.k, x.clone()), kv);
+        let mut v = split(linear::tokens(&self.v, x), kv);
         if let Some(rope) = rope {
             q = rope.apply(q);
             k = rope.apply(k);
@@ -90,6 +91,6 @@ impl Attention {
         let pattern = hooks::heads(hooks, Site::new(SitePoint::Pattern, layer), batch, pattern);
         let z = pattern.matmul(v).swap_dims(1, 2);
         let z = hooks::heads(hooks, Site::new(SitePoint::Z, layer), batch, z);
-        self.o.forward(z.reshape([b, t, h * dh]))
+        linear::tokens(&self.o, z.reshape([b, t, h * dh]))
     }
 }

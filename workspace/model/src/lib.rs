@@ -15,6 +15,7 @@ pub mod error;
 pub mod fetch;
 pub mod gguf;
 pub mod hooks;
+pub mod linear;
 pub mod llama;
 pub mod load;
 pub mod loaded;

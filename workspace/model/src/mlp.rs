@@ -1,6 +1,7 @@
 //! The feed-forward block with its `mlp.hook_post` point.
 
 use crate::config::{MlpActivation, TransformerConfig};
+use crate::linear;
 use crate::hooks::{self, BatchInfo, Hooks};
 use crate::site::{Site, SitePoint};
 use burn::module::Module;
@@ -47,13 +48,13 @@ impl Mlp {
         hooks: &mut dyn Hooks,
         batch: &BatchInfo,
     ) -> Tensor<3> {
-        let up = self.up.forward(x.clone());
+        let up = linear::tokens(&self.up, x.clone());
         let hidden = match (&self.gate, self.activation) {
-            (Some(gate), _) => silu(gate.forward(x)) * up,
+            (Some(gate), _) => silu(linear::tokens(gate, x)) * up,
             (None, MlpActivation::Relu) => relu(up),
             (None, _) => gelu(up),
         };
         let hidden = hooks::stream(hooks, Site::new(SitePoint::MlpPost, layer), batch, hidden);
-        self.down.forward(hidden)
+        linear::tokens(&self.down, hidden)
     }
 }
