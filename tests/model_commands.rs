@@ -4,7 +4,10 @@
 mod common;
 
 use common::{assert_exit, assert_no_panic, describe, run_cavern, stderr, stdout};
+use std::ffi::OsString;
 use std::fs;
+use std::path::Path;
+use std::process::Output;
 
 #[test]
 fn predict_gives_the_toy_models_known_answers() {
@@ -44,6 +47,16 @@ fn predict_gives_the_toy_models_known_answers() {
     );
 }
 
+/// Runs `cavern extract` on toy-sentiment with `input`, `out` and `extra` arguments.
+fn extract(input: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args: Vec<OsString> = ["extract", "--model", "toy-sentiment", "--input"]
+        .map(OsString::from)
+        .to_vec();
+    args.extend([input.into(), "--out".into(), out.into()]);
+    args.extend(extra.iter().map(OsString::from));
+    run_cavern(args)
+}
+
 #[test]
 fn extract_writes_one_row_per_token_or_text() {
     let dir = tempfile::tempdir().unwrap();
@@ -54,30 +67,21 @@ fn extract_writes_one_row_per_token_or_text() {
     )
     .unwrap();
     let out_file = dir.path().join("acts.safetensors");
-    let out = run_cavern([
-        "extract".as_ref(),
-        "--model".as_ref(),
-        "toy-sentiment".as_ref(),
-        "--input".as_ref(),
-        input.as_os_str(),
-        "--sites".as_ref(),
-        "embed,resid_post".as_ref(),
-        "--layers".as_ref(),
-        "1".as_ref(),
-        "--out".as_ref(),
-        out_file.as_os_str(),
-    ]);
+    let out = extract(
+        &input,
+        &out_file,
+        &["--sites", "embed,resid_post", "--layers", "1"],
+    );
     assert_exit(&out, 0);
     let bytes = fs::read(&out_file).unwrap();
     let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     // 4 + 5 tokens; d_model 32.
-    assert_eq!(
-        tensors.tensor("blocks.1.hook_resid_post").unwrap().shape(),
-        [9, 32]
-    );
-    assert_eq!(tensors.tensor("embed").unwrap().shape(), [9, 32]);
-    let examples = tensors.tensor("example").unwrap();
-    let examples: Vec<i64> = examples
+    let shape = |name: &str| tensors.tensor(name).unwrap().shape().to_vec();
+    assert_eq!(shape("blocks.1.hook_resid_post"), [9, 32]);
+    assert_eq!(shape("embed"), [9, 32]);
+    let examples: Vec<i64> = tensors
+        .tensor("example")
+        .unwrap()
         .data()
         .chunks_exact(8)
         .map(|b| i64::from_le_bytes(b.try_into().unwrap()))
@@ -90,57 +94,27 @@ fn extract_writes_one_row_per_token_or_text() {
     assert_eq!(meta["tokens"][7], "not");
 
     let npy = dir.path().join("pooled.npy");
-    let out = run_cavern([
-        "extract".as_ref(),
-        "--model".as_ref(),
-        "toy-sentiment".as_ref(),
-        "--input".as_ref(),
-        input.as_os_str(),
-        "--layers".as_ref(),
-        "0".as_ref(),
-        "--pooling".as_ref(),
-        "mean".as_ref(),
-        "--out".as_ref(),
-        npy.as_os_str(),
-    ]);
+    let out = extract(&input, &npy, &["--layers", "0", "--pooling", "mean"]);
     assert_exit(&out, 0);
     // NPY v1 header padded to 64 bytes, then 2 rows x 32 f32.
     assert_eq!(fs::read(&npy).unwrap().len(), 128 + 2 * 32 * 4);
 
+    let bad = dir.path().join("bad.npy");
     for (args, message) in [
-        (vec!["--layers", "0,1"], "a .npy file holds one array"),
-        (vec!["--sites", "pattern"], "per-head site"),
+        (&["--layers", "0,1"][..], "a .npy file holds one array"),
+        (&["--sites", "pattern"][..], "per-head site"),
         (
-            vec!["--layers", "7"],
+            &["--layers", "7"][..],
             "\"7\" is not a layer of this model (0 to 1)",
         ),
     ] {
-        let bad = dir.path().join("bad.npy");
-        let mut all = vec![
-            "extract".to_string(),
-            "--model".into(),
-            "toy-sentiment".into(),
-            "--input".into(),
-            input.display().to_string(),
-            "--out".into(),
-            bad.display().to_string(),
-        ];
-        all.extend(args.iter().map(|a| a.to_string()));
-        let out = run_cavern(&all);
+        let out = extract(&input, &bad, args);
         assert_exit(&out, 2);
         assert_no_panic(&out);
         assert!(stderr(&out).contains(message), "{}", describe(&out));
         assert!(!bad.exists(), "a failed extract left {}", bad.display());
     }
-    let out = run_cavern([
-        "extract".as_ref(),
-        "--model".as_ref(),
-        "toy-sentiment".as_ref(),
-        "--input".as_ref(),
-        input.as_os_str(),
-        "--out".as_ref(),
-        npy.as_os_str(),
-    ]);
+    let out = extract(&input, &npy, &[]);
     assert_exit(&out, 2);
     assert!(
         stderr(&out).contains("already exists"),

@@ -1,8 +1,8 @@
 //! Multi-head (grouped-query) self-attention with `pattern` and `z` hook points.
 
 use crate::config::TransformerConfig;
-use crate::linear;
 use crate::hooks::{self, BatchInfo, Hooks};
+use crate::linear;
 use crate::rope::Rope;
 use crate::site::{Site, SitePoint};
 use burn::module::Module;

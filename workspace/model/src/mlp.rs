@@ -1,8 +1,8 @@
 //! The feed-forward block with its `mlp.hook_post` point.
 
 use crate::config::{MlpActivation, TransformerConfig};
-use crate::linear;
 use crate::hooks::{self, BatchInfo, Hooks};
+use crate::linear;
 use crate::site::{Site, SitePoint};
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
