@@ -94,7 +94,8 @@ enum Command {
         /// The experiment file (TOML).
         file: PathBuf,
         /// Print the result as JSON on standard output: `{"file", "ok": true, "name", "model",
-        /// "seed", "concepts", "probe_studies", "tcav_studies", "attention_studies"}`, or
+        /// "seed", "concepts", "probe_studies", "tcav_studies", "attention_studies",
+        /// "attribution_studies"}`, or
         /// `{"file", "ok": false, "diagnostics": [{"file", "line", "column", "message",
         /// "help"}]}` with exit code 2.
         #[arg(long)]
@@ -323,12 +324,14 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
                 return Ok(());
             }
             println!(
-                "{}: ok ({} concept sets, {} probe, {} tcav and {} attention studies on {})",
+                "{}: ok ({} concept sets, {} probe, {} tcav, {} attention and {} attribution \
+                 studies on {})",
                 file.display(),
                 experiment.concepts.len(),
                 experiment.probes.len(),
                 experiment.tcavs.len(),
                 experiment.attentions.len(),
+                experiment.attributions.len(),
                 experiment.model.label()
             );
             Ok(())

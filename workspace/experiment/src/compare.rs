@@ -31,6 +31,8 @@ pub fn key_columns(table: &str) -> &'static [&'static str] {
         "head" => &["class"],
         "attention_heads" => &["study", "layer", "head"],
         "attention_pattern" => &["study", "layer", "head", "query", "key"],
+        "attributions" => &["study", "input", "method", "position"],
+        "attribution_summary" => &["study", "input", "method"],
         _ => &[],
     }
 }
@@ -243,6 +245,8 @@ fn table_rank(name: &str) -> usize {
         "tcav_runs",
         "attention_heads",
         "attention_pattern",
+        "attributions",
+        "attribution_summary",
     ]
     .iter()
     .position(|t| *t == name)

@@ -6,7 +6,7 @@
 pub const SCHEMA_REFERENCE: &str = r##"# Experiment file reference
 
 An experiment file is TOML. Top-level keys: `experiment`, `concepts`, `head`,
-`random`, `probe`, `tcav`, `attention`; any other key is an error. Relative paths resolve against the
+`random`, `probe`, `tcav`, `attention`, `attribution`; any other key is an error. Relative paths resolve against the
 directory of the experiment file.
 
 ## [experiment] (required)
@@ -158,6 +158,51 @@ tokens. Needs no [random] pool.
 |                 |              |         | over the inputs, when every input has the |
 |                 |              |         | same number of tokens, at most 64         |
 
+## [[attribution]]
+
+Which input tokens drive a target logit f, one value per token of each input
+(tables `attributions` and `attribution_summary`). Needs no [random] pool.
+With a [head], `class` targets name its classes.
+
+- `saliency`: the gradient norm ‖∂f/∂a_t‖ at the site;
+- `gradient_x_input`: Σ_d (∂f/∂a_td)·a_td at the site;
+- `integrated_gradients`: Σ_d (a − a')_td times the mean of ∂f/∂a_td at the
+  midpoints of the straight path from the baseline a' to a; the attributions
+  sum to f(x) − f(baseline) up to the completeness gap the summary reports
+  (more `steps` shrink it). At a site inside the network this is layer
+  integrated gradients;
+- `occlusion`: f(x) − f(x with a window of tokens replaced by the baseline),
+  each token getting the mean over the windows that cover it.
+
+The gradient methods read the activation a at `site`; at `embed` that is the
+token (+ position) embedding, after the embedding LayerNorm in post-norm
+encoders (BERT, MiniLM, toy-sentiment). The baseline a' is the activation when
+every token except special ones (`[CLS]`, `[SEP]`) is replaced by the baseline
+token, or zeros; occlusion always replaces input tokens (the `embed`
+activation at the window's positions).
+
+| key      | type             | default  | meaning                                      |
+|----------|------------------|----------|----------------------------------------------|
+| target   | inline table     | -        | required; as in [[tcav]]                     |
+| contrast | inline table     | -        | a second class or token: f = l_target −      |
+|          |                  |          | l_contrast (a logit difference)              |
+| inputs   | string or        | -        | required; as in [[tcav]]                     |
+|          | inline table     |          |                                              |
+| methods  | array of strings | all four | `"saliency"`, `"gradient_x_input"`,          |
+|          |                  |          | `"integrated_gradients"`, `"occlusion"`      |
+| steps    | integer          | 32       | integrated-gradients steps (midpoint rule),  |
+|          |                  |          | >= 1                                         |
+| baseline | string           | "pad"    | `"pad"` (the model's pad token), `"unk"`,    |
+|          |                  |          | `"mask"` (the tokenizer's unknown or mask    |
+|          |                  |          | token; an error at run time if it has none)  |
+|          |                  |          | or `"zeros"` (occlusion then zeroes the      |
+|          |                  |          | window's embeddings)                         |
+| site     | string           | "embed"  | site of the gradient methods, as in          |
+|          |                  |          | [[probe]]                                    |
+| layer    | integer          | -        | the block of a per-layer `site` (required    |
+|          |                  |          | then; not for `embed` and `ln_final`)        |
+| window   | integer          | 1        | tokens occluded at once, >= 1                |
+
 ## Example
 
 ```toml
@@ -191,6 +236,10 @@ layers = [0, 1]
 [[attention]]
 inputs = "concepts/sentiment/positive.txt"
 layers = "all"
+
+[[attribution]]
+target = { class = "positive" }
+inputs = "concepts/sentiment/positive.txt"
 ```
 "##;
 

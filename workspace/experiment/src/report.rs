@@ -8,6 +8,7 @@
 
 use crate::manifest::Manifest;
 use crate::studies::attention::AttentionHead;
+use crate::studies::attribution::{AttributionSummary, TokenAttribution};
 use crate::studies::examples::ExampleSet;
 use crate::studies::probe::ProbeResult;
 use crate::studies::tcav::{RANDOM, TcavResult, TcavRun};
@@ -58,6 +59,11 @@ pub struct ReportInput<'a> {
     pub attention: Vec<AttentionHead>,
     /// The texts the run used (shown by size and first examples).
     pub example_sets: Vec<ExampleSet>,
+    /// Token attributions (the `attributions` table); the first inputs of each study are
+    /// shown as coloured text.
+    pub attributions: Vec<TokenAttribution>,
+    /// Integrated gradients' end points and completeness gaps (`attribution_summary`).
+    pub attribution_summary: Vec<AttributionSummary>,
 }
 
 /// Renders the report and writes it to `dir/report.html`.
@@ -96,6 +102,8 @@ pub fn render_report(input: &ReportInput) -> Result<String, ReportError> {
         shown_examples => SHOWN_EXAMPLES,
         probe_charts,
         attention_studies => attention_summary(&input.attention),
+        attribution_studies => attribution_views(&input.attributions, &input.attribution_summary),
+        attribution_legend => Value::from_safe_string(attribution_legend()),
         total_seconds,
     })?;
     Ok(html)
@@ -161,6 +169,204 @@ fn attention_summary(rows: &[AttentionHead]) -> Vec<Value> {
             }
         })
         .collect()
+}
+
+/// Inputs of each attribution study shown as coloured text.
+const SHOWN_ATTRIBUTION_INPUTS: usize = 10;
+/// The method that colours the text, in order of preference.
+const COLOURING_METHODS: [&str; 4] = [
+    "integrated_gradients",
+    "occlusion",
+    "gradient_x_input",
+    "saliency",
+];
+/// Background of tokens that raise f, and of those that lower it (RGB).
+const RAISE_RGB: (u8, u8, u8) = (33, 102, 172);
+const LOWER_RGB: (u8, u8, u8) = (178, 24, 43);
+/// Opacity of the strongest token's background.
+const MAX_ALPHA: f64 = 0.65;
+
+/// The background of a token whose attribution is `share` of the input's largest |attribution|
+/// (in [-1, 1]): blue when it raises f, red when it lowers it, more opaque the larger it is.
+fn attribution_colour(share: f64) -> String {
+    let share = if share.is_finite() {
+        share.clamp(-1.0, 1.0)
+    } else {
+        0.0
+    };
+    let (r, g, b) = if share >= 0.0 { RAISE_RGB } else { LOWER_RGB };
+    format!("rgba({r}, {g}, {b}, {:.2})", share.abs() * MAX_ALPHA)
+}
+
+/// The colour scale under the attribution texts: from the largest lowering to the largest
+/// raising attribution of an input.
+fn attribution_legend() -> String {
+    let swatch = |share: f64, label: &str| {
+        format!(
+            r#"<span class="tok" style="background-color: {}">{}</span>"#,
+            attribution_colour(share),
+            escape_html(label)
+        )
+    };
+    [
+        swatch(-1.0, "lowers f most"),
+        swatch(-0.5, "−½"),
+        swatch(0.0, "0"),
+        swatch(0.5, "+½"),
+        swatch(1.0, "raises f most"),
+    ]
+    .join(" ")
+}
+
+/// How tokens are joined into readable text: WordPiece continuations (`##ing`) and single
+/// punctuation marks attach to the previous token; byte-level BPE tokens carry their own
+/// leading space; other tokens (words, `[CLS]`) are separated by a space.
+fn token_pieces(tokens: &[&str]) -> Vec<(String, String)> {
+    let bpe = tokens.iter().any(|t| t.starts_with(' '));
+    tokens
+        .iter()
+        .enumerate()
+        .map(|(i, token)| {
+            if bpe {
+                return (String::new(), token.to_string());
+            }
+            let punctuation = token.len() == 1 && token.chars().all(|c| c.is_ascii_punctuation());
+            match token.strip_prefix("##") {
+                Some(rest) if !rest.is_empty() => (String::new(), rest.to_string()),
+                _ if i == 0 || punctuation => (String::new(), token.to_string()),
+                _ => (" ".to_string(), token.to_string()),
+            }
+        })
+        .collect()
+}
+
+/// Per attribution study: its first inputs as coloured tokens (by the preferred method the
+/// study ran), the largest token of every method, and integrated gradients' completeness.
+fn attribution_views(tokens: &[TokenAttribution], summary: &[AttributionSummary]) -> Vec<Value> {
+    group_by(tokens, |r| r.study)
+        .into_iter()
+        .map(|(study, rows)| {
+            let methods: Vec<String> = group_by(rows.iter().copied(), |r| r.method.clone())
+                .into_iter()
+                .map(|(m, _)| m)
+                .collect();
+            let colouring = COLOURING_METHODS
+                .iter()
+                .find(|m| methods.iter().any(|x| x == *m))
+                .map_or_else(|| methods[0].clone(), |m| m.to_string());
+            let inputs = group_by(rows.iter().copied(), |r| r.input);
+            let n_inputs = inputs.len();
+            let gaps: Vec<&AttributionSummary> =
+                summary.iter().filter(|s| s.study == study).collect();
+            let shown: Vec<Value> = inputs
+                .into_iter()
+                .take(SHOWN_ATTRIBUTION_INPUTS)
+                .map(|(input, rows)| attribution_input(input, &rows, &methods, &colouring, &gaps))
+                .collect();
+            let worst_gap = gaps
+                .iter()
+                .map(|s| relative_gap(s))
+                .filter(|g| g.is_finite())
+                .fold(None, |m: Option<f64>, g| Some(m.map_or(g, |m| m.max(g))));
+            let first = rows[0];
+            let ig = gaps.first().map(|s| {
+                context! {
+                    site => s.site,
+                    baseline => s.baseline,
+                    steps => s.steps,
+                    worst_gap,
+                }
+            });
+            context! {
+                study,
+                target => first.target,
+                n_inputs,
+                methods,
+                colouring,
+                ig,
+                inputs => shown,
+            }
+        })
+        .collect()
+}
+
+/// |completeness gap| / |f(x) − f(baseline)|.
+fn relative_gap(s: &AttributionSummary) -> f64 {
+    s.completeness_gap.abs() / (s.f_x - s.f_baseline).abs()
+}
+
+/// One shown input: its tokens coloured by `colouring`, and per method the token with the
+/// largest |attribution| (special tokens aside).
+fn attribution_input(
+    input: usize,
+    rows: &[&TokenAttribution],
+    methods: &[String],
+    colouring: &str,
+    gaps: &[&AttributionSummary],
+) -> Value {
+    let of = |method: &str| -> Vec<&TokenAttribution> {
+        let mut v: Vec<&TokenAttribution> = rows
+            .iter()
+            .copied()
+            .filter(|r| r.method == method)
+            .collect();
+        v.sort_by_key(|r| r.position);
+        v
+    };
+    let coloured = of(colouring);
+    let scale = coloured
+        .iter()
+        .map(|r| r.attribution.abs())
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, f64::max);
+    let texts: Vec<&str> = coloured.iter().map(|r| r.token.as_str()).collect();
+    let token_views: Vec<Value> = coloured
+        .iter()
+        .zip(token_pieces(&texts))
+        .map(|(r, (space, text))| {
+            let share = if scale > 0.0 {
+                r.attribution / scale
+            } else {
+                0.0
+            };
+            let special = if r.is_special { ", special token" } else { "" };
+            context! {
+                space,
+                text,
+                special => r.is_special,
+                color => attribution_colour(share),
+                title => format!("{} · {}: {:+.4}{special}", r.token, colouring, r.attribution),
+            }
+        })
+        .collect();
+    let top: Vec<Value> = methods
+        .iter()
+        .map(|method| {
+            let best = of(method)
+                .into_iter()
+                .filter(|r| !r.is_special && r.attribution.is_finite())
+                .max_by(|a, b| a.attribution.abs().total_cmp(&b.attribution.abs()));
+            match best {
+                Some(r) => context! { token => r.token, value => r.attribution },
+                None => context! { token => "-", value => f64::NAN },
+            }
+        })
+        .collect();
+    let ig = gaps.iter().find(|s| s.input == input).map(|s| {
+        context! {
+            f_x => s.f_x,
+            f_baseline => s.f_baseline,
+            gap => s.completeness_gap,
+            relative_gap => relative_gap(s),
+        }
+    });
+    context! {
+        input,
+        text => rows[0].text,
+        tokens => token_views,
+        top,
+        ig,
+    }
 }
 
 fn environment() -> Result<Environment<'static>, minijinja::Error> {

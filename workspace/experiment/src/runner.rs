@@ -119,6 +119,16 @@ pub fn run(
         }
         Ok(())
     })?;
+    let mut attribution = studies::attribution::AttributionOutput::default();
+    timings.time("attribution", || -> Result<(), RunError> {
+        for (index, study) in experiment.attributions.iter().enumerate() {
+            let batch = experiment.batch_size;
+            attribution.extend(studies::attribution::run(
+                index, study, model, batch, &progress,
+            )?);
+        }
+        Ok(())
+    })?;
     progress.finish_and_clear();
 
     let example_sets = studies::examples::example_sets(experiment);
@@ -134,6 +144,8 @@ pub fn run(
             studies::tcav::runs_table(&tcav.runs)?,
             studies::attention::heads_table(&attention.heads)?,
             studies::attention::pattern_table(&attention.pattern)?,
+            studies::attribution::tokens_table(&attribution.tokens)?,
+            studies::attribution::summary_table(&attribution.summary)?,
         ] {
             if table.n_rows() > 0 {
                 table.write(&run_dir.tables_dir())?;
@@ -176,6 +188,8 @@ pub fn run(
             example_sets,
             probes: probes.rows.clone(),
             attention: attention.heads,
+            attributions: attribution.tokens,
+            attribution_summary: attribution.summary,
         },
     )?;
     Ok(run_dir.commit()?)
@@ -221,6 +235,7 @@ fn progress_bar(experiment: &Experiment, quiet: bool) -> ProgressBar {
                 .map(|t| t.concepts.len() * t.layers.len()),
         )
         .chain(experiment.attentions.iter().map(|a| a.layers.len()))
+        .chain(experiment.attributions.iter().map(|a| a.inputs.len()))
         .sum();
     let bar = ProgressBar::new(cells as u64);
     if let Ok(style) =

@@ -8,6 +8,7 @@ use crate::report::{REPORT_FILE, ReportError, ReportInput, render_report};
 use crate::run_dir::{CAVS_DIR, TABLES_DIR};
 use crate::schema::Experiment;
 use crate::studies::attention::AttentionHead;
+use crate::studies::attribution::{AttributionSummary, TokenAttribution};
 use crate::studies::examples::ExampleSet;
 use crate::studies::probe::ProbeResult;
 use crate::studies::tcav::{TcavResult, TcavRun};
@@ -290,6 +291,45 @@ impl TableData {
             .collect()
     }
 
+    /// The rows as `attributions` rows.
+    pub fn token_attributions(&self) -> Result<Vec<TokenAttribution>, RunFolderError> {
+        (0..self.n_rows())
+            .map(|r| {
+                Ok(TokenAttribution {
+                    study: self.count("study", r)?,
+                    input: self.count("input", r)?,
+                    text: self.text("text", r)?,
+                    target: self.text("target", r)?,
+                    position: self.count("position", r)?,
+                    token: self.text("token", r)?,
+                    is_special: self.flag("is_special", r)?,
+                    method: self.text("method", r)?,
+                    attribution: self.float("attribution", r)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The rows as `attribution_summary` rows.
+    pub fn attribution_summary(&self) -> Result<Vec<AttributionSummary>, RunFolderError> {
+        (0..self.n_rows())
+            .map(|r| {
+                Ok(AttributionSummary {
+                    study: self.count("study", r)?,
+                    input: self.count("input", r)?,
+                    target: self.text("target", r)?,
+                    site: self.text("site", r)?,
+                    baseline: self.text("baseline", r)?,
+                    method: self.text("method", r)?,
+                    steps: self.count("steps", r)?,
+                    f_x: self.float("f_x", r)?,
+                    f_baseline: self.float("f_baseline", r)?,
+                    completeness_gap: self.float("completeness_gap", r)?,
+                })
+            })
+            .collect()
+    }
+
     /// The rows as `probe` results.
     pub fn probe_results(&self) -> Result<Vec<ProbeResult>, RunFolderError> {
         (0..self.n_rows())
@@ -467,6 +507,22 @@ impl RunFolder {
         })
     }
 
+    /// The `attributions` rows (none without the table).
+    pub fn token_attributions(&self) -> Result<Vec<TokenAttribution>, RunFolderError> {
+        Ok(match self.table("attributions")? {
+            Some(table) => table.token_attributions()?,
+            None => Vec::new(),
+        })
+    }
+
+    /// The `attribution_summary` rows (none without the table).
+    pub fn attribution_summary(&self) -> Result<Vec<AttributionSummary>, RunFolderError> {
+        Ok(match self.table("attribution_summary")? {
+            Some(table) => table.attribution_summary()?,
+            None => Vec::new(),
+        })
+    }
+
     /// The `examples` table regrouped into sets (none without the table).
     pub fn example_sets(&self) -> Result<Vec<ExampleSet>, RunFolderError> {
         let Some(table) = self.table("examples")? else {
@@ -624,6 +680,8 @@ pub fn rerender_report(
         probes: folder.probe_results()?,
         example_sets: folder.example_sets()?,
         attention: folder.attention_heads()?,
+        attributions: folder.token_attributions()?,
+        attribution_summary: folder.attribution_summary()?,
     })?;
     let path = run.join(REPORT_FILE);
     let temp = run.join(format!(".{REPORT_FILE}.partial-{}", std::process::id()));
@@ -819,7 +877,7 @@ pub fn run_summary_json(run: &Path) -> Result<String, RunFolderError> {
 }
 
 /// `cavern validate --json`: `{"file", "ok": true, "name", "model", "seed", "concepts",
-/// "probe_studies", "tcav_studies", "attention_studies"}` for a valid file, `{"file", "ok": false, "diagnostics":
+/// "probe_studies", "tcav_studies", "attention_studies", "attribution_studies"}` for a valid file, `{"file", "ok": false, "diagnostics":
 /// [{"file", "line", "column", "message", "help"}]}` for an invalid one.
 pub fn validation_json(file: &Path, result: &Result<Experiment, ExperimentError>) -> String {
     #[derive(Serialize)]
@@ -833,6 +891,7 @@ pub fn validation_json(file: &Path, result: &Result<Experiment, ExperimentError>
         probe_studies: usize,
         tcav_studies: usize,
         attention_studies: usize,
+        attribution_studies: usize,
     }
     #[derive(Serialize)]
     struct Invalid {
@@ -860,6 +919,7 @@ pub fn validation_json(file: &Path, result: &Result<Experiment, ExperimentError>
             probe_studies: experiment.probes.len(),
             tcav_studies: experiment.tcavs.len(),
             attention_studies: experiment.attentions.len(),
+            attribution_studies: experiment.attributions.len(),
         }),
         Err(error) => pretty(&Invalid {
             file,

@@ -46,6 +46,7 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "probe",
     "tcav",
     "attention",
+    "attribution",
 ];
 
 /// A raw table type and the keys it accepts, for unknown-key diagnostics.
@@ -376,6 +377,32 @@ impl RawTable for RawAttention {
         &[("inputs", RawSource::KEYS)];
 }
 
+/// `[[attribution]]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawAttribution {
+    pub target: Option<Spanned<RawTarget>>,
+    pub contrast: Option<Spanned<RawTarget>>,
+    pub inputs: Option<Spanned<RawInputs>>,
+    pub methods: Option<Spanned<Vec<Spanned<String>>>>,
+    pub steps: Option<Spanned<usize>>,
+    pub baseline: Option<Spanned<String>>,
+    pub site: Option<Spanned<String>>,
+    pub layer: Option<Spanned<i64>>,
+    pub window: Option<Spanned<usize>>,
+}
+
+impl RawTable for RawAttribution {
+    const KEYS: &'static [&'static str] = &[
+        "target", "contrast", "inputs", "methods", "steps", "baseline", "site", "layer", "window",
+    ];
+    const NESTED: &'static [(&'static str, &'static [&'static str])] = &[
+        ("target", RawTarget::KEYS),
+        ("contrast", RawTarget::KEYS),
+        ("inputs", RawSource::KEYS),
+    ];
+}
+
 /// The keys `[[probe]]` and `[[tcav]]` have in common, borrowed from either.
 #[derive(Debug, Clone, Copy)]
 pub struct RawStudy<'a> {
@@ -515,6 +542,34 @@ impl Choice for Correction {
     }
 }
 
+choice_enum! {
+    /// A token-attribution method of `[[attribution]]`.
+    AttributionMethod {
+        /// ‖∂f/∂a_t‖₂ at the site.
+        Saliency = "saliency",
+        /// Σ_d (∂f/∂a_td)·a_td at the site.
+        GradientXInput = "gradient_x_input",
+        /// Integrated gradients from the baseline at the site.
+        IntegratedGradients = "integrated_gradients",
+        /// f(x) − f(x with a window of tokens replaced by the baseline).
+        Occlusion = "occlusion",
+    }
+}
+
+choice_enum! {
+    /// What an absent token is, for integrated gradients and occlusion.
+    AttributionBaseline {
+        /// The model's pad token in place of every non-special token.
+        Pad = "pad",
+        /// The zero activation at the site.
+        Zeros = "zeros",
+        /// The tokenizer's unknown-word token (`[UNK]`, `[unk]`, `<unk>`).
+        Unk = "unk",
+        /// The tokenizer's mask token (`[MASK]`, `<mask>`).
+        Mask = "mask",
+    }
+}
+
 /// What a TCAV study differentiates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -592,6 +647,33 @@ pub struct AttentionStudy {
     pub average_pattern: bool,
 }
 
+/// Default `[[attribution]] steps`.
+pub const DEFAULT_ATTRIBUTION_STEPS: usize = 32;
+/// Default `[[attribution]] window`.
+pub const DEFAULT_OCCLUSION_WINDOW: usize = 1;
+
+/// A resolved `[[attribution]]`: per-token attributions of a target logit over an input set.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttributionStudy {
+    /// The logit explained.
+    pub target: Target,
+    /// A logit subtracted from the target's (f = l_target − l_contrast), if any.
+    pub contrast: Option<Target>,
+    pub inputs: Vec<String>,
+    /// The methods, in the order given (default all four).
+    #[serde(serialize_with = "serialize_names")]
+    pub methods: Vec<AttributionMethod>,
+    /// Integrated-gradients steps (midpoint rule), >= 1.
+    pub steps: usize,
+    pub baseline: AttributionBaseline,
+    /// The site of the gradient methods (`embed` by default).
+    pub site: SitePoint,
+    /// Its layer, for per-layer sites.
+    pub layer: Option<usize>,
+    /// Occlusion window in tokens, >= 1.
+    pub window: usize,
+}
+
 /// Longest input (in tokens) an `[[attention]]` study writes the average pattern for.
 pub const MAX_PATTERN_TOKENS: usize = 64;
 
@@ -618,6 +700,15 @@ pub struct Experiment {
     pub probes: Vec<ProbeStudy>,
     pub tcavs: Vec<TcavStudy>,
     pub attentions: Vec<AttentionStudy>,
+    pub attributions: Vec<AttributionStudy>,
+}
+
+/// Serialises a list of [`Choice`]s by their file spellings.
+fn serialize_names<T: Choice, S: serde::Serializer>(
+    values: &[T],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(values.iter().map(|v| v.name()))
 }
 
 /// Serialises a [`Choice`] by its file spelling.

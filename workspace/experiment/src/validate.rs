@@ -2,6 +2,7 @@
 //! resolving defaults. All problems found are reported together.
 
 mod attention;
+mod attribution;
 mod model;
 mod parse;
 mod studies;
@@ -101,6 +102,11 @@ pub fn load_experiment(
         .iter()
         .filter_map(|a| resolver.attention(a))
         .collect();
+    let attributions: Vec<_> = raw
+        .attributions
+        .iter()
+        .filter_map(|a| resolver.attribution(a))
+        .collect();
 
     let mut diagnostics = resolver.diagnostics;
     match header {
@@ -119,6 +125,7 @@ pub fn load_experiment(
             probes,
             tcavs,
             attentions,
+            attributions,
         }),
         _ => {
             // The experiment file first, then referenced files; each in line order.

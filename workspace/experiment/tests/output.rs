@@ -1,6 +1,7 @@
 //! Run-folder output: tables, atomic run folders, manifest and report.
 
 use cavern_experiment::studies::attention::AttentionHead;
+use cavern_experiment::studies::attribution::{AttributionSummary, TokenAttribution};
 use cavern_experiment::studies::examples::ExampleSet;
 use cavern_experiment::studies::probe::ProbeResult;
 use cavern_experiment::studies::tcav::{TcavResult, TcavRun};
@@ -371,8 +372,78 @@ fn render_sample(manifest: &Manifest) -> Result<String, Box<dyn Error>> {
             attention_row(0, 2, 0.6, 0.875),
             attention_row(1, 0, f64::NAN, f64::NAN),
         ],
+        attributions: attribution_rows(),
+        attribution_summary: vec![AttributionSummary {
+            study: 0,
+            input: 0,
+            target: "class:positive".into(),
+            site: "embed".into(),
+            baseline: "pad".into(),
+            method: "integrated_gradients".into(),
+            steps: 32,
+            f_x: 1.5,
+            f_baseline: -0.5,
+            completeness_gap: 0.004,
+        }],
     };
     Ok(render_report(&input)?)
+}
+
+/// One input of attribution study 0, `[CLS] not <script> good [SEP]`, by integrated gradients
+/// and occlusion.
+fn attribution_rows() -> Vec<TokenAttribution> {
+    let tokens = ["[CLS]", "not", EVIL, "good", "##ish", "[SEP]"];
+    let ig = [0.0, -1.0, 0.25, 2.0, 0.75, 0.0];
+    let occlusion = [0.1, -0.5, 0.0, 1.0, 0.2, 0.0];
+    let mut rows = Vec::new();
+    for (method, values) in [("integrated_gradients", ig), ("occlusion", occlusion)] {
+        for (position, (token, attribution)) in tokens.iter().zip(values).enumerate() {
+            rows.push(TokenAttribution {
+                study: 0,
+                input: 0,
+                text: format!("not {EVIL} goodish"),
+                target: "class:positive".into(),
+                position,
+                token: token.to_string(),
+                is_special: position == 0 || position == 5,
+                method: method.into(),
+                attribution,
+            });
+        }
+    }
+    rows
+}
+
+#[test]
+fn report_colours_tokens_by_their_integrated_gradients() -> TestResult {
+    let html = render_sample(&sample_manifest())?;
+    let section = html
+        .split("<h2>Token attributions</h2>")
+        .nth(1)
+        .ok_or("no attribution section")?;
+    // Scaled by the largest |attribution| (2.0): `good` fully blue, `not` half red, and the
+    // WordPiece continuation joined to its word.
+    assert!(
+        section.contains(r#"style="background-color: rgba(33, 102, 172, 0.65)" title="good · integrated_gradients: +2.0000">good</span><span"#),
+        "{section}"
+    );
+    assert!(
+        section.contains(r#"style="background-color: rgba(178, 24, 43, 0.33)" title="not · integrated_gradients: -1.0000">not</span>"#),
+        "{section}"
+    );
+    assert!(section.contains(">ish</span>"), "{section}");
+    assert!(
+        section.contains(r#"<span class="tok special""#),
+        "{section}"
+    );
+    assert!(section.contains("&lt;script&gt;"), "{section}");
+    assert!(
+        section.contains("largest completeness gap 0.20%"),
+        "{section}"
+    );
+    // The largest token of each method, special tokens aside.
+    assert!(section.contains("<td>good <span class=\"dim\">2.000</span></td><td>good <span class=\"dim\">1.000</span></td>"), "{section}");
+    Ok(())
 }
 
 #[test]
@@ -450,6 +521,8 @@ fn report_without_tcav_rows_has_no_tcav_chart() -> TestResult {
         probes: Vec::new(),
         example_sets: Vec::new(),
         attention: Vec::new(),
+        attributions: Vec::new(),
+        attribution_summary: Vec::new(),
     };
     let dir = tempfile::tempdir()?;
     write_report(dir.path(), &input)?;

@@ -1001,3 +1001,171 @@ layers = "all"
     // The misspelt `layer` and the inputs with an unknown key are not reported again.
     assert_eq!(d.len(), 6, "{d:#?}");
 }
+
+#[test]
+fn attribution_studies_resolve_with_defaults_and_without_a_random_pool() {
+    use cavern_experiment::schema::{AttributionBaseline, AttributionMethod};
+    let toml = "[experiment]\nname = \"a\"\nmodel = \"toy-sentiment\"\n\
+        [[attribution]]\ntarget = { class = \"positive\" }\ninputs = { examples = [\"a b\", \"c\"] }\n\
+        [[attribution]]\ntarget = { class = \"positive\" }\ncontrast = { class = \"negative\" }\n\
+        inputs = { examples = [\"x\"] }\nmethods = [\"occlusion\", \"integrated_gradients\"]\n\
+        steps = 64\nbaseline = \"zeros\"\nsite = \"resid_pre\"\nlayer = 1\nwindow = 2\n";
+    let experiment = load_str(toml).expect("valid");
+    assert!(experiment.random.is_none());
+    let [plain, full] = &experiment.attributions[..] else {
+        panic!("two attribution studies: {:#?}", experiment.attributions);
+    };
+    assert_eq!(plain.target, Target::Class("positive".into()));
+    assert_eq!(plain.contrast, None);
+    assert_eq!(plain.inputs, ["a b", "c"]);
+    assert_eq!(plain.methods, AttributionMethod::ALL);
+    assert_eq!(
+        (
+            plain.steps,
+            plain.baseline,
+            plain.site,
+            plain.layer,
+            plain.window
+        ),
+        (32, AttributionBaseline::Pad, SitePoint::Embed, None, 1)
+    );
+    assert_eq!(full.contrast, Some(Target::Class("negative".into())));
+    assert_eq!(
+        full.methods,
+        [
+            AttributionMethod::Occlusion,
+            AttributionMethod::IntegratedGradients
+        ]
+    );
+    assert_eq!(
+        (
+            full.steps,
+            full.baseline,
+            full.site,
+            full.layer,
+            full.window
+        ),
+        (
+            64,
+            AttributionBaseline::Zeros,
+            SitePoint::ResidPre,
+            Some(1),
+            2
+        )
+    );
+}
+
+#[test]
+fn attribution_keys_are_checked() {
+    let d = errors(
+        r#"[experiment]
+name = "t"
+model = "toy-sentiment"
+[[attribution]]
+target = { class = "positve" }
+inputs = { examples = ["a"] }
+methods = ["saliency", "lime", "saliency"]
+steps = 0
+baseline = "mask_token"
+window = 0
+[[attribution]]
+target = { class = "positive" }
+contrast = { class = "positive" }
+inputs = { examples = ["a"] }
+site = "resid_post"
+[[attribution]]
+target = { class = "positive" }
+inputs = { examples = ["a"] }
+site = "embed"
+layer = 0
+[[attribution]]
+target = { token = "good" }
+inputs = { examples = ["a"] }
+site = "mlp_out"
+layer = 2
+methods = []
+[[attribution]]
+inputs = { examples = ["a"] }
+stepz = 3
+site = "pattern"
+"#,
+    );
+    let class = expect(
+        &d,
+        "unknown class `positve` for model `toy-sentiment`",
+        5,
+        20,
+    );
+    assert_eq!(help(class), "did you mean `positive`?");
+    let method = expect(&d, "unknown method `lime`", 7, 24);
+    assert!(
+        help(method).contains("`integrated_gradients`"),
+        "{}",
+        help(method)
+    );
+    expect(
+        &d,
+        "method `saliency` is listed twice in [[attribution]]",
+        7,
+        32,
+    );
+    expect(
+        &d,
+        "`steps` in [[attribution]] must be at least 1, found 0",
+        8,
+        9,
+    );
+    let baseline = expect(&d, "unknown baseline `mask_token`", 9, 12);
+    assert!(
+        help(baseline).contains("`pad`, `zeros`, `unk`, `mask`"),
+        "{}",
+        help(baseline)
+    );
+    expect(
+        &d,
+        "`window` in [[attribution]] must be at least 1, found 0",
+        10,
+        10,
+    );
+    let same = expect(
+        &d,
+        "`contrast` in [[attribution]] is the target itself",
+        13,
+        12,
+    );
+    assert!(help(same).contains("is 0"));
+    let needs = expect(
+        &d,
+        "site `resid_post` in [[attribution]] needs a `layer`",
+        15,
+        8,
+    );
+    assert!(help(needs).contains("layer = N"));
+    expect(
+        &d,
+        "`layer` does not apply to site `embed` in [[attribution]]",
+        20,
+        9,
+    );
+    expect(
+        &d,
+        "model `toy-sentiment` is an encoder; `token` targets need a decoder",
+        22,
+        20,
+    );
+    let range = expect(&d, "layer 2 is out of range in [[attribution]]", 25, 9);
+    assert_eq!(
+        help(range),
+        "model `toy-sentiment` has 2 layers: valid indices are 0 to 1"
+    );
+    expect(&d, "`methods` in [[attribution]] is empty", 26, 11);
+    expect(
+        &d,
+        "missing required key `target` in [[attribution]]",
+        27,
+        1,
+    );
+    let typo = expect(&d, "unknown key `stepz` in [[attribution]]", 29, 1);
+    assert_eq!(help(typo), "did you mean `steps`?");
+    expect(&d, "unknown site `pattern`", 30, 8);
+}

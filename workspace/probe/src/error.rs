@@ -32,4 +32,7 @@ pub enum ProbeError {
     /// A gradient was not produced where one was expected.
     #[error("no gradient reached {0}; the target does not depend on it")]
     NoGradient(String),
+    /// A token attribution could not be computed.
+    #[error("attribution: {0}")]
+    Attribution(String),
 }

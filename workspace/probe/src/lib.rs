@@ -2,15 +2,19 @@
 //! directional derivatives.
 
 pub mod attention;
+pub mod attention_flow;
+pub mod attribution;
 pub mod cav;
 pub mod control;
 pub mod decompose;
 pub mod error;
+pub mod examples;
 pub mod extract;
 pub mod head;
 pub mod mdl;
 pub mod measures;
 pub mod pool;
+pub mod surrogate;
 pub mod tcav;
 
 pub use cav::{Cav, CavMethod, CavOptions, Validation, train_cav};

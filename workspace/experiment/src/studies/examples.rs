@@ -9,16 +9,18 @@ use serde::Serialize;
 /// One named set of texts.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ExampleSet {
-    /// `concept`, `random` (the pool), `tcav_inputs` or `attention_inputs`.
+    /// `concept`, `random` (the pool), `tcav_inputs`, `attention_inputs` or
+    /// `attribution_inputs`.
     pub kind: String,
-    /// Concept name, `pool`, or the TCAV or attention study's index in the file (from 0).
+    /// Concept name, `pool`, or the TCAV, attention or attribution study's index in the file
+    /// (from 0).
     pub name: String,
     /// The texts, in file order.
     pub texts: Vec<String>,
 }
 
 /// Every set an experiment names, in file order: concepts, the pool, TCAV inputs, attention
-/// inputs.
+/// inputs, attribution inputs.
 pub fn example_sets(experiment: &Experiment) -> Vec<ExampleSet> {
     let set = |kind: &str, name: String, texts: &[String]| ExampleSet {
         kind: kind.to_string(),
@@ -38,6 +40,9 @@ pub fn example_sets(experiment: &Experiment) -> Vec<ExampleSet> {
     }
     for (i, study) in experiment.attentions.iter().enumerate() {
         sets.push(set("attention_inputs", i.to_string(), &study.inputs));
+    }
+    for (i, study) in experiment.attributions.iter().enumerate() {
+        sets.push(set("attribution_inputs", i.to_string(), &study.inputs));
     }
     sets
 }

@@ -1,6 +1,7 @@
 //! The studies an experiment runs, and what they share: activations and random sets.
 
 pub mod attention;
+pub mod attribution;
 pub mod cav_file;
 pub mod examples;
 pub mod head;

@@ -3,8 +3,8 @@
 
 use crate::error::{Diagnostic, SourceText, did_you_mean, suggest};
 use crate::schema::{
-    RawAttention, RawExperiment, RawHead, RawProbe, RawRandom, RawSource, RawTable, RawTcav,
-    TOP_LEVEL_KEYS,
+    RawAttention, RawAttribution, RawExperiment, RawHead, RawProbe, RawRandom, RawSource, RawTable,
+    RawTcav, TOP_LEVEL_KEYS,
 };
 use std::ops::Range;
 use toml::Spanned;
@@ -55,6 +55,7 @@ pub(super) struct RawFile {
     pub probes: Vec<Parsed<RawProbe>>,
     pub tcavs: Vec<Parsed<RawTcav>>,
     pub attentions: Vec<Parsed<RawAttention>>,
+    pub attributions: Vec<Parsed<RawAttribution>>,
     /// Span of the first `[[probe]]` or `[[tcav]]`, when the file has studies.
     pub first_study: Option<Range<usize>>,
 }
@@ -81,6 +82,7 @@ pub(super) fn parse(
         probes: Vec::new(),
         tcavs: Vec::new(),
         attentions: Vec::new(),
+        attributions: Vec::new(),
         first_study: None,
     };
     for (key, value) in root.into_inner() {
@@ -90,6 +92,7 @@ pub(super) fn parse(
             "head" => file.head = parser.table(value, "[head]"),
             "concepts" => file.concepts = parser.concepts(value),
             "attention" => file.attentions = parser.array(value, "attention"),
+            "attribution" => file.attributions = parser.array(value, "attribution"),
             "probe" | "tcav" => {
                 let starts = [file.first_study.take(), study_start(&value)];
                 file.first_study = starts.into_iter().flatten().min_by_key(|s| s.start);

@@ -259,7 +259,17 @@ impl Resolver<'_> {
     }
 
     fn target(&mut self, target: &Spanned<RawTarget>, t: &TableCtx<'_>) -> Option<Target> {
-        if t.was_reported("target") {
+        self.target_key(target, "target", t)
+    }
+
+    /// A `class`/`token` target under `key` (`target`, or `contrast` in [[attribution]]).
+    pub(super) fn target_key(
+        &mut self,
+        target: &Spanned<RawTarget>,
+        key: &str,
+        t: &TableCtx<'_>,
+    ) -> Option<Target> {
+        if t.was_reported(key) {
             return None;
         }
         let raw = target.get_ref();
@@ -267,10 +277,13 @@ impl Resolver<'_> {
             (Some(class), None) => ("class", class),
             (None, Some(token)) => ("token", token),
             _ => {
-                let message = "`target` in [[tcav]] must have exactly one of `class` or `token`";
+                let message = format!(
+                    "`{key}` in {} must have exactly one of `class` or `token`",
+                    t.name
+                );
                 let help = "write `{ class = \"...\" }` for an encoder's classifier, or \
                             `{ token = \"...\" }` for a decoder's next-token logit";
-                self.report(target.span(), message.into(), Some(help.into()));
+                self.report(target.span(), message, Some(help.into()));
                 return None;
             }
         };
