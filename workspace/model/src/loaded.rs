@@ -1,7 +1,7 @@
 //! A model ready to run: its weights, its tokenizer and where they came from.
 
 use crate::TokenBatch;
-use crate::config::{Architecture, OutputHead, TransformerConfig};
+use crate::config::{Architecture, TransformerConfig};
 use crate::error::ModelError;
 use crate::tokenizer::{Encoding, Tokenizer};
 use crate::transformer::Transformer;
@@ -125,9 +125,4 @@ pub fn kind_of(config: &TransformerConfig) -> ModelKind {
         Architecture::PostNormEncoder => ModelKind::Encoder,
         Architecture::PreNormDecoder => ModelKind::Decoder,
     }
-}
-
-/// Whether the model's output is a sentence embedding (an encoder without a classifier).
-pub fn is_embedding(config: &TransformerConfig) -> bool {
-    config.head == OutputHead::SentenceEmbedding
 }

@@ -83,9 +83,4 @@ impl HfTokenizer {
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)
     }
-
-    /// The id of an exact vocabulary entry.
-    pub fn id(&self, token: &str) -> Option<u32> {
-        self.inner.token_to_id(token)
-    }
 }
