@@ -131,23 +131,6 @@ impl Resolver<'_> {
             self.report(layer.span(), message, Some(help.into()));
             return None;
         }
-        // Without a known model there is nothing to check against (already reported).
-        let (model, n_layers) = self.model.as_ref().map(|(m, f)| (m.clone(), f.n_layers))?;
-        let index = *layer.get_ref();
-        match usize::try_from(index).ok().filter(|i| *i < n_layers) {
-            Some(i) => Some(Some(i)),
-            None => {
-                let help = match n_layers {
-                    0 => format!("model `{model}` has no layers"),
-                    n => format!(
-                        "model `{model}` has {n} layers: valid indices are 0 to {}",
-                        n - 1
-                    ),
-                };
-                let message = format!("layer {index} is out of range in [[attribution]]");
-                self.report(layer.span(), message, Some(help));
-                None
-            }
-        }
+        self.layer_index(layer, "[[attribution]]").map(Some)
     }
 }

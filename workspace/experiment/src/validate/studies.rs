@@ -197,7 +197,7 @@ impl Resolver<'_> {
 
     pub(super) fn layers(&mut self, layers: &Spanned<RawLayers>, ctx: &str) -> Option<Vec<usize>> {
         // Without a known model there is nothing to check against (already reported).
-        let (model, n_layers) = self.model.as_ref().map(|(m, f)| (m.clone(), f.n_layers))?;
+        let n_layers = self.model.as_ref().map(|(_, f)| f.n_layers)?;
         let list = match layers.get_ref() {
             RawLayers::All => return Some((0..n_layers).collect()),
             RawLayers::List(list) => list,
@@ -211,29 +211,37 @@ impl Resolver<'_> {
         let mut resolved = Vec::new();
         let mut valid = true;
         for layer in list {
-            let index = *layer.get_ref();
-            match usize::try_from(index).ok().filter(|i| *i < n_layers) {
+            match self.layer_index(layer, ctx) {
                 Some(i) if resolved.contains(&i) => {
                     let message = format!("layer {i} is listed twice in {ctx}");
                     self.report(layer.span(), message, None);
                     valid = false;
                 }
                 Some(i) => resolved.push(i),
-                None => {
-                    let help = match n_layers {
-                        0 => format!("model `{model}` has no layers"),
-                        n => format!(
-                            "model `{model}` has {n} layers: valid indices are 0 to {}",
-                            n - 1
-                        ),
-                    };
-                    let message = format!("layer {index} is out of range in {ctx}");
-                    self.report(layer.span(), message, Some(help));
-                    valid = false;
-                }
+                None => valid = false,
             }
         }
         valid.then_some(resolved)
+    }
+
+    /// One layer index, reported when the model has no such layer.
+    pub(super) fn layer_index(&mut self, layer: &Spanned<i64>, ctx: &str) -> Option<usize> {
+        // Without a known model there is nothing to check against (already reported).
+        let (model, n_layers) = self.model.as_ref().map(|(m, f)| (m.clone(), f.n_layers))?;
+        let index = *layer.get_ref();
+        let found = usize::try_from(index).ok().filter(|i| *i < n_layers);
+        if found.is_none() {
+            let help = match n_layers {
+                0 => format!("model `{model}` has no layers"),
+                n => format!(
+                    "model `{model}` has {n} layers: valid indices are 0 to {}",
+                    n - 1
+                ),
+            };
+            let message = format!("layer {index} is out of range in {ctx}");
+            self.report(layer.span(), message, Some(help));
+        }
+        found
     }
 
     /// An `l2` penalty (finite, >= 0), or `default` when absent.
