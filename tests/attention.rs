@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Csv, assert_exit, assert_no_panic, cavern, concepts_dir, describe, run_cavern};
+use common::{Csv, assert_exit, cavern, concepts_dir, describe, run_experiment};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -34,12 +34,7 @@ fn recall_prompts(count: usize) -> Vec<String> {
 fn run(dir: &Path, toml: &str) -> PathBuf {
     let file = dir.join("attention.toml");
     fs::write(&file, toml).expect("write experiment");
-    let out = dir.join("run");
-    let args = ["run".as_ref(), file.as_os_str(), "--quiet".as_ref()];
-    let output = run_cavern(args.into_iter().chain(["--out".as_ref(), out.as_os_str()]));
-    assert_exit(&output, 0);
-    assert_no_panic(&output);
-    out
+    run_experiment(&file, &dir.join("run"), &[])
 }
 
 fn close(a: f64, b: f64, tolerance: f64) -> bool {

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{assert_exit, assert_no_panic, describe, run_cavern, stderr};
+use common::{assert_exit, assert_no_panic, describe, run_cavern, run_experiment, stderr};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -86,16 +86,7 @@ fn top(tokens: &[(String, f64, bool)], k: usize) -> Vec<String> {
 }
 
 fn run(experiment: &Path, out: &Path) -> PathBuf {
-    let output = run_cavern([
-        "run".as_ref(),
-        experiment.as_os_str(),
-        "--quiet".as_ref(),
-        "--out".as_ref(),
-        out.as_os_str(),
-    ]);
-    assert_exit(&output, 0);
-    assert_no_panic(&output);
-    out.to_path_buf()
+    run_experiment(experiment, out, &[])
 }
 
 const TOY: &str = r#"[experiment]

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_exit, assert_no_panic, describe, run_cavern, stderr, stdout};
+use common::{assert_exit, assert_no_panic, describe, run_cavern, run_experiment, stderr, stdout};
 use std::ffi::OsString;
 use std::fs;
 use std::path::Path;
@@ -161,15 +161,7 @@ layers = [1]
 "#,
     )
     .unwrap();
-    let run = dir.path().join("run");
-    let out = run_cavern([
-        "run".as_ref(),
-        experiment.as_os_str(),
-        "--out".as_ref(),
-        run.as_os_str(),
-        "--quiet".as_ref(),
-    ]);
-    assert_exit(&out, 0);
+    let run = run_experiment(&experiment, &dir.path().join("run"), &[]);
     let manifest: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(run.join("manifest.json")).unwrap()).unwrap();
     let head = &manifest["model"]["head"];

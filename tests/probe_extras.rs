@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_exit, concepts_dir, run_cavern};
+use common::{Csv, concepts_dir, run_experiment};
 use std::fs;
 
 #[test]
@@ -26,31 +26,17 @@ fn relative_cavs_and_decomposition_on_toy_sentiment() {
         ),
     )
     .unwrap();
-    let run = dir.path().join("run");
-    let out = run_cavern([
-        "run".as_ref(),
-        experiment.as_os_str(),
-        "--quiet".as_ref(),
-        "--out".as_ref(),
-        run.as_os_str(),
-    ]);
-    assert_exit(&out, 0);
+    let run = run_experiment(&experiment, &dir.path().join("run"), &[]);
 
     // Praise and criticism are opposite polarities: trivially separable from each other.
-    let relative = fs::read_to_string(run.join("tables/probe_relative.csv")).unwrap();
-    let rows: Vec<Vec<&str>> = relative
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').collect())
-        .collect();
-    assert_eq!(rows.len(), 2, "{relative}");
-    for row in &rows {
-        let accuracy: f64 = row[4].parse().unwrap();
-        assert!(accuracy >= 0.95, "{relative}");
+    let relative = Csv::read(&run.join("tables/probe_relative.csv"));
+    assert_eq!(relative.rows.len(), 2, "{:?}", relative.rows);
+    for row in &relative.rows {
+        assert!(relative.num(row, "accuracy") >= 0.95, "{row:?}");
     }
 
     // The examples that carry praise are praise sentences heavy with positive words.
-    let decomposition = fs::read_to_string(run.join("tables/decomposition.csv")).unwrap();
+    let decomposition = Csv::read(&run.join("tables/decomposition.csv"));
     let positive = [
         "good",
         "great",
@@ -61,24 +47,23 @@ fn relative_cavs_and_decomposition_on_toy_sentiment() {
         "excellent",
         "delightful",
     ];
+    let carriers: Vec<&Vec<String>> = decomposition
+        .rows
+        .iter()
+        .filter(|r| decomposition.get(r, "concept") == "praise")
+        .collect();
+    assert!(!carriers.is_empty(), "no carriers of praise");
     let mut shares = 0.0;
-    for line in decomposition
-        .lines()
-        .skip(1)
-        .filter(|l| l.starts_with("praise,"))
-    {
-        let fields: Vec<&str> = line.split(',').collect();
-        let words = fields[5]
-            .split(' ')
-            .filter(|w| positive.contains(w))
-            .count();
+    for row in carriers {
+        let text = decomposition.get(row, "text");
+        let words = text.split(' ').filter(|w| positive.contains(w)).count();
         assert!(
             words >= 2,
-            "a carrier of praise with {words} positive words: {line}"
+            "a carrier of praise with {words} positive words: {text}"
         );
-        shares += fields[7].parse::<f64>().unwrap();
-        let residual: f64 = fields[8].parse().unwrap();
-        assert!((0.0..1.0).contains(&residual), "{line}");
+        shares += decomposition.num(row, "share");
+        let residual = decomposition.num(row, "residual");
+        assert!((0.0..1.0).contains(&residual), "{row:?}");
     }
     assert!(shares > 0.0 && shares <= 1.0 + 1e-9, "shares {shares}");
 }

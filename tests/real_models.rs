@@ -4,8 +4,9 @@
 
 mod common;
 
-use common::{assert_exit, describe, run_cavern, stdout};
+use common::{Csv, assert_exit, describe, run_cavern, run_experiment, stdout};
 use std::fs;
+use std::path::Path;
 
 #[track_caller]
 fn require(name: &str) {
@@ -36,15 +37,8 @@ fn smollm2_puts_paris_first() {
 fn minilm_sentiment_tcav_finds_praise_and_ignores_weather() {
     require("minilm-l6");
     let dir = tempfile::tempdir().unwrap();
-    let run = dir.path().join("run");
-    let out = run_cavern([
-        "run".as_ref(),
-        "experiments/minilm_sentiment_tcav.toml".as_ref(),
-        "--quiet".as_ref(),
-        "--out".as_ref(),
-        run.as_os_str(),
-    ]);
-    assert_exit(&out, 0);
+    let file = Path::new("experiments/minilm_sentiment_tcav.toml");
+    let run = run_experiment(file, &dir.path().join("run"), &[]);
     let manifest: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(run.join("manifest.json")).unwrap()).unwrap();
     let accuracy = manifest["model"]["head"]["heldout_accuracy"]
@@ -55,29 +49,25 @@ fn minilm_sentiment_tcav_finds_praise_and_ignores_weather() {
         "sentiment head held-out accuracy {accuracy}"
     );
 
-    let tcav = fs::read_to_string(run.join("tables/tcav.csv")).unwrap();
-    let mut lines = tcav.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let column = |name: &str| header.iter().position(|h| *h == name).unwrap();
-    let (concept, layer, score, significant) = (
-        column("concept"),
-        column("layer"),
-        column("tcav_mean"),
-        column("significant"),
-    );
-    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
-    for row in &rows {
-        if row[concept] == "weather" {
-            assert_eq!(
-                row[significant], "false",
-                "weather matters at layer {}",
-                row[layer]
+    let tcav = Csv::read(&run.join("tables/tcav.csv"));
+    for row in &tcav.rows {
+        if tcav.get(row, "concept") == "weather" {
+            let layer = tcav.get(row, "layer");
+            assert!(
+                !tcav.bool(row, "significant"),
+                "weather matters at layer {layer}"
             );
         }
-        if row[concept] == "praise" && row[layer] == "5" {
-            assert_eq!(row[significant], "true", "{tcav}");
-            let score: f64 = row[score].parse().unwrap();
-            assert!(score >= 0.9, "praise TCAV at layer 5 is {score}");
-        }
     }
+    let praise = tcav
+        .rows
+        .iter()
+        .find(|r| tcav.get(r, "concept") == "praise" && tcav.get(r, "layer") == "5")
+        .expect("a praise row at layer 5");
+    assert!(
+        tcav.bool(praise, "significant"),
+        "praise at layer 5: {praise:?}"
+    );
+    let score = tcav.num(praise, "tcav_mean");
+    assert!(score >= 0.9, "praise TCAV at layer 5 is {score}");
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_exit, concepts_dir, run_cavern};
+use common::{concepts_dir, run_experiment};
 use std::fs;
 
 #[test]
@@ -43,15 +43,7 @@ layers = [1]
         ),
     )
     .unwrap();
-    let run = dir.path().join("run");
-    let out = run_cavern([
-        "run".as_ref(),
-        experiment.as_os_str(),
-        "--quiet".as_ref(),
-        "--out".as_ref(),
-        run.as_os_str(),
-    ]);
-    assert_exit(&out, 0);
+    let run = run_experiment(&experiment, &dir.path().join("run"), &[]);
     let html = fs::read_to_string(run.join("report.html")).unwrap();
     assert!(
         html.contains("the film was &lt;script&gt;alert(1)&lt;&#x2f;script&gt; good"),

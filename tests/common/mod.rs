@@ -78,9 +78,15 @@ pub fn assert_no_panic(out: &Output) {
 /// Runs the quickstart experiment into `out` (which must not exist yet) with
 /// extra arguments, asserts success and returns `out`.
 pub fn run_quickstart(out: &Path, extra: &[&str]) -> PathBuf {
+    run_experiment(Path::new("experiments/quickstart.toml"), out, extra)
+}
+
+/// Runs the experiment `file` into `out` (which must not exist yet) with extra
+/// arguments, asserts success and returns `out`.
+pub fn run_experiment(file: &Path, out: &Path, extra: &[&str]) -> PathBuf {
     let mut args: Vec<std::ffi::OsString> = vec![
         "run".into(),
-        "experiments/quickstart.toml".into(),
+        file.into(),
         "--quiet".into(),
         "--out".into(),
         out.into(),
