@@ -17,13 +17,13 @@ pub enum Metric {
     Prob(Vec<u32>),
     /// `KL(reference ‖ run)` of the output distribution, one reference (log-probabilities
     /// `[prompts, outputs]`, usually the clean run's) per prompt.
-    Kl(Tensor<2>),
+    Kl(Box<Tensor<2>>),
 }
 
 impl Metric {
     /// The KL metric to the distribution of `reference_logits` (`[prompts, outputs]`).
     pub fn kl_to(reference_logits: Tensor<2>) -> Metric {
-        Metric::Kl(log_softmax(reference_logits.detach(), 1))
+        Metric::Kl(Box::new(log_softmax(reference_logits.detach(), 1)))
     }
 
     /// Number of prompts the metric has targets for.
@@ -63,7 +63,7 @@ impl Metric {
             Metric::Kl(reference) => {
                 let ids: Vec<i64> = rows.iter().map(|&p| p as i64).collect();
                 let ids = Tensor::<1, Int>::from_data(TensorData::new(ids, [n]), &device);
-                let reference = reference.clone().select(0, ids);
+                let reference = (**reference).clone().select(0, ids);
                 let diff = reference.clone() - log_softmax(logits, 1);
                 (reference.exp() * diff).sum_dim(1).reshape([n])
             }
