@@ -9,6 +9,7 @@ pub mod hooks;
 pub mod metric;
 pub mod op;
 pub mod patching;
+pub mod pruning;
 
 pub use cache::{Activation, ActivationCache};
 pub use error::InterventionError;

@@ -17,7 +17,7 @@
 use crate::cache::{Activation, ActivationCache};
 use crate::error::InterventionError;
 use crate::hooks::Interventions;
-use crate::metric::{Metric, to_f64};
+use crate::metric::{Metric, to_f64, top1_correct};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use cavern_model::{BatchInfo, Hooks, NoHooks, Site, SitePoint, TokenBatch, Transformer};
 
@@ -64,6 +64,9 @@ pub struct PatchValue {
     pub variant: Variant,
     /// The metric of the patched run.
     pub metric: f64,
+    /// Whether the patched run's top-1 output is the prompt's answer (exact values of metrics
+    /// with an answer token only).
+    pub correct: Option<bool>,
 }
 
 /// How to run a sweep.
@@ -179,33 +182,34 @@ fn site(kind: PatchKind, layer: usize) -> Site {
     Site::new(kind.point(), layer)
 }
 
-/// Every site a sweep reads: the residual entering each layer, and each kind's site.
-fn recorded_sites(plan: &PatchPlan) -> Vec<Site> {
-    let mut sites: Vec<Site> = plan
-        .layers
-        .iter()
-        .flat_map(|&l| {
-            std::iter::once(Site::new(SitePoint::ResidPre, l))
-                .chain(plan.kinds.iter().map(move |&k| site(k, l)))
-        })
-        .collect();
-    sites.sort();
-    sites.dedup();
-    sites
+/// An unpatched run: its recorded activations, and per prompt its metric and whether its top-1
+/// output is the answer (for metrics with an answer token).
+pub struct Run {
+    /// Recorded activations.
+    pub cache: ActivationCache,
+    /// Metric per prompt.
+    pub metric: Vec<f64>,
+    /// Top-1 correctness per prompt.
+    pub correct: Option<Vec<bool>>,
 }
 
-/// Runs `ids` recording `sites`; returns the cache and the metric per prompt.
-fn record(
+/// Runs `batch` recording `sites`.
+pub fn record(
     model: &Transformer,
     batch: &TokenBatch,
     sites: &[Site],
     metric: &Metric,
-) -> Result<(ActivationCache, Vec<f64>), InterventionError> {
+) -> Result<Run, InterventionError> {
     let mut hooks = Interventions::recording(sites.iter().copied());
     let logits = model.forward(batch, &mut hooks).logits;
     let rows: Vec<usize> = (0..batch.len()).collect();
+    let correct = top1_correct(metric, logits.clone(), &rows);
     let values = to_f64(metric.eval(logits, &rows));
-    Ok((hooks.into_recorded()?, values))
+    Ok(Run {
+        cache: hooks.into_recorded()?,
+        metric: values,
+        correct,
+    })
 }
 
 fn check_pairs(pairs: &PromptPairs, metric: &Metric) -> Result<(), InterventionError> {
@@ -256,28 +260,80 @@ pub fn sweep(
         ids: pairs.source.clone(),
         pad_id: pairs.pad_id,
     };
-    let (base, base_metric) = record(model, &base_batch, &sites, metric)?;
-    let (source, source_metric) = record(model, &source_batch, &sites, metric)?;
-    let info = base_batch.info();
+    let base = record(model, &base_batch, &sites, metric)?;
+    let source = record(model, &source_batch, &sites, metric)?;
+    let recorded = Recorded {
+        base: &base,
+        source: &source.cache,
+        info: base_batch.info(),
+    };
+    let (exact, variants_run) = sweep_recorded(model, &recorded, metric, plan)?;
+    Ok(Sweep {
+        base_metric: base.metric,
+        source_metric: source.metric,
+        exact,
+        variants_run,
+    })
+}
+
+/// A base run's recorded activations and metric, and the activations patches take.
+pub struct Recorded<'a> {
+    /// The base run, recording `resid_pre` of every layer swept and every kind's site.
+    pub base: &'a Run,
+    /// Activations at every kind's site, shaped like the base run's.
+    pub source: &'a ActivationCache,
+    /// The base batch.
+    pub info: BatchInfo,
+}
+
+/// Every site [`sweep_recorded`] reads for `plan`.
+pub fn recorded_sites(plan: &PatchPlan) -> Vec<Site> {
+    let mut sites: Vec<Site> = plan
+        .layers
+        .iter()
+        .flat_map(|&l| {
+            std::iter::once(Site::new(SitePoint::ResidPre, l))
+                .chain(plan.kinds.iter().map(move |&k| site(k, l)))
+        })
+        .collect();
+    sites.sort();
+    sites.dedup();
+    sites
+}
+
+/// Runs every variant of `plan` on recorded activations: the exact patched metric of each, and
+/// how many variants were run rather than skipped as unchanged.
+pub fn sweep_recorded(
+    model: &Transformer,
+    recorded: &Recorded<'_>,
+    metric: &Metric,
+    plan: &PatchPlan,
+) -> Result<(Vec<PatchValue>, usize), InterventionError> {
+    let info = &recorded.info;
     let heads = model.config.n_heads;
     let mut exact = Vec::new();
     let mut variants_run = 0;
     for &layer in &plan.layers {
-        let resid = missing(&base, Site::new(SitePoint::ResidPre, layer))?;
+        let resid = missing(&recorded.base.cache, Site::new(SitePoint::ResidPre, layer))?;
         for &kind in &plan.kinds {
             let at = site(kind, layer);
-            let base_at = missing(&base, at)?;
-            let source_at = missing(&source, at)?;
+            let base_at = missing(&recorded.base.cache, at)?;
+            let source_at = missing(recorded.source, at)?;
             let base_host = HostActivation::new(&base_at);
             let source_host = HostActivation::new(&source_at);
             let all = variants(kind, &info.lengths, heads);
-            let mut metrics: Vec<Option<f64>> = all
+            let mut metrics: Vec<Option<(f64, Option<bool>)>> = all
                 .iter()
                 .map(|v| {
                     let (b, p, h) = (v.prompt, v.position, v.head);
                     let unchanged = plan.skip_unchanged
                         && base_host.slice(b, p, h) == source_host.slice(b, p, h);
-                    unchanged.then_some(base_metric[b])
+                    unchanged.then(|| {
+                        (
+                            recorded.base.metric[b],
+                            recorded.base.correct.as_ref().map(|c| c[b]),
+                        )
+                    })
                 })
                 .collect();
             let to_run: Vec<usize> = (0..all.len()).filter(|&i| metrics[i].is_none()).collect();
@@ -289,7 +345,7 @@ pub fn sweep(
                     kind,
                     layer,
                     &chunk_variants,
-                    &info,
+                    info,
                     &resid,
                     (&base_at, &source_at),
                     metric,
@@ -299,24 +355,19 @@ pub fn sweep(
                     metrics[i] = Some(value);
                 }
             }
-            exact.extend(
-                all.into_iter()
-                    .zip(metrics)
-                    .map(|(variant, metric)| PatchValue {
-                        kind,
-                        layer,
-                        variant,
-                        metric: metric.unwrap_or(f64::NAN),
-                    }),
-            );
+            exact.extend(all.into_iter().zip(metrics).map(|(variant, value)| {
+                let (metric, correct) = value.unwrap_or((f64::NAN, None));
+                PatchValue {
+                    kind,
+                    layer,
+                    variant,
+                    metric,
+                    correct,
+                }
+            }));
         }
     }
-    Ok(Sweep {
-        base_metric,
-        source_metric,
-        exact,
-        variants_run,
-    })
+    Ok((exact, variants_run))
 }
 
 fn missing(cache: &ActivationCache, site: Site) -> Result<Activation, InterventionError> {
@@ -380,7 +431,7 @@ fn run_variants(
     resid: &Activation,
     (base_at, source_at): (&Activation, &Activation),
     metric: &Metric,
-) -> Result<Vec<f64>, InterventionError> {
+) -> Result<Vec<(f64, Option<bool>)>, InterventionError> {
     let device = model.device();
     let prompts: Vec<usize> = chunk.iter().map(|v| v.prompt).collect();
     let rows_info = BatchInfo {
@@ -411,7 +462,13 @@ fn run_variants(
             .forward_from(layer, start, &rows_info, &mut hook)
             .logits
     };
-    Ok(to_f64(metric.eval(logits, &prompts)))
+    let correct = top1_correct(metric, logits.clone(), &prompts);
+    let values = to_f64(metric.eval(logits, &prompts));
+    Ok(values
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| (v, correct.as_ref().map(|c| c[i])))
+        .collect())
 }
 
 /// Hooks that replace the activation at one site with a precomputed tensor.
@@ -462,8 +519,9 @@ pub fn attribution(
         ids: pairs.source.clone(),
         pad_id: pairs.pad_id,
     };
-    let (base, base_metric) = record(model, &base_batch, &sites, metric)?;
-    let (source, _) = record(model, &source_batch, &sites, metric)?;
+    let base = record(model, &base_batch, &sites, metric)?;
+    let source = record(model, &source_batch, &sites, metric)?;
+    let (base, base_metric, source) = (base.cache, base.metric, source.cache);
     let mut hooks = Interventions::new(Vec::new());
     for &s in &sites {
         hooks = hooks.with_gradient_tap(s);
@@ -505,6 +563,7 @@ pub fn attribution(
                     layer,
                     variant,
                     metric: base_metric[b] + estimate,
+                    correct: None,
                 });
             }
         }
