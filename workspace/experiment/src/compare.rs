@@ -33,6 +33,11 @@ pub fn key_columns(table: &str) -> &'static [&'static str] {
         "attention_pattern" => &["study", "layer", "head", "query", "key"],
         "attributions" => &["study", "input", "method", "position"],
         "attribution_summary" => &["study", "input", "method"],
+        "patching" => &["study", "direction", "site", "layer", "position", "head"],
+        "patching_summary" => &["study", "direction", "site"],
+        "patching_pairs" => &["study", "pair"],
+        "pruning_heads" => &["study", "layer", "head"],
+        "pruning_curve" => &["study", "step"],
         _ => &[],
     }
 }
@@ -247,6 +252,11 @@ fn table_rank(name: &str) -> usize {
         "attention_pattern",
         "attributions",
         "attribution_summary",
+        "patching",
+        "patching_summary",
+        "patching_pairs",
+        "pruning_heads",
+        "pruning_curve",
     ]
     .iter()
     .position(|t| *t == name)

@@ -129,6 +129,20 @@ pub fn run(
         }
         Ok(())
     })?;
+    let mut patching = studies::patching::PatchingOutput::default();
+    timings.time("patching", || -> Result<(), RunError> {
+        for (index, study) in experiment.patchings.iter().enumerate() {
+            patching.extend(studies::patching::run(index, study, model, &progress)?);
+        }
+        Ok(())
+    })?;
+    let mut pruning = studies::pruning::PruningOutput::default();
+    timings.time("pruning", || -> Result<(), RunError> {
+        for (index, study) in experiment.prunings.iter().enumerate() {
+            pruning.extend(studies::pruning::run(index, study, model, &progress)?);
+        }
+        Ok(())
+    })?;
     progress.finish_and_clear();
 
     let example_sets = studies::examples::example_sets(experiment);
@@ -146,6 +160,11 @@ pub fn run(
             studies::attention::pattern_table(&attention.pattern)?,
             studies::attribution::tokens_table(&attribution.tokens)?,
             studies::attribution::summary_table(&attribution.summary)?,
+            studies::patching::table(&patching.rows)?,
+            studies::patching::summary_table(&patching.summary)?,
+            studies::patching::pairs_table(&patching.pairs)?,
+            studies::pruning::heads_table(&pruning.heads)?,
+            studies::pruning::curve_table(&pruning.curve)?,
         ] {
             if table.n_rows() > 0 {
                 table.write(&run_dir.tables_dir())?;
@@ -190,6 +209,10 @@ pub fn run(
             attention: attention.heads,
             attributions: attribution.tokens,
             attribution_summary: attribution.summary,
+            patching: patching.rows,
+            patching_summary: patching.summary,
+            pruning_heads: pruning.heads,
+            pruning_curve: pruning.curve,
         },
     )?;
     Ok(run_dir.commit()?)
@@ -236,6 +259,13 @@ fn progress_bar(experiment: &Experiment, quiet: bool) -> ProgressBar {
         )
         .chain(experiment.attentions.iter().map(|a| a.layers.len()))
         .chain(experiment.attributions.iter().map(|a| a.inputs.len()))
+        .chain(
+            experiment
+                .patchings
+                .iter()
+                .map(|p| p.sites.len() * p.directions.len()),
+        )
+        .chain(experiment.prunings.iter().map(|_| 2))
         .sum();
     let bar = ProgressBar::new(cells as u64);
     if let Ok(style) =

@@ -47,6 +47,8 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "tcav",
     "attention",
     "attribution",
+    "patching",
+    "pruning",
 ];
 
 /// A raw table type and the keys it accepts, for unknown-key diagnostics.
@@ -570,6 +572,9 @@ choice_enum! {
     }
 }
 
+mod interventions;
+pub use interventions::*;
+
 /// What a TCAV study differentiates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -701,6 +706,8 @@ pub struct Experiment {
     pub tcavs: Vec<TcavStudy>,
     pub attentions: Vec<AttentionStudy>,
     pub attributions: Vec<AttributionStudy>,
+    pub patchings: Vec<PatchingStudy>,
+    pub prunings: Vec<PruningStudy>,
 }
 
 /// Serialises a list of [`Choice`]s by their file spellings.

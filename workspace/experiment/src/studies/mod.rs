@@ -5,7 +5,9 @@ pub mod attribution;
 pub mod cav_file;
 pub mod examples;
 pub mod head;
+pub mod patching;
 pub mod probe;
+pub mod pruning;
 pub mod tcav;
 
 use crate::schema::RandomPool;
@@ -42,6 +44,12 @@ pub enum StudyError {
     /// The target does not exist in this model.
     #[error("target `{0}` does not exist in this model")]
     UnknownTarget(String),
+    /// A prompt could not be encoded.
+    #[error(transparent)]
+    Model(#[from] cavern_model::ModelError),
+    /// Patching, ablation or pruning could not run as asked.
+    #[error("{0}")]
+    Patching(String),
     /// An attention pattern did not have the shape its input needs.
     #[error(transparent)]
     Attention(#[from] cavern_probe::attention::AttentionError),

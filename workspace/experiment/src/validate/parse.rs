@@ -3,8 +3,8 @@
 
 use crate::error::{Diagnostic, SourceText, did_you_mean, suggest};
 use crate::schema::{
-    RawAttention, RawAttribution, RawExperiment, RawHead, RawProbe, RawRandom, RawSource, RawTable,
-    RawTcav, TOP_LEVEL_KEYS,
+    RawAttention, RawAttribution, RawExperiment, RawHead, RawPatching, RawProbe, RawPruning,
+    RawRandom, RawSource, RawTable, RawTcav, TOP_LEVEL_KEYS,
 };
 use std::ops::Range;
 use toml::Spanned;
@@ -56,6 +56,8 @@ pub(super) struct RawFile {
     pub tcavs: Vec<Parsed<RawTcav>>,
     pub attentions: Vec<Parsed<RawAttention>>,
     pub attributions: Vec<Parsed<RawAttribution>>,
+    pub patchings: Vec<Parsed<RawPatching>>,
+    pub prunings: Vec<Parsed<RawPruning>>,
     /// Span of the first `[[probe]]` or `[[tcav]]`, when the file has studies.
     pub first_study: Option<Range<usize>>,
 }
@@ -83,6 +85,8 @@ pub(super) fn parse(
         tcavs: Vec::new(),
         attentions: Vec::new(),
         attributions: Vec::new(),
+        patchings: Vec::new(),
+        prunings: Vec::new(),
         first_study: None,
     };
     for (key, value) in root.into_inner() {
@@ -93,6 +97,8 @@ pub(super) fn parse(
             "concepts" => file.concepts = parser.concepts(value),
             "attention" => file.attentions = parser.array(value, "attention"),
             "attribution" => file.attributions = parser.array(value, "attribution"),
+            "patching" => file.patchings = parser.array(value, "patching"),
+            "pruning" => file.prunings = parser.array(value, "pruning"),
             "probe" | "tcav" => {
                 let starts = [file.first_study.take(), study_start(&value)];
                 file.first_study = starts.into_iter().flatten().min_by_key(|s| s.start);
