@@ -35,7 +35,7 @@ pub struct CurveRow {
     pub fraction_removed: f64,
     pub metric: f64,
     pub accuracy: Option<f64>,
-    /// The heads removed at this step, `layer.head`, comma-separated.
+    /// The heads removed at this step, `layer.head`, space-separated.
     pub removed_now: String,
 }
 
@@ -144,7 +144,7 @@ fn curve_row(
         fraction_removed: removed.len() as f64 / total as f64,
         metric: score.metric,
         accuracy: score.accuracy,
-        removed_now: now.join(","),
+        removed_now: now.join(" "),
     }
 }
 
