@@ -110,12 +110,14 @@ pub fn run(
         Ok(())
     })?;
     let mut attention = studies::attention::AttentionOutput::default();
+    let mut attention_flow = Vec::new();
     timings.time("attention", || -> Result<(), RunError> {
         for (index, study) in experiment.attentions.iter().enumerate() {
             let batch = experiment.batch_size;
             attention.extend(studies::attention::run(
                 index, study, model, batch, &progress,
             )?);
+            attention_flow.extend(studies::attention_flow::run(index, study, model, batch)?);
         }
         Ok(())
     })?;
@@ -124,7 +126,20 @@ pub fn run(
         for (index, study) in experiment.attributions.iter().enumerate() {
             let batch = experiment.batch_size;
             attribution.extend(studies::attribution::run(
-                index, study, model, batch, &progress,
+                index, study, model, batch, seed, &progress,
+            )?);
+        }
+        Ok(())
+    })?;
+    let mut neighbors = studies::neighbors::NeighborsOutput::default();
+    timings.time("neighbors", || -> Result<(), RunError> {
+        for (index, study) in experiment.neighbors.iter().enumerate() {
+            neighbors.extend(studies::neighbors::run(
+                index,
+                study,
+                &experiment.concepts,
+                &mut activations,
+                &progress,
             )?);
         }
         Ok(())
@@ -146,6 +161,9 @@ pub fn run(
             studies::attention::pattern_table(&attention.pattern)?,
             studies::attribution::tokens_table(&attribution.tokens)?,
             studies::attribution::summary_table(&attribution.summary)?,
+            studies::attention_flow::table(&attention_flow)?,
+            studies::neighbors::neighbors_table(&neighbors.neighbors)?,
+            studies::neighbors::prototypes_table(&neighbors.prototypes)?,
         ] {
             if table.n_rows() > 0 {
                 table.write(&run_dir.tables_dir())?;
@@ -190,6 +208,9 @@ pub fn run(
             attention: attention.heads,
             attributions: attribution.tokens,
             attribution_summary: attribution.summary,
+            attention_flow,
+            neighbors: neighbors.neighbors,
+            prototypes: neighbors.prototypes,
         },
     )?;
     Ok(run_dir.commit()?)
@@ -236,6 +257,7 @@ fn progress_bar(experiment: &Experiment, quiet: bool) -> ProgressBar {
         )
         .chain(experiment.attentions.iter().map(|a| a.layers.len()))
         .chain(experiment.attributions.iter().map(|a| a.inputs.len()))
+        .chain(experiment.neighbors.iter().map(|_| 1))
         .sum();
     let bar = ProgressBar::new(cells as u64);
     if let Ok(style) =

@@ -4,6 +4,7 @@
 mod attention;
 mod attribution;
 mod model;
+mod neighbors;
 mod parse;
 mod studies;
 
@@ -107,6 +108,11 @@ pub fn load_experiment(
         .iter()
         .filter_map(|a| resolver.attribution(a))
         .collect();
+    let neighbors: Vec<_> = raw
+        .neighbors
+        .iter()
+        .filter_map(|n| resolver.neighbors(n, &defined))
+        .collect();
 
     let mut diagnostics = resolver.diagnostics;
     match header {
@@ -126,6 +132,7 @@ pub fn load_experiment(
             tcavs,
             attentions,
             attributions,
+            neighbors,
         }),
         _ => {
             // The experiment file first, then referenced files; each in line order.

@@ -3,8 +3,8 @@
 
 use crate::error::{Diagnostic, SourceText, did_you_mean, suggest};
 use crate::schema::{
-    RawAttention, RawAttribution, RawExperiment, RawHead, RawProbe, RawRandom, RawSource, RawTable,
-    RawTcav, TOP_LEVEL_KEYS,
+    RawAttention, RawAttribution, RawExperiment, RawHead, RawNeighbors, RawProbe, RawRandom,
+    RawSource, RawTable, RawTcav, TOP_LEVEL_KEYS,
 };
 use std::ops::Range;
 use toml::Spanned;
@@ -56,6 +56,7 @@ pub(super) struct RawFile {
     pub tcavs: Vec<Parsed<RawTcav>>,
     pub attentions: Vec<Parsed<RawAttention>>,
     pub attributions: Vec<Parsed<RawAttribution>>,
+    pub neighbors: Vec<Parsed<RawNeighbors>>,
     /// Span of the first `[[probe]]` or `[[tcav]]`, when the file has studies.
     pub first_study: Option<Range<usize>>,
 }
@@ -83,6 +84,7 @@ pub(super) fn parse(
         tcavs: Vec::new(),
         attentions: Vec::new(),
         attributions: Vec::new(),
+        neighbors: Vec::new(),
         first_study: None,
     };
     for (key, value) in root.into_inner() {
@@ -93,6 +95,7 @@ pub(super) fn parse(
             "concepts" => file.concepts = parser.concepts(value),
             "attention" => file.attentions = parser.array(value, "attention"),
             "attribution" => file.attributions = parser.array(value, "attribution"),
+            "neighbors" => file.neighbors = parser.array(value, "neighbors"),
             "probe" | "tcav" => {
                 let starts = [file.first_study.take(), study_start(&value)];
                 file.first_study = starts.into_iter().flatten().min_by_key(|s| s.start);
