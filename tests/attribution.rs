@@ -114,8 +114,8 @@ fn toy_sentiment_attributions_end_to_end() {
     let tables = out.join("tables");
 
     let tokens = Table::read(&tables.join("attributions.csv"));
-    // 6 + 6 + 6 + 6 + 4 tokens, four methods each.
-    assert_eq!(tokens.rows.len(), 28 * 4);
+    // 6 + 6 + 6 + 6 + 4 tokens, five methods each.
+    assert_eq!(tokens.rows.len(), 28 * 5);
     let by_input = per_input(&tokens);
     // The tokens that flip the model away from its default (positive), per input.
     let expected: [&[&str]; 4] = [&["dreadful"], &["awful", "not"], &["not"], &["boring"]];
@@ -135,9 +135,17 @@ fn toy_sentiment_attributions_end_to_end() {
                 .iter()
                 .all(|t| t.1 >= 0.0)
         );
+        // LIME's surrogate singles out the same tokens (with "not awful", a double negative
+        // the surrogate cannot fit additively, the colour word gets a visible share).
+        let lime = &by_input[&(input, "lime".to_string())];
+        assert_eq!(
+            top(lime, flips.len()),
+            *flips,
+            "lime, input {input}: {lime:?}"
+        );
     }
     // "the film was good" is as positive as the all-pad baseline: nothing to attribute.
-    for method in ["integrated_gradients", "occlusion"] {
+    for method in ["integrated_gradients", "occlusion", "lime"] {
         let values = &by_input[&(4, method.to_string())];
         assert!(
             values.iter().all(|t| t.1.abs() < 0.1),
@@ -146,8 +154,23 @@ fn toy_sentiment_attributions_end_to_end() {
     }
 
     let summary = Table::read(&tables.join("attribution_summary.csv"));
-    assert_eq!(summary.rows.len(), 5);
-    for row in &summary.rows {
+    // One integrated-gradients and one LIME row per input.
+    assert_eq!(summary.rows.len(), 10);
+    let (ig, lime): (Vec<&Vec<String>>, Vec<&Vec<String>>) = summary
+        .rows
+        .iter()
+        .partition(|row| summary.get(row, "method") == "integrated_gradients");
+    // LIME's local fidelity: near 1 where one word decides, low for the double negative.
+    let r2: Vec<f64> = lime.iter().map(|r| summary.num(r, "fidelity_r2")).collect();
+    for input in [0, 2, 3] {
+        assert!(r2[input] > 0.95, "R² {r2:?}");
+    }
+    assert!(r2[1] < 0.5, "R² {r2:?}");
+    for row in &lime {
+        assert_eq!(summary.num(row, "steps"), 200.0);
+    }
+    for row in &ig {
+        assert!(summary.get(row, "fidelity_r2") == "NaN");
         assert_eq!(summary.get(row, "site"), "embed");
         assert_eq!(summary.get(row, "baseline"), "pad");
         assert_eq!(summary.get(row, "target"), "class:positive");
@@ -158,6 +181,14 @@ fn toy_sentiment_attributions_end_to_end() {
             "gap {gap} against f(x) − f(baseline) = {delta}"
         );
     }
+    // LIME's masks flow from the seed: another seed, other coefficients, same gradients.
+    let reseeded = run_experiment(&file, &dir.path().join("seed5"), &["--seed", "5"]);
+    let other = per_input(&Table::read(&reseeded.join("tables/attributions.csv")));
+    assert_ne!(other[&(1, "lime".into())], by_input[&(1, "lime".into())]);
+    assert_eq!(
+        other[&(1, "integrated_gradients".into())],
+        by_input[&(1, "integrated_gradients".into())]
+    );
 
     let html = fs::read_to_string(out.join("report.html")).unwrap();
     let section = html
