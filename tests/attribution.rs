@@ -289,7 +289,7 @@ fn minilm_attributions_point_at_the_sentiment_words() {
         }
     }
     // Reviews with one clear sentiment word: it has the largest |attribution| by integrated
-    // gradients and by occlusion.
+    // gradients, by occlusion and by LIME.
     for (input, word) in [
         (0, "lovely"),
         (1, "boring"),
@@ -297,7 +297,7 @@ fn minilm_attributions_point_at_the_sentiment_words() {
         (5, "terrible"),
         (8, "stunning"),
     ] {
-        for method in ["integrated_gradients", "occlusion"] {
+        for method in ["integrated_gradients", "occlusion", "lime"] {
             let values = &by_input[&(input, method.to_string())];
             assert_eq!(
                 top(values, 1),
@@ -314,10 +314,30 @@ fn minilm_attributions_point_at_the_sentiment_words() {
         );
     }
     let summary = Table::read(&out.join("tables/attribution_summary.csv"));
-    assert_eq!(summary.rows.len(), 10);
+    assert_eq!(summary.rows.len(), 2 * 10);
     for row in &summary.rows {
+        if summary.get(row, "method") == "lime" {
+            // The surrogate explains most of f's variation over the masked reviews.
+            let r2 = summary.num(row, "fidelity_r2");
+            assert!(r2 > 0.75, "LIME fidelity {r2}");
+            continue;
+        }
         let delta = summary.num(row, "f_x") - summary.num(row, "f_baseline");
         let gap = summary.num(row, "completeness_gap");
         assert!(gap.abs() < 0.01 * delta.abs(), "gap {gap} against {delta}");
     }
+    // At the head's own features the nearest training review of "The film was boring and far
+    // too long." is its near-paraphrase.
+    let neighbors = Table::read(&out.join("tables/neighbors.csv"));
+    let first = neighbors
+        .rows
+        .iter()
+        .find(|r| neighbors.get(r, "input") == "1" && neighbors.get(r, "rank") == "1")
+        .expect("a nearest example of input 1");
+    assert_eq!(
+        neighbors.get(first, "example"),
+        "The film was slow, predictable and far too long."
+    );
+    assert_eq!(neighbors.get(first, "prediction"), "negative");
+    assert!(out.join("tables/attention_flow.parquet").is_file());
 }
