@@ -963,7 +963,7 @@ pub fn run_summary_json(run: &Path) -> Result<String, RunFolderError> {
 }
 
 /// `cavern validate --json`: `{"file", "ok": true, "name", "model", "seed", "concepts",
-/// "probe_studies", "tcav_studies", "attention_studies", "attribution_studies"}` for a valid file, `{"file", "ok": false, "diagnostics":
+/// "probe_studies", "tcav_studies", "attention_studies", "attribution_studies", "neighbors_studies"}` for a valid file, `{"file", "ok": false, "diagnostics":
 /// [{"file", "line", "column", "message", "help"}]}` for an invalid one.
 pub fn validation_json(file: &Path, result: &Result<Experiment, ExperimentError>) -> String {
     #[derive(Serialize)]
@@ -978,6 +978,7 @@ pub fn validation_json(file: &Path, result: &Result<Experiment, ExperimentError>
         tcav_studies: usize,
         attention_studies: usize,
         attribution_studies: usize,
+        neighbors_studies: usize,
     }
     #[derive(Serialize)]
     struct Invalid {
@@ -1006,6 +1007,7 @@ pub fn validation_json(file: &Path, result: &Result<Experiment, ExperimentError>
             tcav_studies: experiment.tcavs.len(),
             attention_studies: experiment.attentions.len(),
             attribution_studies: experiment.attributions.len(),
+            neighbors_studies: experiment.neighbors.len(),
         }),
         Err(error) => pretty(&Invalid {
             file,

@@ -1,5 +1,7 @@
 //! Resolving `[[attribution]]` studies: target (and contrast), inputs, methods, integrated
-//! gradients' steps and baseline, the site of the gradient methods and the occlusion window.
+//! gradients' steps and baseline, the site of the gradient methods, the occlusion window and
+//! LIME's samples; with the list-of-choices and site-layer checks that `[[attention]]` and
+//! `[[neighbors]]` share.
 
 use super::parse::Parsed;
 use super::{Resolver, TableCtx};
