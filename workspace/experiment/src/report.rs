@@ -405,7 +405,8 @@ const SHOWN_FLOW_INPUTS: usize = 10;
 
 /// Per (attention study, method): at the study's top layer, each shown input's tokens coloured
 /// by the mean over output positions of the value they receive (for a mean-pooled classifier,
-/// the share of the pooled output that comes from the token), relative to the input's largest.
+/// the share of the pooled output that comes from the token), relative to the input's largest
+/// among tokens that are not special (`[CLS]` and `[SEP]` collect most of it in BERT models).
 fn flow_views(cells: &[FlowCell]) -> Vec<Value> {
     group_by(cells, |c| (c.study, c.method.clone()))
         .into_iter()
@@ -427,22 +428,29 @@ fn flow_views(cells: &[FlowCell]) -> Vec<Value> {
 fn flow_input(input: usize, rows: &[&FlowCell], method: &str) -> Value {
     let n = rows.iter().map(|c| c.to_position + 1).max().unwrap_or(0);
     let mut tokens = vec![String::new(); n];
+    let mut special = vec![false; n];
     let mut received = vec![0.0f64; n];
     for c in rows {
         tokens[c.to_position] = c.to_token.clone();
+        special[c.to_position] = c.to_special;
         received[c.to_position] += c.value / n as f64;
     }
-    let scale = received.iter().copied().fold(0.0f64, f64::max);
+    let scale = received
+        .iter()
+        .zip(&special)
+        .filter(|(_, s)| !**s)
+        .fold(0.0f64, |m, (v, _)| m.max(*v));
     let texts: Vec<&str> = tokens.iter().map(String::as_str).collect();
     let token_views: Vec<Value> = received
         .iter()
-        .zip(&tokens)
+        .zip(tokens.iter().zip(&special))
         .zip(token_pieces(&texts))
-        .map(|((&value, token), (space, text))| {
+        .map(|((&value, (token, &special)), (space, text))| {
             let share = if scale > 0.0 { value / scale } else { 0.0 };
             context! {
                 space,
                 text,
+                special,
                 color => attribution_colour(share),
                 title => format!("{token} · mean {method} received: {value:.4}"),
             }

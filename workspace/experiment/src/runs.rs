@@ -347,6 +347,7 @@ impl TableData {
                     from_token: self.text("from_token", r)?,
                     to_position: self.count("to_position", r)?,
                     to_token: self.text("to_token", r)?,
+                    to_special: self.flag("to_special", r)?,
                     value: self.float("value", r)?,
                 })
             })

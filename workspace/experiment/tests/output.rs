@@ -413,11 +413,11 @@ fn render_sample(manifest: &Manifest) -> Result<String, Box<dyn Error>> {
     Ok(render_report(&input)?)
 }
 
-/// Rollout of one two-token input `<script> good` at layer 0: `good` receives 0.75 of 1 on
-/// average, the other token 0.25.
+/// Rollout of one two-token input `<script> good` at layer 0, the first token special: it
+/// receives 0.75 of 1 on average, `good` 0.25.
 fn flow_rows() -> Vec<FlowCell> {
     let tokens = [EVIL, "good"];
-    let values = [[0.5, 0.5], [0.0, 1.0]];
+    let values = [[1.0, 0.0], [0.5, 0.5]];
     let mut rows = Vec::new();
     for (from, row) in values.iter().enumerate() {
         for (to, &value) in row.iter().enumerate() {
@@ -431,6 +431,7 @@ fn flow_rows() -> Vec<FlowCell> {
                 from_token: tokens[from].into(),
                 to_position: to,
                 to_token: tokens[to].into(),
+                to_special: to == 0,
                 value,
             });
         }
@@ -449,12 +450,16 @@ fn report_shows_flow_and_neighbors_escaped() -> TestResult {
         flow.contains("Study 0 · rollout through layer 0 · 1 inputs"),
         "{flow}"
     );
-    // Scaled by the largest mean (0.75): `good` fully blue, the other token a third.
+    // Scaled by the largest mean among tokens that are not special (0.25): `good` fully blue,
+    // and the special token, three times stronger, no more.
     assert!(
-        flow.contains(r#"style="background-color: rgba(33, 102, 172, 0.65)" title="good · mean rollout received: 0.7500">good</span>"#),
+        flow.contains(r#"<span class="tok" style="background-color: rgba(33, 102, 172, 0.65)" title="good · mean rollout received: 0.2500">good</span>"#),
         "{flow}"
     );
-    assert!(flow.contains("rgba(33, 102, 172, 0.22)"), "{flow}");
+    assert!(
+        flow.contains(r#"<span class="tok special" style="background-color: rgba(33, 102, 172, 0.65)" title="&lt;script&gt;"#),
+        "{flow}"
+    );
     let neighbors = html
         .split("<h2>Nearest examples, prototypes and criticisms</h2>")
         .nth(1)

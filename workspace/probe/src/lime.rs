@@ -6,8 +6,9 @@
 //! surrogate has one feature per real token and special tokens get a coefficient of exactly 0.
 //! Masking a token replaces its `embed` row by the baseline activation's row at the same
 //! position, which for a token baseline is the same as replacing the token id (see
-//! [`crate::attribution`]). Every sample runs through the model in batches of at most
-//! `rows_per_pass` rows, with one more row for f with every real token masked.
+//! [`crate::attribution`]). Each distinct mask runs through the model once (samples that
+//! repeat a mask, such as the ones that drop every token, reuse its output), with one more mask
+//! for f with every real token masked, in batches of at most `rows_per_pass` rows.
 
 use crate::attribution::{
     AttributionInput, Objective, SiteActivation, masked_outputs, site_activation,
@@ -15,6 +16,7 @@ use crate::attribution::{
 use crate::error::ProbeError;
 use crate::surrogate::{SurrogateOptions, fit_surrogate, sample_masks};
 use cavern_model::{LoadedModel, Site, SitePoint};
+use std::collections::HashMap;
 
 /// A LIME explanation of one input.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,9 +58,22 @@ pub fn lime(
         }
         mask
     };
-    let mut masks: Vec<Vec<bool>> = free_masks.iter().map(|m| full(m)).collect();
-    masks.push(full(&vec![false; real.len()]));
-    let mut f = masked_outputs(model, input, objective, &a, base, &masks, rows_per_pass)?;
+    // Distinct masks in order of first use; `slot[i]` is sample i's (the last: all masked).
+    let mut distinct: Vec<Vec<bool>> = Vec::new();
+    let mut index: HashMap<Vec<bool>, usize> = HashMap::new();
+    let all_masked = vec![false; real.len()];
+    let slot: Vec<usize> = free_masks
+        .iter()
+        .chain(std::iter::once(&all_masked))
+        .map(|m| {
+            *index.entry(m.clone()).or_insert_with(|| {
+                distinct.push(full(m));
+                distinct.len() - 1
+            })
+        })
+        .collect();
+    let outputs = masked_outputs(model, input, objective, &a, base, &distinct, rows_per_pass)?;
+    let mut f: Vec<f64> = slot.iter().map(|&i| outputs[i]).collect();
     let f_baseline = f.pop().unwrap_or(f64::NAN);
     if let Some(bad) = f.iter().find(|v| !v.is_finite()) {
         return Err(ProbeError::Attribution(format!(

@@ -38,6 +38,8 @@ pub struct FlowCell {
     pub to_position: usize,
     /// The token at `to_position`.
     pub to_token: String,
+    /// Whether the token at `to_position` is a special token (`[CLS]`, `[SEP]`).
+    pub to_special: bool,
     /// Rollout or maximum flow from `from_position` to `to_position`.
     pub value: f64,
 }
@@ -58,6 +60,12 @@ pub fn run(
     }
     let encodings = model
         .encode_texts(&study.inputs)
+        .map_err(ProbeError::from)?;
+    let special = study
+        .inputs
+        .iter()
+        .map(|text| model.tokenizer().special_mask(text))
+        .collect::<Result<Vec<_>, _>>()
         .map_err(ProbeError::from)?;
     let sites: Vec<Site> = (0..=top)
         .map(|layer| Site::new(SitePoint::Pattern, layer))
@@ -113,6 +121,7 @@ pub fn run(
                         from_token: encoding.tokens[from].clone(),
                         to_position: to,
                         to_token: encoding.tokens[to].clone(),
+                        to_special: special[input].get(to).copied().unwrap_or(false),
                         value,
                     };
                     for (from, row) in values.iter().enumerate() {
@@ -139,5 +148,6 @@ pub fn table(rows: &[FlowCell]) -> Result<Table, TableError> {
         .with_str("from_token", text(|r| &r.from_token))?
         .with_u64("to_position", int(|r| r.to_position))?
         .with_str("to_token", text(|r| &r.to_token))?
+        .with_bool("to_special", rows.iter().map(|r| r.to_special).collect())?
         .with_f64("value", rows.iter().map(|r| r.value).collect())
 }
