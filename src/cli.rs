@@ -95,7 +95,7 @@ enum Command {
         file: PathBuf,
         /// Print the result as JSON on standard output: `{"file", "ok": true, "name", "model",
         /// "seed", "concepts", "probe_studies", "tcav_studies", "attention_studies",
-        /// "attribution_studies"}`, or
+        /// "attribution_studies", "neighbors_studies"}`, or
         /// `{"file", "ok": false, "diagnostics": [{"file", "line", "column", "message",
         /// "help"}]}` with exit code 2.
         #[arg(long)]

@@ -68,8 +68,8 @@ fn toy_sentiment_attributions_end_to_end() {
     let tables = out.join("tables");
 
     let tokens = Csv::read(&tables.join("attributions.csv"));
-    // 6 + 6 + 6 + 6 + 4 tokens, four methods each.
-    assert_eq!(tokens.rows.len(), 28 * 4);
+    // 6 + 6 + 6 + 6 + 4 tokens, five methods each.
+    assert_eq!(tokens.rows.len(), 28 * 5);
     let by_input = per_input(&tokens);
     // The tokens that flip the model away from its default (positive), per input.
     let expected: [&[&str]; 4] = [&["dreadful"], &["awful", "not"], &["not"], &["boring"]];
@@ -89,9 +89,17 @@ fn toy_sentiment_attributions_end_to_end() {
                 .iter()
                 .all(|t| t.1 >= 0.0)
         );
+        // LIME's surrogate singles out the same tokens (with "not awful", a double negative
+        // the surrogate cannot fit additively, the colour word gets a visible share).
+        let lime = &by_input[&(input, "lime".to_string())];
+        assert_eq!(
+            top(lime, flips.len()),
+            *flips,
+            "lime, input {input}: {lime:?}"
+        );
     }
     // "the film was good" is as positive as the all-pad baseline: nothing to attribute.
-    for method in ["integrated_gradients", "occlusion"] {
+    for method in ["integrated_gradients", "occlusion", "lime"] {
         let values = &by_input[&(4, method.to_string())];
         assert!(
             values.iter().all(|t| t.1.abs() < 0.1),
@@ -100,8 +108,23 @@ fn toy_sentiment_attributions_end_to_end() {
     }
 
     let summary = Csv::read(&tables.join("attribution_summary.csv"));
-    assert_eq!(summary.rows.len(), 5);
-    for row in &summary.rows {
+    // One integrated-gradients and one LIME row per input.
+    assert_eq!(summary.rows.len(), 10);
+    let (ig, lime): (Vec<&Vec<String>>, Vec<&Vec<String>>) = summary
+        .rows
+        .iter()
+        .partition(|row| summary.get(row, "method") == "integrated_gradients");
+    // LIME's local fidelity: near 1 where one word decides, low for the double negative.
+    let r2: Vec<f64> = lime.iter().map(|r| summary.num(r, "fidelity_r2")).collect();
+    for input in [0, 2, 3] {
+        assert!(r2[input] > 0.95, "R² {r2:?}");
+    }
+    assert!(r2[1] < 0.5, "R² {r2:?}");
+    for row in &lime {
+        assert_eq!(summary.num(row, "steps"), 200.0);
+    }
+    for row in &ig {
+        assert!(summary.get(row, "fidelity_r2") == "NaN");
         assert_eq!(summary.get(row, "site"), "embed");
         assert_eq!(summary.get(row, "baseline"), "pad");
         assert_eq!(summary.get(row, "target"), "class:positive");
@@ -112,6 +135,14 @@ fn toy_sentiment_attributions_end_to_end() {
             "gap {gap} against f(x) − f(baseline) = {delta}"
         );
     }
+    // LIME's masks flow from the seed: another seed, other coefficients, same gradients.
+    let reseeded = run_experiment(&file, &dir.path().join("seed5"), &["--seed", "5"]);
+    let other = per_input(&Csv::read(&reseeded.join("tables/attributions.csv")));
+    assert_ne!(other[&(1, "lime".into())], by_input[&(1, "lime".into())]);
+    assert_eq!(
+        other[&(1, "integrated_gradients".into())],
+        by_input[&(1, "integrated_gradients".into())]
+    );
 
     let html = fs::read_to_string(out.join("report.html")).unwrap();
     let section = html
@@ -212,7 +243,7 @@ fn minilm_attributions_point_at_the_sentiment_words() {
         }
     }
     // Reviews with one clear sentiment word: it has the largest |attribution| by integrated
-    // gradients and by occlusion.
+    // gradients, by occlusion and by LIME.
     for (input, word) in [
         (0, "lovely"),
         (1, "boring"),
@@ -220,7 +251,7 @@ fn minilm_attributions_point_at_the_sentiment_words() {
         (5, "terrible"),
         (8, "stunning"),
     ] {
-        for method in ["integrated_gradients", "occlusion"] {
+        for method in ["integrated_gradients", "occlusion", "lime"] {
             let values = &by_input[&(input, method.to_string())];
             assert_eq!(
                 top(values, 1),
@@ -237,10 +268,30 @@ fn minilm_attributions_point_at_the_sentiment_words() {
         );
     }
     let summary = Csv::read(&out.join("tables/attribution_summary.csv"));
-    assert_eq!(summary.rows.len(), 10);
+    assert_eq!(summary.rows.len(), 2 * 10);
     for row in &summary.rows {
+        if summary.get(row, "method") == "lime" {
+            // The surrogate explains most of f's variation over the masked reviews.
+            let r2 = summary.num(row, "fidelity_r2");
+            assert!(r2 > 0.75, "LIME fidelity {r2}");
+            continue;
+        }
         let delta = summary.num(row, "f_x") - summary.num(row, "f_baseline");
         let gap = summary.num(row, "completeness_gap");
         assert!(gap.abs() < 0.01 * delta.abs(), "gap {gap} against {delta}");
     }
+    // At the head's own features the nearest training review of "The film was boring and far
+    // too long." is its near-paraphrase.
+    let neighbors = Csv::read(&out.join("tables/neighbors.csv"));
+    let first = neighbors
+        .rows
+        .iter()
+        .find(|r| neighbors.get(r, "input") == "1" && neighbors.get(r, "rank") == "1")
+        .expect("a nearest example of input 1");
+    assert_eq!(
+        neighbors.get(first, "example"),
+        "The film was slow, predictable and far too long."
+    );
+    assert_eq!(neighbors.get(first, "prediction"), "negative");
+    assert!(out.join("tables/attention_flow.parquet").is_file());
 }

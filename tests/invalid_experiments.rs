@@ -266,3 +266,102 @@ fn validate_accepts_the_quickstart() {
         describe(&out)
     );
 }
+
+/// The base experiment's last line, which the cases below extend with a study (from line 24).
+const LAST_LINE: &str = "site = \"resid_pre\"";
+
+#[test]
+fn neighbors_unknown_key_suggests_the_right_one() {
+    check(&Case {
+        replace: LAST_LINE,
+        with: "site = \"resid_pre\"\n\n[[neighbors]]\ninputs = { examples = [\"the film was good\"] }\nprotoypes = 2",
+        line: 26,
+        col: 1,
+        at: "protoypes",
+        says: &[
+            "unknown key `protoypes` in [[neighbors]]",
+            "did you mean `prototypes`?",
+        ],
+    });
+}
+
+#[test]
+fn neighbors_unknown_concept_suggests_the_right_one() {
+    check(&Case {
+        replace: LAST_LINE,
+        with: "site = \"resid_pre\"\n\n[[neighbors]]\ninputs = { examples = [\"the film was good\"] }\nconcepts = [\"prase\"]",
+        line: 26,
+        col: 13,
+        at: "\"prase\"",
+        says: &[
+            "unknown concept `prase` in [[neighbors]]",
+            "did you mean `praise`?",
+        ],
+    });
+}
+
+#[test]
+fn neighbors_criticisms_need_prototypes() {
+    check(&Case {
+        replace: LAST_LINE,
+        with: "site = \"resid_pre\"\n\n[[neighbors]]\ninputs = { examples = [\"the film was good\"] }\nprototypes = 0\ncriticisms = 3",
+        line: 27,
+        col: 14,
+        at: "3",
+        says: &[
+            "`criticisms` in [[neighbors]] needs prototypes",
+            "set `prototypes` to 1 or more",
+        ],
+    });
+}
+
+#[test]
+fn neighbors_k_must_be_positive() {
+    check(&Case {
+        replace: LAST_LINE,
+        with: "site = \"resid_pre\"\n\n[[neighbors]]\ninputs = { examples = [\"the film was good\"] }\nk = 0",
+        line: 26,
+        col: 5,
+        at: "0",
+        says: &["`k` in [[neighbors]] must be at least 1, found 0"],
+    });
+}
+
+#[test]
+fn unknown_flow_method_suggests_the_right_one() {
+    check(&Case {
+        replace: LAST_LINE,
+        with: "site = \"resid_pre\"\n\n[[attention]]\ninputs = { examples = [\"the film was good\"] }\nlayers = [1]\nflow = [\"flow\", \"rolout\"]",
+        line: 27,
+        col: 17,
+        at: "\"rolout\"",
+        says: &["unknown flow method `rolout`", "did you mean `rollout`?"],
+    });
+}
+
+#[test]
+fn flow_method_listed_twice() {
+    check(&Case {
+        replace: LAST_LINE,
+        with: "site = \"resid_pre\"\n\n[[attention]]\ninputs = { examples = [\"the film was good\"] }\nlayers = [1]\nflow = [\"flow\", \"flow\"]",
+        line: 27,
+        col: 17,
+        at: "\"flow\"]",
+        says: &[
+            "flow method `flow` is listed twice in [[attention]]",
+            "list it once",
+        ],
+    });
+}
+
+#[test]
+fn lime_needs_enough_samples() {
+    check(&Case {
+        replace: LAST_LINE,
+        with: "site = \"resid_pre\"\n\n[[attribution]]\ntarget = { class = \"positive\" }\ninputs = { examples = [\"the film was good\"] }\nmethods = [\"lime\"]\nsamples = 5",
+        line: 28,
+        col: 11,
+        at: "5",
+        says: &["`samples` in [[attribution]] must be at least 10, found 5"],
+    });
+}

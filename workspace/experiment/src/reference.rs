@@ -6,8 +6,8 @@
 pub const SCHEMA_REFERENCE: &str = r##"# Experiment file reference
 
 An experiment file is TOML. Top-level keys: `experiment`, `concepts`, `head`,
-`random`, `probe`, `tcav`, `attention`, `attribution`, `patching`, `pruning`; any other key is an
-error. Relative paths resolve against the
+`random`, `probe`, `tcav`, `attention`, `attribution`, `neighbors`, `patching`,
+`pruning`; any other key is an error. Relative paths resolve against the
 directory of the experiment file.
 
 ## [experiment] (required)
@@ -158,11 +158,28 @@ tokens. Needs no [random] pool.
 | average_pattern | boolean      | true    | also write each head's pattern averaged   |
 |                 |              |         | over the inputs, when every input has the |
 |                 |              |         | same number of tokens, at most 64         |
+| flow            | array of     | none    | `"rollout"` and/or `"flow"`: attention    |
+|                 | strings      |         | rollout and attention flow per input      |
+|                 |              |         | (table `attention_flow`)                  |
+
+Rollout and flow (Abnar & Zuidema 2020) average each block's heads, add the
+residual connection as 0.5·A + 0.5·I (rows renormalised) and propagate from
+the embeddings up to the output of each listed layer ℓ (blocks 0 to ℓ). A row
+of `attention_flow` is (input, method, layer, from_position/from_token: an
+output position after block ℓ, to_position/to_token: an input token, value).
+Rollout is the product of the matrices, so each output position's values sum
+to 1; flow is the maximum flow from the output position to the input token
+through the layers as a graph with the weights as capacities: in [0, 1], never
+below rollout, equal to it for one layer. Flow costs O(ℓ·t⁴) per input;
+inputs of more than 64 tokens get no rows.
 
 ## [[attribution]]
 
 Which input tokens drive a target logit f, one value per token of each input
-(tables `attributions` and `attribution_summary`). Needs no [random] pool.
+(tables `attributions` and `attribution_summary`: per input, f(x),
+f(baseline) and the completeness gap Σ values − (f(x) − f(baseline)) for
+integrated gradients and for LIME, whose row also has `fidelity_r2`). Needs no
+[random] pool.
 With a [head], `class` targets name its classes.
 
 - `saliency`: the gradient norm ‖∂f/∂a_t‖ at the site;
@@ -173,7 +190,17 @@ With a [head], `class` targets name its classes.
   (more `steps` shrink it). At a site inside the network this is layer
   integrated gradients;
 - `occlusion`: f(x) − f(x with a window of tokens replaced by the baseline),
-  each token getting the mean over the windows that cover it.
+  each token getting the mean over the windows that cover it;
+- `lime`: LIME (Ribeiro et al. 2016). `samples` copies of the input (the
+  first unchanged) each drop between 1 and all of the tokens that are not
+  special, uniformly, replacing them with the baseline as occlusion does; a
+  sparse linear model (weighted Lasso, LIME's exponential kernel of width 0.25
+  on the cosine distance to the input) is fitted to f on them, and a token's
+  value is its coefficient: what keeping the token adds to f. Special tokens
+  are never dropped and get 0. Its fidelity, the weighted R² of the fit, is
+  the summary's `fidelity_r2`. The masks of input i of study s come from the
+  experiment's `seed` (stream s, i-th draw), so they do not change when other
+  studies are added.
 
 The gradient methods read the activation a at `site`; at `embed` that is the
 token (+ position) embedding, after the embedding LayerNorm in post-norm
@@ -189,8 +216,9 @@ activation at the window's positions).
 |          |                  |          | l_contrast (a logit difference)              |
 | inputs   | string or        | -        | required; as in [[tcav]]                     |
 |          | inline table     |          |                                              |
-| methods  | array of strings | all four | `"saliency"`, `"gradient_x_input"`,          |
-|          |                  |          | `"integrated_gradients"`, `"occlusion"`      |
+| methods  | array of strings | all five | `"saliency"`, `"gradient_x_input"`,          |
+|          |                  |          | `"integrated_gradients"`, `"occlusion"`,     |
+|          |                  |          | `"lime"`                                     |
 | steps    | integer          | 32       | integrated-gradients steps (midpoint rule),  |
 |          |                  |          | >= 1                                         |
 | baseline | string           | "pad"    | `"pad"` (the model's pad token), `"unk"`,    |
@@ -203,6 +231,48 @@ activation at the window's positions).
 | layer    | integer          | -        | the block of a per-layer `site` (required    |
 |          |                  |          | then; not for `embed` and `ln_final`)        |
 | window   | integer          | 1        | tokens occluded at once, >= 1                |
+| samples  | integer          | 200      | LIME's masked inputs (each one forward pass  |
+|          |                  |          | row), >= 10                                  |
+
+## [[neighbors]]
+
+Example-based explanations in activation space, against a labelled reference
+set: the examples of `[concepts]` sets, each labelled by its set's name.
+Activations are pooled at one site as in [[probe]]. Tables:
+
+- `neighbors`: for each input, the `k` reference examples of highest cosine
+  similarity (rank 1 first, ties to the earlier example), with their label and,
+  when the model has classes, the model's class for the input (`prediction`)
+  and for the example (`example_prediction`);
+- `prototypes`: MMD-critic (Kim et al. 2016) on the reference set. Prototypes
+  (`kind = "prototype"`) are chosen greedily so that their distribution is
+  closest, in maximum mean discrepancy with an RBF kernel (bandwidth: the
+  median distance between examples), to the whole set's; criticisms
+  (`kind = "criticism"`) are the non-prototypes where the witness function
+  (mean kernel to the set − mean kernel to the prototypes) is largest, with the
+  paper's log-determinant diversity term. `witness` is its value.
+
+| key        | type             | default       | meaning                           |
+|------------|------------------|---------------|-----------------------------------|
+| inputs     | string or        | -             | required; as in [[tcav]]          |
+|            | inline table     |               |                                   |
+| concepts   | array of strings | all concepts  | the [concepts] sets forming the   |
+|            |                  |               | reference set                     |
+| site       | string           | "resid_post"  | as in [[probe]]                   |
+| layer      | integer          | the last      | the block of a per-layer `site`   |
+|            |                  |               | (not for `embed` and `ln_final`)  |
+| pooling    | string           | "mean"        | `"mean"` or `"last"`              |
+| k          | integer          | 5             | nearest examples per input, >= 1  |
+| prototypes | integer          | 4             | prototypes, >= 0 (0: none)        |
+| criticisms | integer          | 4             | criticisms, >= 0; 0 when          |
+|            |                  |               | `prototypes` is 0                 |
+| witness    | string           | "positive"    | `"positive"`: criticisms are the  |
+|            |                  |               | examples the prototypes           |
+|            |                  |               | under-represent (largest signed   |
+|            |                  |               | witness); `"absolute"`: the       |
+|            |                  |               | paper's largest absolute witness, |
+|            |                  |               | which with few prototypes mostly  |
+|            |                  |               | picks examples next to one        |
 
 ## [[patching]]
 
@@ -315,10 +385,16 @@ layers = [0, 1]
 [[attention]]
 inputs = "concepts/sentiment/positive.txt"
 layers = "all"
+flow = ["rollout", "flow"]
 
 [[attribution]]
 target = { class = "positive" }
 inputs = "concepts/sentiment/positive.txt"
+
+[[neighbors]]
+inputs = "concepts/sentiment/positive.txt"
+concepts = ["praise", "colour"]
+k = 3
 ```
 "##;
 

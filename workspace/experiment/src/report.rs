@@ -10,8 +10,10 @@ mod interventions;
 
 use crate::manifest::Manifest;
 use crate::studies::attention::AttentionHead;
+use crate::studies::attention_flow::FlowCell;
 use crate::studies::attribution::{AttributionSummary, TokenAttribution};
 use crate::studies::examples::ExampleSet;
+use crate::studies::neighbors::{Neighbor, Prototype};
 use crate::studies::patching::{PatchingRow, PatchingSummary};
 use crate::studies::probe::ProbeResult;
 use crate::studies::pruning::{CurveRow, PrunedHead};
@@ -76,6 +78,12 @@ pub struct ReportInput<'a> {
     pub pruning_heads: Vec<PrunedHead>,
     /// The pruning curves (`pruning_curve`).
     pub pruning_curve: Vec<CurveRow>,
+    /// Attention rollout and flow (`attention_flow`); the first inputs of each study are shown.
+    pub attention_flow: Vec<FlowCell>,
+    /// Nearest reference examples (`neighbors`); the first inputs of each study are shown.
+    pub neighbors: Vec<Neighbor>,
+    /// Prototypes and criticisms of the reference sets (`prototypes`).
+    pub prototypes: Vec<Prototype>,
 }
 
 /// Renders the report and writes it to `dir/report.html`.
@@ -118,6 +126,8 @@ pub fn render_report(input: &ReportInput) -> Result<String, ReportError> {
         attribution_legend => Value::from_safe_string(attribution_legend()),
         patching_views => interventions::patching_views(&input.patching, &input.patching_summary),
         pruning_views => interventions::pruning_views(&input.pruning_heads, &input.pruning_curve),
+        flow_studies => flow_views(&input.attention_flow),
+        neighbors_studies => neighbors_views(&input.neighbors, &input.prototypes),
         total_seconds,
     })?;
     Ok(html)
@@ -270,12 +280,18 @@ fn attribution_views(tokens: &[TokenAttribution], summary: &[AttributionSummary]
                 .map_or_else(|| methods[0].clone(), |m| m.to_string());
             let inputs = group_by(rows.iter().copied(), |r| r.input);
             let n_inputs = inputs.len();
-            let gaps: Vec<&AttributionSummary> =
-                summary.iter().filter(|s| s.study == study).collect();
+            let of_method = |method: &str| -> Vec<&AttributionSummary> {
+                let rows = summary.iter().filter(|s| s.study == study);
+                rows.filter(|s| s.method == method).collect()
+            };
+            let gaps = of_method("integrated_gradients");
+            let fits = of_method("lime");
             let shown: Vec<Value> = inputs
                 .into_iter()
                 .take(SHOWN_ATTRIBUTION_INPUTS)
-                .map(|(input, rows)| attribution_input(input, &rows, &methods, &colouring, &gaps))
+                .map(|(input, rows)| {
+                    attribution_input(input, &rows, &methods, &colouring, &gaps, &fits)
+                })
                 .collect();
             let worst_gap = gaps
                 .iter()
@@ -291,6 +307,14 @@ fn attribution_views(tokens: &[TokenAttribution], summary: &[AttributionSummary]
                     worst_gap,
                 }
             });
+            let lime = fits.first().map(|s| {
+                let r2: Vec<f64> = fits.iter().map(|s| s.fidelity_r2).collect();
+                context! {
+                    samples => s.steps,
+                    mean_r2 => cavern_stats::mean(&r2),
+                    lowest_r2 => r2.iter().copied().fold(f64::INFINITY, f64::min),
+                }
+            });
             context! {
                 study,
                 target => first.target,
@@ -298,6 +322,7 @@ fn attribution_views(tokens: &[TokenAttribution], summary: &[AttributionSummary]
                 methods,
                 colouring,
                 ig,
+                lime,
                 inputs => shown,
             }
         })
@@ -317,6 +342,7 @@ fn attribution_input(
     methods: &[String],
     colouring: &str,
     gaps: &[&AttributionSummary],
+    fits: &[&AttributionSummary],
 ) -> Value {
     let of = |method: &str| -> Vec<&TokenAttribution> {
         let mut v: Vec<&TokenAttribution> = rows
@@ -374,13 +400,116 @@ fn attribution_input(
             relative_gap => relative_gap(s),
         }
     });
+    let lime_r2 = fits
+        .iter()
+        .find(|s| s.input == input)
+        .map(|s| s.fidelity_r2);
     context! {
         input,
         text => rows[0].text,
         tokens => token_views,
         top,
         ig,
+        lime_r2,
     }
+}
+
+/// Inputs of each attention study shown with their rollout and flow.
+const SHOWN_FLOW_INPUTS: usize = 10;
+
+/// Per (attention study, method): at the study's top layer, each shown input's tokens coloured
+/// by the mean over output positions of the value they receive (for a mean-pooled classifier,
+/// the share of the pooled output that comes from the token), relative to the input's largest
+/// among tokens that are not special (`[CLS]` and `[SEP]` collect most of it in BERT models).
+fn flow_views(cells: &[FlowCell]) -> Vec<Value> {
+    group_by(cells, |c| (c.study, c.method.clone()))
+        .into_iter()
+        .map(|((study, method), rows)| {
+            let layer = rows.iter().map(|c| c.layer).max().unwrap_or(0);
+            let inputs = group_by(rows.into_iter().filter(|c| c.layer == layer), |c| c.input);
+            let n_inputs = inputs.len();
+            let shown: Vec<Value> = inputs
+                .into_iter()
+                .take(SHOWN_FLOW_INPUTS)
+                .map(|(input, rows)| flow_input(input, &rows, &method))
+                .collect();
+            context! { study, method, layer, n_inputs, inputs => shown }
+        })
+        .collect()
+}
+
+/// One input's tokens coloured by the mean value they receive over output positions.
+fn flow_input(input: usize, rows: &[&FlowCell], method: &str) -> Value {
+    let n = rows.iter().map(|c| c.to_position + 1).max().unwrap_or(0);
+    let mut tokens = vec![String::new(); n];
+    let mut special = vec![false; n];
+    let mut received = vec![0.0f64; n];
+    for c in rows {
+        tokens[c.to_position] = c.to_token.clone();
+        special[c.to_position] = c.to_special;
+        received[c.to_position] += c.value / n as f64;
+    }
+    let scale = received
+        .iter()
+        .zip(&special)
+        .filter(|(_, s)| !**s)
+        .fold(0.0f64, |m, (v, _)| m.max(*v));
+    let texts: Vec<&str> = tokens.iter().map(String::as_str).collect();
+    let token_views: Vec<Value> = received
+        .iter()
+        .zip(tokens.iter().zip(&special))
+        .zip(token_pieces(&texts))
+        .map(|((&value, (token, &special)), (space, text))| {
+            let share = if scale > 0.0 { value / scale } else { 0.0 };
+            context! {
+                space,
+                text,
+                special,
+                color => attribution_colour(share),
+                title => format!("{token} · mean {method} received: {value:.4}"),
+            }
+        })
+        .collect();
+    context! { input, text => rows[0].text, tokens => token_views }
+}
+
+/// Inputs of each neighbors study shown with their nearest examples.
+const SHOWN_NEIGHBOR_INPUTS: usize = 10;
+
+/// Per neighbors study: the first inputs with their nearest reference examples, and the
+/// prototypes and criticisms of the reference set.
+fn neighbors_views(neighbors: &[Neighbor], prototypes: &[Prototype]) -> Vec<Value> {
+    let studies = group_by(neighbors, |n| n.study);
+    studies
+        .into_iter()
+        .map(|(study, rows)| {
+            let inputs = group_by(rows, |n| n.input);
+            let n_inputs = inputs.len();
+            let shown: Vec<Value> = inputs
+                .into_iter()
+                .take(SHOWN_NEIGHBOR_INPUTS)
+                .map(|(input, rows)| {
+                    context! {
+                        input,
+                        text => rows[0].text,
+                        prediction => rows[0].prediction,
+                        neighbors => rows,
+                    }
+                })
+                .collect();
+            let of_kind = |kind: &str| -> Vec<&Prototype> {
+                let rows = prototypes.iter().filter(|p| p.study == study);
+                rows.filter(|p| p.kind == kind).collect()
+            };
+            context! {
+                study,
+                n_inputs,
+                inputs => shown,
+                prototypes => of_kind("prototype"),
+                criticisms => of_kind("criticism"),
+            }
+        })
+        .collect()
 }
 
 fn environment() -> Result<Environment<'static>, minijinja::Error> {

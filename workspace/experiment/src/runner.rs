@@ -110,12 +110,14 @@ pub fn run(
         Ok(())
     })?;
     let mut attention = studies::attention::AttentionOutput::default();
+    let mut attention_flow = Vec::new();
     timings.time("attention", || -> Result<(), RunError> {
         for (index, study) in experiment.attentions.iter().enumerate() {
             let batch = experiment.batch_size;
             attention.extend(studies::attention::run(
                 index, study, model, batch, &progress,
             )?);
+            attention_flow.extend(studies::attention_flow::run(index, study, model, batch)?);
         }
         Ok(())
     })?;
@@ -124,7 +126,20 @@ pub fn run(
         for (index, study) in experiment.attributions.iter().enumerate() {
             let batch = experiment.batch_size;
             attribution.extend(studies::attribution::run(
-                index, study, model, batch, &progress,
+                index, study, model, batch, seed, &progress,
+            )?);
+        }
+        Ok(())
+    })?;
+    let mut neighbors = studies::neighbors::NeighborsOutput::default();
+    timings.time("neighbors", || -> Result<(), RunError> {
+        for (index, study) in experiment.neighbors.iter().enumerate() {
+            neighbors.extend(studies::neighbors::run(
+                index,
+                study,
+                &experiment.concepts,
+                &mut activations,
+                &progress,
             )?);
         }
         Ok(())
@@ -165,6 +180,9 @@ pub fn run(
             studies::patching::pairs_table(&patching.pairs)?,
             studies::pruning::heads_table(&pruning.heads)?,
             studies::pruning::curve_table(&pruning.curve)?,
+            studies::attention_flow::table(&attention_flow)?,
+            studies::neighbors::neighbors_table(&neighbors.neighbors)?,
+            studies::neighbors::prototypes_table(&neighbors.prototypes)?,
         ] {
             if table.n_rows() > 0 {
                 table.write(&run_dir.tables_dir())?;
@@ -213,6 +231,9 @@ pub fn run(
             patching_summary: patching.summary,
             pruning_heads: pruning.heads,
             pruning_curve: pruning.curve,
+            attention_flow,
+            neighbors: neighbors.neighbors,
+            prototypes: neighbors.prototypes,
         },
     )?;
     Ok(run_dir.commit()?)
@@ -266,6 +287,7 @@ fn progress_bar(experiment: &Experiment, quiet: bool) -> ProgressBar {
                 .map(|p| p.sites.len() * p.directions.len()),
         )
         .chain(experiment.prunings.iter().map(|_| 2))
+        .chain(experiment.neighbors.iter().map(|_| 1))
         .sum();
     let bar = ProgressBar::new(cells as u64);
     if let Ok(style) =

@@ -8,8 +8,10 @@ use crate::report::{REPORT_FILE, ReportError, ReportInput, render_report};
 use crate::run_dir::{CAVS_DIR, TABLES_DIR};
 use crate::schema::Experiment;
 use crate::studies::attention::AttentionHead;
+use crate::studies::attention_flow::FlowCell;
 use crate::studies::attribution::{AttributionSummary, TokenAttribution};
 use crate::studies::examples::ExampleSet;
+use crate::studies::neighbors::{Neighbor, Prototype};
 use crate::studies::patching::{PatchingRow, PatchingSummary};
 use crate::studies::probe::ProbeResult;
 use crate::studies::pruning::{CurveRow, PrunedHead};
@@ -414,6 +416,64 @@ impl TableData {
                     f_x: self.float("f_x", r)?,
                     f_baseline: self.float("f_baseline", r)?,
                     completeness_gap: self.float("completeness_gap", r)?,
+                    fidelity_r2: self.float("fidelity_r2", r)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The rows as `attention_flow` rows.
+    pub fn attention_flow(&self) -> Result<Vec<FlowCell>, RunFolderError> {
+        (0..self.n_rows())
+            .map(|r| {
+                Ok(FlowCell {
+                    study: self.count("study", r)?,
+                    input: self.count("input", r)?,
+                    text: self.text("text", r)?,
+                    method: self.text("method", r)?,
+                    layer: self.count("layer", r)?,
+                    from_position: self.count("from_position", r)?,
+                    from_token: self.text("from_token", r)?,
+                    to_position: self.count("to_position", r)?,
+                    to_token: self.text("to_token", r)?,
+                    to_special: self.flag("to_special", r)?,
+                    value: self.float("value", r)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The rows as `neighbors` rows.
+    pub fn neighbors(&self) -> Result<Vec<Neighbor>, RunFolderError> {
+        (0..self.n_rows())
+            .map(|r| {
+                Ok(Neighbor {
+                    study: self.count("study", r)?,
+                    input: self.count("input", r)?,
+                    text: self.text("text", r)?,
+                    prediction: self.text("prediction", r)?,
+                    rank: self.count("rank", r)?,
+                    example: self.text("example", r)?,
+                    label: self.text("label", r)?,
+                    cosine: self.float("cosine", r)?,
+                    example_prediction: self.text("example_prediction", r)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The rows as `prototypes` rows.
+    pub fn prototypes(&self) -> Result<Vec<Prototype>, RunFolderError> {
+        (0..self.n_rows())
+            .map(|r| {
+                Ok(Prototype {
+                    study: self.count("study", r)?,
+                    kind: self.text("kind", r)?,
+                    rank: self.count("rank", r)?,
+                    example: self.text("example", r)?,
+                    label: self.text("label", r)?,
+                    witness: self.float("witness", r)?,
+                    prediction: self.text("prediction", r)?,
                 })
             })
             .collect()
@@ -587,6 +647,30 @@ impl RunFolder {
     /// The `attributions` rows (none without the table).
     pub fn token_attributions(&self) -> Result<Vec<TokenAttribution>, RunFolderError> {
         self.rows("attributions", TableData::token_attributions)
+    }
+
+    /// The `attention_flow` rows (none without the table).
+    pub fn attention_flow(&self) -> Result<Vec<FlowCell>, RunFolderError> {
+        Ok(match self.table("attention_flow")? {
+            Some(table) => table.attention_flow()?,
+            None => Vec::new(),
+        })
+    }
+
+    /// The `neighbors` rows (none without the table).
+    pub fn neighbors(&self) -> Result<Vec<Neighbor>, RunFolderError> {
+        Ok(match self.table("neighbors")? {
+            Some(table) => table.neighbors()?,
+            None => Vec::new(),
+        })
+    }
+
+    /// The `prototypes` rows (none without the table).
+    pub fn prototypes(&self) -> Result<Vec<Prototype>, RunFolderError> {
+        Ok(match self.table("prototypes")? {
+            Some(table) => table.prototypes()?,
+            None => Vec::new(),
+        })
     }
 
     /// The `attribution_summary` rows (none without the table).
@@ -787,6 +871,9 @@ pub fn rerender_report(
         patching_summary: folder.patching_summary()?,
         pruning_heads: folder.pruning_heads()?,
         pruning_curve: folder.pruning_curve()?,
+        attention_flow: folder.attention_flow()?,
+        neighbors: folder.neighbors()?,
+        prototypes: folder.prototypes()?,
     })?;
     let path = run.join(REPORT_FILE);
     let temp = run.join(format!(".{REPORT_FILE}.partial-{}", std::process::id()));
@@ -983,6 +1070,7 @@ pub fn run_summary_json(run: &Path) -> Result<String, RunFolderError> {
 
 /// `cavern validate --json`: `{"file", "ok": true, "name", "model", "seed", "concepts",
 /// "probe_studies", "tcav_studies", "attention_studies", "attribution_studies", "patching_studies", "pruning_studies"}` for a valid file, `{"file", "ok": false, "diagnostics":
+/// "probe_studies", "tcav_studies", "attention_studies", "attribution_studies", "neighbors_studies"}` for a valid file, `{"file", "ok": false, "diagnostics":
 /// [{"file", "line", "column", "message", "help"}]}` for an invalid one.
 pub fn validation_json(file: &Path, result: &Result<Experiment, ExperimentError>) -> String {
     #[derive(Serialize)]
@@ -999,6 +1087,7 @@ pub fn validation_json(file: &Path, result: &Result<Experiment, ExperimentError>
         attribution_studies: usize,
         patching_studies: usize,
         pruning_studies: usize,
+        neighbors_studies: usize,
     }
     #[derive(Serialize)]
     struct Invalid {
@@ -1029,6 +1118,7 @@ pub fn validation_json(file: &Path, result: &Result<Experiment, ExperimentError>
             attribution_studies: experiment.attributions.len(),
             patching_studies: experiment.patchings.len(),
             pruning_studies: experiment.prunings.len(),
+            neighbors_studies: experiment.neighbors.len(),
         }),
         Err(error) => pretty(&Invalid {
             file,

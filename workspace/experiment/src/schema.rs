@@ -49,6 +49,7 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "attribution",
     "patching",
     "pruning",
+    "neighbors",
 ];
 
 /// A raw table type and the keys it accepts, for unknown-key diagnostics.
@@ -371,10 +372,11 @@ pub struct RawAttention {
     pub inputs: Option<Spanned<RawInputs>>,
     pub layers: Option<Spanned<RawLayers>>,
     pub average_pattern: Option<Spanned<bool>>,
+    pub flow: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 impl RawTable for RawAttention {
-    const KEYS: &'static [&'static str] = &["inputs", "layers", "average_pattern"];
+    const KEYS: &'static [&'static str] = &["inputs", "layers", "average_pattern", "flow"];
     const NESTED: &'static [(&'static str, &'static [&'static str])] =
         &[("inputs", RawSource::KEYS)];
 }
@@ -392,17 +394,50 @@ pub struct RawAttribution {
     pub site: Option<Spanned<String>>,
     pub layer: Option<Spanned<i64>>,
     pub window: Option<Spanned<usize>>,
+    pub samples: Option<Spanned<usize>>,
 }
 
 impl RawTable for RawAttribution {
     const KEYS: &'static [&'static str] = &[
         "target", "contrast", "inputs", "methods", "steps", "baseline", "site", "layer", "window",
+        "samples",
     ];
     const NESTED: &'static [(&'static str, &'static [&'static str])] = &[
         ("target", RawTarget::KEYS),
         ("contrast", RawTarget::KEYS),
         ("inputs", RawSource::KEYS),
     ];
+}
+
+/// `[[neighbors]]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawNeighbors {
+    pub inputs: Option<Spanned<RawInputs>>,
+    pub concepts: Option<Spanned<Vec<Spanned<String>>>>,
+    pub site: Option<Spanned<String>>,
+    pub layer: Option<Spanned<i64>>,
+    pub pooling: Option<Spanned<String>>,
+    pub k: Option<Spanned<usize>>,
+    pub prototypes: Option<Spanned<usize>>,
+    pub criticisms: Option<Spanned<usize>>,
+    pub witness: Option<Spanned<String>>,
+}
+
+impl RawTable for RawNeighbors {
+    const KEYS: &'static [&'static str] = &[
+        "inputs",
+        "concepts",
+        "site",
+        "layer",
+        "pooling",
+        "k",
+        "prototypes",
+        "criticisms",
+        "witness",
+    ];
+    const NESTED: &'static [(&'static str, &'static [&'static str])] =
+        &[("inputs", RawSource::KEYS)];
 }
 
 /// The keys `[[probe]]` and `[[tcav]]` have in common, borrowed from either.
@@ -555,6 +590,8 @@ choice_enum! {
         IntegratedGradients = "integrated_gradients",
         /// f(x) − f(x with a window of tokens replaced by the baseline).
         Occlusion = "occlusion",
+        /// Coefficients of a LIME surrogate fitted to f on token-masked inputs.
+        Lime = "lime",
     }
 }
 
@@ -574,6 +611,25 @@ choice_enum! {
 
 mod interventions;
 pub use interventions::*;
+choice_enum! {
+    /// How `[[attention]]` propagates attention through the layers to the input tokens.
+    FlowMethod {
+        /// Attention rollout: the product of the residual-adjusted, head-averaged layers.
+        Rollout = "rollout",
+        /// Attention flow: maximum flow through the same layers as a graph.
+        Flow = "flow",
+    }
+}
+
+choice_enum! {
+    /// Which witness values `[[neighbors]]` ranks criticisms by.
+    WitnessChoice {
+        /// The signed witness: examples the prototypes under-represent.
+        Positive = "positive",
+        /// |witness| (MMD-critic's choice): under- or over-represented examples.
+        Absolute = "absolute",
+    }
+}
 
 /// What a TCAV study differentiates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -650,12 +706,20 @@ pub struct AttentionStudy {
     /// Also write the average pattern (when every input has the same token length, at most
     /// [`MAX_PATTERN_TOKENS`]).
     pub average_pattern: bool,
+    /// Attention rollout and/or flow per input, through blocks `0..=layer` for every layer
+    /// (none when empty).
+    #[serde(serialize_with = "serialize_names")]
+    pub flow: Vec<FlowMethod>,
 }
 
 /// Default `[[attribution]] steps`.
 pub const DEFAULT_ATTRIBUTION_STEPS: usize = 32;
 /// Default `[[attribution]] window`.
 pub const DEFAULT_OCCLUSION_WINDOW: usize = 1;
+/// Default `[[attribution]] samples` (LIME).
+pub const DEFAULT_LIME_SAMPLES: usize = 200;
+/// Fewest `[[attribution]] samples`.
+pub const MIN_LIME_SAMPLES: usize = 10;
 
 /// A resolved `[[attribution]]`: per-token attributions of a target logit over an input set.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -677,6 +741,33 @@ pub struct AttributionStudy {
     pub layer: Option<usize>,
     /// Occlusion window in tokens, >= 1.
     pub window: usize,
+    /// LIME samples (masked inputs, the input itself included), >= [`MIN_LIME_SAMPLES`].
+    pub samples: usize,
+}
+
+/// Default `[[neighbors]] k`.
+pub const DEFAULT_NEIGHBORS: usize = 5;
+/// Default `[[neighbors]] prototypes` and `criticisms`.
+pub const DEFAULT_PROTOTYPES: usize = 4;
+
+/// A resolved `[[neighbors]]`: each input's nearest reference examples at one site, and
+/// MMD-critic prototypes and criticisms of the reference set.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NeighborsStudy {
+    pub inputs: Vec<String>,
+    /// The `[concepts]` sets forming the labelled reference set, in order.
+    pub concepts: Vec<String>,
+    pub site: SitePoint,
+    /// Its layer, for per-layer sites (the last layer by default).
+    pub layer: Option<usize>,
+    pub pooling: Pooling,
+    /// Nearest examples per input, >= 1.
+    pub k: usize,
+    /// Prototypes of the reference set (0: none).
+    pub prototypes: usize,
+    /// Criticisms of the reference set (0: none).
+    pub criticisms: usize,
+    pub witness: WitnessChoice,
 }
 
 /// Longest input (in tokens) an `[[attention]]` study writes the average pattern for.
@@ -708,6 +799,7 @@ pub struct Experiment {
     pub attributions: Vec<AttributionStudy>,
     pub patchings: Vec<PatchingStudy>,
     pub prunings: Vec<PruningStudy>,
+    pub neighbors: Vec<NeighborsStudy>,
 }
 
 /// Serialises a list of [`Choice`]s by their file spellings.

@@ -5,6 +5,7 @@ mod attention;
 mod attribution;
 mod interventions;
 mod model;
+mod neighbors;
 mod parse;
 mod studies;
 
@@ -118,6 +119,11 @@ pub fn load_experiment(
         .iter()
         .filter_map(|p| resolver.pruning(p))
         .collect();
+    let neighbors: Vec<_> = raw
+        .neighbors
+        .iter()
+        .filter_map(|n| resolver.neighbors(n, &defined))
+        .collect();
 
     let mut diagnostics = resolver.diagnostics;
     match header {
@@ -139,6 +145,7 @@ pub fn load_experiment(
             attributions,
             patchings,
             prunings,
+            neighbors,
         }),
         _ => {
             // The experiment file first, then referenced files; each in line order.
@@ -424,7 +431,7 @@ impl Resolver<'_> {
                 Some(choice) if chosen.contains(&choice) => {
                     let message =
                         format!("{item} `{}` is listed twice in {}", choice.name(), t.name);
-                    self.report(entry.span(), message, None);
+                    self.report(entry.span(), message, Some("list it once".into()));
                     valid = false;
                 }
                 Some(choice) => chosen.push(choice),

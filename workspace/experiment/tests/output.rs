@@ -1,8 +1,10 @@
 //! Run-folder output: tables, atomic run folders, manifest and report.
 
 use cavern_experiment::studies::attention::AttentionHead;
+use cavern_experiment::studies::attention_flow::FlowCell;
 use cavern_experiment::studies::attribution::{AttributionSummary, TokenAttribution};
 use cavern_experiment::studies::examples::ExampleSet;
+use cavern_experiment::studies::neighbors::{Neighbor, Prototype};
 use cavern_experiment::studies::patching::{PatchingRow, PatchingSummary};
 use cavern_experiment::studies::probe::ProbeResult;
 use cavern_experiment::studies::tcav::{TcavResult, TcavRun};
@@ -385,6 +387,28 @@ fn render_sample(manifest: &Manifest) -> Result<String, Box<dyn Error>> {
             f_x: 1.5,
             f_baseline: -0.5,
             completeness_gap: 0.004,
+            fidelity_r2: f64::NAN,
+        }],
+        attention_flow: flow_rows(),
+        neighbors: vec![Neighbor {
+            study: 0,
+            input: 0,
+            text: format!("input {EVIL}"),
+            prediction: "positive".into(),
+            rank: 1,
+            example: format!("example {EVIL}"),
+            label: "praise".into(),
+            cosine: 0.875,
+            example_prediction: "positive".into(),
+        }],
+        prototypes: vec![Prototype {
+            study: 0,
+            kind: "criticism".into(),
+            rank: 1,
+            example: format!("odd {EVIL}"),
+            label: "praise".into(),
+            witness: 0.0125,
+            prediction: "negative".into(),
         }],
         patching: patching_rows(),
         patching_summary: vec![PatchingSummary {
@@ -434,6 +458,68 @@ fn report_shows_the_patching_grid_with_escaped_tokens() -> TestResult {
     assert!(
         section.contains(r#"title="recovered 1.000 ± 0.125; attribution patching 0.500">1.00<"#),
         "{section}"
+    );
+    Ok(())
+}
+
+/// Rollout of one two-token input `<script> good` at layer 0, the first token special: it
+/// receives 0.75 of 1 on average, `good` 0.25.
+fn flow_rows() -> Vec<FlowCell> {
+    let tokens = [EVIL, "good"];
+    let values = [[1.0, 0.0], [0.5, 0.5]];
+    let mut rows = Vec::new();
+    for (from, row) in values.iter().enumerate() {
+        for (to, &value) in row.iter().enumerate() {
+            rows.push(FlowCell {
+                study: 0,
+                input: 0,
+                text: format!("{EVIL} good"),
+                method: "rollout".into(),
+                layer: 0,
+                from_position: from,
+                from_token: tokens[from].into(),
+                to_position: to,
+                to_token: tokens[to].into(),
+                to_special: to == 0,
+                value,
+            });
+        }
+    }
+    rows
+}
+
+#[test]
+fn report_shows_flow_and_neighbors_escaped() -> TestResult {
+    let html = render_sample(&sample_manifest())?;
+    let flow = html
+        .split("<h2>Attention rollout and flow</h2>")
+        .nth(1)
+        .ok_or("no flow section")?;
+    assert!(
+        flow.contains("Study 0 · rollout through layer 0 · 1 inputs"),
+        "{flow}"
+    );
+    // Scaled by the largest mean among tokens that are not special (0.25): `good` fully blue,
+    // and the special token, three times stronger, no more.
+    assert!(
+        flow.contains(r#"<span class="tok" style="background-color: rgba(33, 102, 172, 0.65)" title="good · mean rollout received: 0.2500">good</span>"#),
+        "{flow}"
+    );
+    assert!(
+        flow.contains(r#"<span class="tok special" style="background-color: rgba(33, 102, 172, 0.65)" title="&lt;script&gt;"#),
+        "{flow}"
+    );
+    let neighbors = html
+        .split("<h2>Nearest examples, prototypes and criticisms</h2>")
+        .nth(1)
+        .ok_or("no neighbors section")?;
+    assert!(
+        neighbors.contains("<td>example &lt;script&gt;alert(1)&lt;&#x2f;script&gt;</td><td>praise</td><td class=\"num\">0.875</td><td>positive</td>"),
+        "{neighbors}"
+    );
+    assert!(
+        neighbors.contains("<td>criticism</td><td class=\"num\">1</td><td>odd &lt;script&gt;"),
+        "{neighbors}"
     );
     Ok(())
 }
@@ -576,6 +662,9 @@ fn report_without_tcav_rows_has_no_tcav_chart() -> TestResult {
         patching_summary: Vec::new(),
         pruning_heads: Vec::new(),
         pruning_curve: Vec::new(),
+        attention_flow: Vec::new(),
+        neighbors: Vec::new(),
+        prototypes: Vec::new(),
     };
     let dir = tempfile::tempdir()?;
     write_report(dir.path(), &input)?;

@@ -1064,7 +1064,7 @@ model = "toy-sentiment"
 [[attribution]]
 target = { class = "positve" }
 inputs = { examples = ["a"] }
-methods = ["saliency", "lime", "saliency"]
+methods = ["saliency", "shap", "saliency"]
 steps = 0
 baseline = "mask_token"
 window = 0
@@ -1097,7 +1097,7 @@ site = "pattern"
         20,
     );
     assert_eq!(help(class), "did you mean `positive`?");
-    let method = expect(&d, "unknown method `lime`", 7, 24);
+    let method = expect(&d, "unknown method `shap`", 7, 24);
     assert!(
         help(method).contains("`integrated_gradients`"),
         "{}",

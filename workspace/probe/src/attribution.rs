@@ -116,7 +116,7 @@ impl AttributionInput {
             .collect()
     }
 
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.ids.len()
     }
 }
@@ -393,6 +393,50 @@ pub fn integrated_gradients(
     })
 }
 
+/// f for each mask over the input's tokens (`true` = keep): the `embed` activation `a` with every
+/// dropped token's row replaced by the baseline's (`base`), at most `rows_per_pass` masks per
+/// forward pass.
+pub(crate) fn masked_outputs(
+    model: &LoadedModel,
+    input: &AttributionInput,
+    objective: Objective,
+    a: &SiteActivation,
+    base: &SiteActivation,
+    masks: &[Vec<bool>],
+    rows_per_pass: usize,
+) -> Result<Vec<f64>, ProbeError> {
+    if a.values.len() != base.values.len() {
+        return Err(ProbeError::Attribution(format!(
+            "the baseline at embed has shape [{}, {}], the input [{}, {}]",
+            base.tokens, base.width, a.tokens, a.width
+        )));
+    }
+    let w = a.width;
+    let masked = |mask: &Vec<bool>| -> Vec<f32> {
+        let mut v = a.values.clone();
+        for (t, _) in mask.iter().enumerate().filter(|(_, keep)| !**keep) {
+            v[t * w..(t + 1) * w].copy_from_slice(&base.values[t * w..(t + 1) * w]);
+        }
+        v
+    };
+    let site = Site::global(SitePoint::Embed);
+    let mut f = Vec::with_capacity(masks.len());
+    for chunk in masks.chunks(rows_per_pass.max(1)) {
+        let values: Vec<f32> = chunk.iter().flat_map(masked).collect();
+        let (fs, _) = run_set(
+            model,
+            &input.ids,
+            site,
+            objective,
+            values,
+            chunk.len(),
+            false,
+        )?;
+        f.extend(fs);
+    }
+    Ok(f)
+}
+
 /// The windows `[start, start + window)` occlusion replaces: one per start position, or one
 /// covering every token when the input is shorter than the window.
 pub fn occlusion_windows(tokens: usize, window: usize) -> Vec<std::ops::Range<usize>> {
@@ -416,43 +460,15 @@ pub fn occlusion(
 ) -> Result<Vec<f64>, ProbeError> {
     let site = Site::global(SitePoint::Embed);
     let a = site_activation(model, input, site)?;
-    if a.values.len() != base.values.len() {
-        return Err(ProbeError::Attribution(format!(
-            "the baseline at embed has shape [{}, {}], the input [{}, {}]",
-            base.tokens, base.width, a.tokens, a.width
-        )));
-    }
-    let w = a.width;
     let windows = occlusion_windows(input.len(), window);
-    let occluded = |range: &std::ops::Range<usize>| -> Vec<f32> {
-        let mut v = a.values.clone();
-        v[range.start * w..range.end * w]
-            .copy_from_slice(&base.values[range.start * w..range.end * w]);
-        v
-    };
     // Row 0 is the input itself.
-    let mut variants: Vec<Option<&std::ops::Range<usize>>> = vec![None];
-    variants.extend(windows.iter().map(Some));
-    let mut f = Vec::with_capacity(variants.len());
-    for chunk in variants.chunks(rows_per_pass.max(2)) {
-        let values: Vec<f32> = chunk
-            .iter()
-            .flat_map(|v| match v {
-                Some(range) => occluded(range),
-                None => a.values.clone(),
-            })
-            .collect();
-        let (fs, _) = run_set(
-            model,
-            &input.ids,
-            site,
-            objective,
-            values,
-            chunk.len(),
-            false,
-        )?;
-        f.extend(fs);
-    }
+    let mut masks = vec![vec![true; input.len()]];
+    masks.extend(windows.iter().map(|range| {
+        (0..input.len())
+            .map(|t| !range.contains(&t))
+            .collect::<Vec<bool>>()
+    }));
+    let f = masked_outputs(model, input, objective, &a, base, &masks, rows_per_pass)?;
     let f_x = f[0];
     let mut sums = vec![0.0f64; input.len()];
     let mut counts = vec![0usize; input.len()];

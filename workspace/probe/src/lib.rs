@@ -11,6 +11,7 @@ pub mod error;
 pub mod examples;
 pub mod extract;
 pub mod head;
+pub mod lime;
 pub mod mdl;
 pub mod measures;
 pub mod pool;

@@ -1,6 +1,12 @@
 //! `[[attribution]]`: per-token attributions of a target logit over an input set — saliency,
 //! gradient × input and integrated gradients at a site, occlusion of input tokens (see
-//! [`cavern_probe::attribution`]) — with integrated gradients' completeness gap per input.
+//! [`cavern_probe::attribution`]), and a LIME surrogate on token-masked inputs (see
+//! [`cavern_probe::lime`]) — with integrated gradients' completeness gap and LIME's fidelity per
+//! input.
+//!
+//! LIME's masks are the only random choice: input `i` of study `s` draws them from ChaCha8
+//! seeded with the `i`-th number of a ChaCha8 generator seeded with the run's seed on stream
+//! `s`, so they depend on the seed, the study and the input, and not on the other studies.
 
 use super::StudyError;
 use crate::runner::target_label;
@@ -12,7 +18,11 @@ use cavern_probe::attribution::{
     AttributionInput, Baseline, Objective, SiteActivation, baseline_activation,
     gradient_attributions, integrated_gradients, occlusion,
 };
+use cavern_probe::lime::lime;
+use cavern_probe::surrogate::SurrogateOptions;
 use indicatif::ProgressBar;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 /// One (study, input, method, position) row of the `attributions` table.
@@ -32,14 +42,14 @@ pub struct TokenAttribution {
     pub token: String,
     /// Whether the token is a special token (`[CLS]`, `[SEP]`).
     pub is_special: bool,
-    /// `saliency`, `gradient_x_input`, `integrated_gradients` or `occlusion`.
+    /// `saliency`, `gradient_x_input`, `integrated_gradients`, `occlusion` or `lime`.
     pub method: String,
     /// The token's attribution.
     pub attribution: f64,
 }
 
-/// One (study, input) row of the `attribution_summary` table: integrated gradients' end points
-/// and completeness gap.
+/// One (study, input, method) row of the `attribution_summary` table: for integrated gradients
+/// and LIME, f at the input and at the baseline, the completeness gap, and LIME's fidelity.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AttributionSummary {
     pub study: usize,
@@ -49,9 +59,9 @@ pub struct AttributionSummary {
     pub site: String,
     /// `pad`, `zeros`, `unk` or `mask`.
     pub baseline: String,
-    /// Always `integrated_gradients`.
+    /// `integrated_gradients` or `lime`.
     pub method: String,
-    /// Midpoint-rule steps.
+    /// Midpoint-rule steps (integrated gradients), or samples (LIME).
     pub steps: usize,
     /// f at the input.
     pub f_x: f64,
@@ -59,6 +69,8 @@ pub struct AttributionSummary {
     pub f_baseline: f64,
     /// Σ attributions − (f_x − f_baseline).
     pub completeness_gap: f64,
+    /// LIME's local fidelity, the weighted R² of its surrogate; NaN for integrated gradients.
+    pub fidelity_r2: f64,
 }
 
 /// The rows of every attribution study.
@@ -126,12 +138,14 @@ fn baseline_of(model: &LoadedModel, choice: AttributionBaseline) -> Result<Basel
 }
 
 /// Runs the `index`-th attribution study, one input at a time; integrated-gradients path
-/// points and occlusion variants run `batch_size` rows per pass.
+/// points, occlusion variants and LIME samples run `batch_size` rows per pass. `seed` is the
+/// run's seed (LIME's masks derive from it).
 pub fn run(
     index: usize,
     study: &AttributionStudy,
     model: &LoadedModel,
     batch_size: usize,
+    seed: u64,
     progress: &ProgressBar,
 ) -> Result<AttributionOutput, StudyError> {
     progress.set_message(format!("attribution study {index}"));
@@ -151,6 +165,8 @@ pub fn run(
     let encodings = model
         .encode_texts(&study.inputs)
         .map_err(ProbeError::from)?;
+    let mut seeds = ChaCha8Rng::seed_from_u64(seed);
+    seeds.set_stream(index as u64);
     let mut out = AttributionOutput::default();
     for (i, (text, encoding)) in study.inputs.iter().zip(encodings).enumerate() {
         let special = model
@@ -167,7 +183,9 @@ pub fn run(
             values.push((AttributionMethod::Saliency, g.saliency));
             values.push((AttributionMethod::GradientXInput, g.gradient_x_input));
         }
-        let mut base_at_site: Option<SiteActivation> = None;
+        // The baseline at `embed`, which occlusion and LIME share (and integrated gradients
+        // at `embed`): computed once.
+        let mut embed_base: Option<SiteActivation> = None;
         if wants(AttributionMethod::IntegratedGradients) {
             let base = baseline_activation(model, &input, site, baseline)?;
             let ig = integrated_gradients(
@@ -190,17 +208,45 @@ pub fn run(
                 f_x: ig.f_x,
                 f_baseline: ig.f_baseline,
                 completeness_gap: ig.completeness_gap,
+                fidelity_r2: f64::NAN,
             });
             values.push((AttributionMethod::IntegratedGradients, ig.attributions));
-            base_at_site = Some(base);
+            if site == embed {
+                embed_base = Some(base);
+            }
         }
-        if wants(AttributionMethod::Occlusion) {
-            let base = match base_at_site {
-                Some(base) if site == embed => base,
-                _ => baseline_activation(model, &input, embed, baseline)?,
-            };
-            let occ = occlusion(model, &input, objective, &base, study.window, batch_size)?;
+        let perturbs = wants(AttributionMethod::Occlusion) || wants(AttributionMethod::Lime);
+        if perturbs && embed_base.is_none() {
+            embed_base = Some(baseline_activation(model, &input, embed, baseline)?);
+        }
+        let embed_base = embed_base.as_ref();
+        if let (true, Some(base)) = (wants(AttributionMethod::Occlusion), embed_base) {
+            let occ = occlusion(model, &input, objective, base, study.window, batch_size)?;
             values.push((AttributionMethod::Occlusion, occ));
+        }
+        // Drawn for every input, so that an input's masks do not depend on the methods.
+        let lime_seed = seeds.next_u64();
+        if let (true, Some(base)) = (wants(AttributionMethod::Lime), embed_base) {
+            let options = SurrogateOptions {
+                samples: study.samples,
+                seed: lime_seed,
+                ..SurrogateOptions::default()
+            };
+            let fit = lime(model, &input, objective, base, &options, batch_size)?;
+            out.summary.push(AttributionSummary {
+                study: index,
+                input: i,
+                target: label.clone(),
+                site: embed.to_string(),
+                baseline: study.baseline.as_str().to_string(),
+                method: AttributionMethod::Lime.as_str().to_string(),
+                steps: fit.samples,
+                f_x: fit.f_x,
+                f_baseline: fit.f_baseline,
+                completeness_gap: fit.coefficients.iter().sum::<f64>() - (fit.f_x - fit.f_baseline),
+                fidelity_r2: fit.r2,
+            });
+            values.push((AttributionMethod::Lime, fit.coefficients));
         }
         // In the order the study lists its methods.
         for &method in &study.methods {
@@ -257,5 +303,6 @@ pub fn summary_table(rows: &[AttributionSummary]) -> Result<Table, TableError> {
         .with_u64("steps", int(|r| r.steps))?
         .with_f64("f_x", num(|r| r.f_x))?
         .with_f64("f_baseline", num(|r| r.f_baseline))?
-        .with_f64("completeness_gap", num(|r| r.completeness_gap))
+        .with_f64("completeness_gap", num(|r| r.completeness_gap))?
+        .with_f64("fidelity_r2", num(|r| r.fidelity_r2))
 }

@@ -9,8 +9,8 @@ use serde::Serialize;
 /// One named set of texts.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ExampleSet {
-    /// `concept`, `random` (the pool), `tcav_inputs`, `attention_inputs` or
-    /// `attribution_inputs`.
+    /// `concept`, `random` (the pool), `tcav_inputs`, `attention_inputs`,
+    /// `attribution_inputs` or `neighbors_inputs`.
     pub kind: String,
     /// Concept name, `pool`, or the TCAV, attention or attribution study's index in the file
     /// (from 0).
@@ -20,7 +20,7 @@ pub struct ExampleSet {
 }
 
 /// Every set an experiment names, in file order: concepts, the pool, TCAV inputs, attention
-/// inputs, attribution inputs.
+/// inputs, attribution inputs, neighbors inputs.
 pub fn example_sets(experiment: &Experiment) -> Vec<ExampleSet> {
     let set = |kind: &str, name: String, texts: &[String]| ExampleSet {
         kind: kind.to_string(),
@@ -43,6 +43,9 @@ pub fn example_sets(experiment: &Experiment) -> Vec<ExampleSet> {
     }
     for (i, study) in experiment.attributions.iter().enumerate() {
         sets.push(set("attribution_inputs", i.to_string(), &study.inputs));
+    }
+    for (i, study) in experiment.neighbors.iter().enumerate() {
+        sets.push(set("neighbors_inputs", i.to_string(), &study.inputs));
     }
     sets
 }

@@ -1,10 +1,12 @@
 //! The studies an experiment runs, and what they share: activations and random sets.
 
 pub mod attention;
+pub mod attention_flow;
 pub mod attribution;
 pub mod cav_file;
 pub mod examples;
 pub mod head;
+pub mod neighbors;
 pub mod patching;
 pub mod probe;
 pub mod pruning;
@@ -94,6 +96,8 @@ pub enum TextSet {
     RandomPool,
     /// The inputs of the n-th `[[tcav]]` study.
     TcavInputs(usize),
+    /// The inputs of the n-th `[[neighbors]]` study.
+    NeighborsInputs(usize),
 }
 
 /// Pooled activations, computed once per (texts, site, pooling) and reused by every study.

@@ -2,7 +2,7 @@
 
 use super::parse::Parsed;
 use super::{Resolver, TableCtx};
-use crate::schema::{AttentionStudy, RawAttention};
+use crate::schema::{AttentionStudy, FlowMethod, RawAttention};
 
 impl Resolver<'_> {
     pub(super) fn attention(&mut self, parsed: &Parsed<RawAttention>) -> Option<AttentionStudy> {
@@ -16,10 +16,12 @@ impl Resolver<'_> {
         let average_pattern = t
             .optional(&raw.average_pattern, "average_pattern")
             .map(|value| value.is_none_or(|v| *v.get_ref()));
+        let flow = self.optional_choice_list::<FlowMethod>(&raw.flow, "flow", "flow method", &t);
         Some(AttentionStudy {
             inputs: inputs?,
             layers: layers?,
             average_pattern: average_pattern?,
+            flow: flow?.unwrap_or_default(),
         })
     }
 }

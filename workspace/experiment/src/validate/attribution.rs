@@ -1,11 +1,13 @@
 //! Resolving `[[attribution]]` studies: target (and contrast), inputs, methods, integrated
-//! gradients' steps and baseline, the site of the gradient methods and the occlusion window.
+//! gradients' steps and baseline, the site of the gradient methods, the occlusion window and
+//! LIME's samples; with the list-of-choices and site-layer checks that `[[attention]]` and
+//! `[[neighbors]]` share.
 
 use super::parse::Parsed;
 use super::{Resolver, TableCtx};
 use crate::schema::{
-    AttributionMethod, AttributionStudy, DEFAULT_ATTRIBUTION_STEPS, DEFAULT_OCCLUSION_WINDOW,
-    RawAttribution, SitePoint,
+    AttributionMethod, AttributionStudy, Choice, DEFAULT_ATTRIBUTION_STEPS, DEFAULT_LIME_SAMPLES,
+    DEFAULT_OCCLUSION_WINDOW, MIN_LIME_SAMPLES, RawAttribution, SitePoint,
 };
 use toml::Spanned;
 
@@ -30,15 +32,24 @@ impl Resolver<'_> {
                     `template`";
         let inputs = self.required(&raw.inputs, "inputs", &t, Some(help.into()));
         let inputs = inputs.and_then(|inputs| self.inputs(inputs, &t));
-        let methods = self.methods(&raw.methods, &t);
+        let methods =
+            self.optional_choice_list::<AttributionMethod>(&raw.methods, "methods", "method", &t);
+        let methods = methods.map(|m| m.unwrap_or_else(|| AttributionMethod::ALL.to_vec()));
         let steps = self.count(&raw.steps, DEFAULT_ATTRIBUTION_STEPS, 1, "steps", &t);
         let baseline = self.choice(&raw.baseline, "baseline", &t);
         let window = self.count(&raw.window, DEFAULT_OCCLUSION_WINDOW, 1, "window", &t);
+        let samples = self.count(
+            &raw.samples,
+            DEFAULT_LIME_SAMPLES,
+            MIN_LIME_SAMPLES,
+            "samples",
+            &t,
+        );
         let site = match &raw.site {
             None if !t.was_reported("site") => Some(SitePoint::Embed),
             _ => self.choice(&raw.site, "site", &t),
         };
-        let layer = site.and_then(|site| self.site_layer(site, &raw.layer, &raw.site, &t));
+        let layer = site.and_then(|site| self.site_layer(site, &raw.layer, &raw.site, false, &t));
         let (target, contrast) = (target?, contrast?);
         if let Some((contrast, span)) = &contrast
             && *contrast == target
@@ -59,28 +70,33 @@ impl Resolver<'_> {
             site: site?,
             layer: layer?,
             window: window?,
+            samples: samples?,
         })
     }
 
-    /// `methods`: a non-empty list of distinct methods; all four when absent.
-    fn methods(
+    /// [`Self::choice_list`] for an optional key: `Some(None)` when absent.
+    pub(super) fn optional_choice_list<T: Choice + PartialEq>(
         &mut self,
         value: &Option<Spanned<Vec<Spanned<String>>>>,
+        key: &str,
+        what: &str,
         t: &TableCtx<'_>,
-    ) -> Option<Vec<AttributionMethod>> {
-        let Some(list) = t.optional(value, "methods")? else {
-            return Some(AttributionMethod::ALL.to_vec());
+    ) -> Option<Option<Vec<T>>> {
+        let Some(list) = t.optional(value, key)? else {
+            return Some(None);
         };
-        self.choice_list(list, "methods", "method", t)
+        self.choice_list(list, key, what, t).map(Some)
     }
 
-    /// `layer`: required for a per-layer site, in range, and absent for `embed`/`ln_final`.
-    /// `Some(None)` for a site without layers.
-    fn site_layer(
+    /// `layer`: in range for a per-layer site, and absent for `embed`/`ln_final`. `Some(None)`
+    /// for a site without layers. When absent for a per-layer site it is the model's last layer
+    /// if `last_by_default`, and an error otherwise.
+    pub(super) fn site_layer(
         &mut self,
         site: SitePoint,
         layer: &Option<Spanned<i64>>,
         site_value: &Option<Spanned<String>>,
+        last_by_default: bool,
         t: &TableCtx<'_>,
     ) -> Option<Option<usize>> {
         if t.was_reported("layer") {
@@ -90,24 +106,33 @@ impl Resolver<'_> {
             if !site.is_per_layer() {
                 return Some(None);
             }
+            if last_by_default {
+                // Without a known model there is no last layer (already reported).
+                let n_layers = self.model.as_ref().map(|(_, f)| f.n_layers)?;
+                if n_layers == 0 {
+                    let message = format!("the model has no layers for {}", t.name);
+                    let help = "use `site = \"embed\"`";
+                    self.report(t.span.clone(), message, Some(help.into()));
+                    return None;
+                }
+                return Some(Some(n_layers - 1));
+            }
             let span = site_value.as_ref().map_or(t.span.clone(), Spanned::span);
-            let message = format!(
-                "site `{}` in [[attribution]] needs a `layer`",
-                site.as_str()
-            );
+            let message = format!("site `{}` in {} needs a `layer`", site.as_str(), t.name);
             let help = "add `layer = N` (a block index from 0), or use `site = \"embed\"`";
             self.report(span, message, Some(help.into()));
             return None;
         };
         if !site.is_per_layer() {
             let message = format!(
-                "`layer` does not apply to site `{}` in [[attribution]]",
-                site.as_str()
+                "`layer` does not apply to site `{}` in {}",
+                site.as_str(),
+                t.name
             );
             let help = "`embed` and `ln_final` have no layer; remove `layer`";
             self.report(layer.span(), message, Some(help.into()));
             return None;
         }
-        self.layer_index(layer, "[[attribution]]").map(Some)
+        self.layer_index(layer, t.name).map(Some)
     }
 }

@@ -3,8 +3,8 @@
 
 use crate::error::{Diagnostic, SourceText, did_you_mean, suggest};
 use crate::schema::{
-    RawAttention, RawAttribution, RawExperiment, RawHead, RawPatching, RawProbe, RawPruning,
-    RawRandom, RawSource, RawTable, RawTcav, TOP_LEVEL_KEYS,
+    RawAttention, RawAttribution, RawExperiment, RawHead, RawNeighbors, RawPatching, RawProbe,
+    RawPruning, RawRandom, RawSource, RawTable, RawTcav, TOP_LEVEL_KEYS,
 };
 use std::ops::Range;
 use toml::Spanned;
@@ -58,6 +58,7 @@ pub(super) struct RawFile {
     pub attributions: Vec<Parsed<RawAttribution>>,
     pub patchings: Vec<Parsed<RawPatching>>,
     pub prunings: Vec<Parsed<RawPruning>>,
+    pub neighbors: Vec<Parsed<RawNeighbors>>,
     /// Span of the first `[[probe]]` or `[[tcav]]`, when the file has studies.
     pub first_study: Option<Range<usize>>,
 }
@@ -87,6 +88,7 @@ pub(super) fn parse(
         attributions: Vec::new(),
         patchings: Vec::new(),
         prunings: Vec::new(),
+        neighbors: Vec::new(),
         first_study: None,
     };
     for (key, value) in root.into_inner() {
@@ -99,6 +101,7 @@ pub(super) fn parse(
             "attribution" => file.attributions = parser.array(value, "attribution"),
             "patching" => file.patchings = parser.array(value, "patching"),
             "pruning" => file.prunings = parser.array(value, "pruning"),
+            "neighbors" => file.neighbors = parser.array(value, "neighbors"),
             "probe" | "tcav" => {
                 let starts = [file.first_study.take(), study_start(&value)];
                 file.first_study = starts.into_iter().flatten().min_by_key(|s| s.start);
