@@ -3,6 +3,7 @@
 pub mod compare;
 pub mod error;
 pub mod extract;
+mod intervention_report;
 pub mod manifest;
 pub mod models;
 pub mod predict;

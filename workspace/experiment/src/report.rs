@@ -7,6 +7,7 @@
 //! and no external resources.
 
 use crate::manifest::Manifest;
+use crate::studies::InterventionResults;
 use crate::studies::attention::AttentionHead;
 use crate::studies::attribution::{AttributionSummary, TokenAttribution};
 use crate::studies::examples::ExampleSet;
@@ -64,6 +65,8 @@ pub struct ReportInput<'a> {
     pub attributions: Vec<TokenAttribution>,
     /// Integrated gradients' end points and completeness gaps (`attribution_summary`).
     pub attribution_summary: Vec<AttributionSummary>,
+    /// Steering, erasure and counterfactual results.
+    pub interventions: InterventionResults,
 }
 
 /// Renders the report and writes it to `dir/report.html`.
@@ -105,6 +108,7 @@ pub fn render_report(input: &ReportInput) -> Result<String, ReportError> {
         attribution_studies => attribution_views(&input.attributions, &input.attribution_summary),
         attribution_legend => Value::from_safe_string(attribution_legend()),
         total_seconds,
+        interventions => crate::intervention_report::intervention_views(&input.interventions),
     })?;
     Ok(html)
 }
@@ -377,6 +381,7 @@ fn environment() -> Result<Environment<'static>, minijinja::Error> {
     env.set_lstrip_blocks(true);
     env.add_filter("fixed", fixed);
     env.add_filter("pvalue", pvalue);
+    env.add_filter("fixed_or_dash", fixed_or_dash);
     env.add_template(REPORT_FILE, TEMPLATE)?;
     Ok(env)
 }
@@ -384,6 +389,15 @@ fn environment() -> Result<Environment<'static>, minijinja::Error> {
 /// Template filter: `value` with `digits` decimals (`NaN` stays `NaN`).
 fn fixed(value: f64, digits: usize) -> String {
     format!("{value:.digits$}")
+}
+
+/// Template filter: like `fixed`, but `–` for NaN (a value that does not exist).
+fn fixed_or_dash(value: f64, digits: usize) -> String {
+    if value.is_nan() {
+        "–".to_owned()
+    } else {
+        fixed(value, digits)
+    }
 }
 
 /// Template filter: a p-value, in scientific notation below 0.001.

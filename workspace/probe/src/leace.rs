@@ -38,6 +38,23 @@ pub struct Eraser {
 }
 
 impl Eraser {
+    /// Directional ablation as an eraser: `x ↦ x − (x·v̂) v̂` (μ = 0, M = v̂ v̂ᵀ).
+    pub fn project_out(direction: &[f32]) -> Result<Eraser, ProbeError> {
+        let norm = direction.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if !(norm > 0.0 && norm.is_finite()) {
+            return Err(ProbeError::Fit(
+                "cannot project out a zero direction".into(),
+            ));
+        }
+        let unit: Vec<f32> = direction.iter().map(|x| x / norm).collect();
+        let w = unit.len();
+        Ok(Eraser {
+            mean: vec![0.0; w],
+            matrix: (0..w * w).map(|k| unit[k / w] * unit[k % w]).collect(),
+            rank: 1,
+        })
+    }
+
     /// Width of the activations it erases.
     pub fn width(&self) -> usize {
         self.mean.len()
@@ -147,21 +164,21 @@ pub struct ErasureAccuracy {
     pub rank: usize,
 }
 
-/// Held-out accuracy of a fresh probe on `rows` before and after LEACE, on one seeded split
-/// stratified by class (so that a constant prediction scores the majority rate on both
+/// Held-out accuracy of a fresh probe on `rows` before and after an erasure, on one seeded
+/// split stratified by class (so that a constant prediction scores the majority rate on both
 /// splits, not less on the held-out one).
 ///
-/// The eraser is fitted on the training split only and applied to both splits; the probe is
-/// then trained on the erased training rows and scored on the erased held-out rows. (Fitting
-/// the eraser on every row would make the two splits' class means exact opposites of each
-/// other, and push the held-out accuracy *below* chance.)
+/// `fit` builds the eraser from the training split only (e.g. [`fit_leace`]); it is applied to
+/// both splits, and the probe is trained on the erased training rows and scored on the erased
+/// held-out rows. (Fitting LEACE on every row would make the two splits' class means exact
+/// opposites of each other, and push the held-out accuracy *below* chance.)
 pub fn erasure_accuracy(
     rows: &[Vec<f32>],
     labels: &[usize],
     n_classes: usize,
-    test_fraction: f64,
-    seed: u64,
+    (test_fraction, seed): (f64, u64),
     options: &ProbeOptions,
+    mut fit: impl FnMut(&[Vec<f32>], &[usize]) -> Result<Eraser, ProbeError>,
 ) -> Result<ErasureAccuracy, ProbeError> {
     let (test, train) = stratified_split(labels, n_classes, test_fraction, seed);
     let (train_rows, train_labels) = pick(rows, labels, &train);
@@ -174,7 +191,7 @@ pub fn erasure_accuracy(
         n_classes,
         options,
     )?;
-    let eraser = fit_leace(&train_rows, &train_labels, n_classes)?;
+    let eraser = fit(&train_rows, &train_labels)?;
     let after = train_test_accuracy(
         &eraser.apply_rows(&train_rows),
         &train_labels,
@@ -271,7 +288,8 @@ mod tests {
             assert!((a - b).abs() < 1e-4, "class means {m0:?} vs {m1:?}");
         }
         let options = ProbeOptions::default();
-        let accuracy = erasure_accuracy(&rows, &labels, 2, 0.3, 9, &options).unwrap();
+        let fit = |r: &[Vec<f32>], l: &[usize]| fit_leace(r, l, 2);
+        let accuracy = erasure_accuracy(&rows, &labels, 2, (0.3, 9), &options, fit).unwrap();
         assert!(accuracy.before > 0.95, "before erasure {accuracy:?}");
         assert!(
             (accuracy.after - 0.5).abs() < 0.05,
@@ -300,6 +318,18 @@ mod tests {
         );
         // It moved the rows in the first place.
         assert!(max_diff(&rows, &once) > 0.5);
+    }
+
+    #[test]
+    fn projecting_out_the_mean_difference_is_an_eraser_of_rank_one() {
+        let (rows, labels) = data(400, 4);
+        let eraser = Eraser::project_out(&[1.0, 0.5, 0.0, 0.0, 0.0, 0.0]).unwrap();
+        let once = eraser.apply_rows(&rows);
+        assert!(max_diff(&once, &eraser.apply_rows(&once)) < 1e-5);
+        let along = |r: &Vec<f32>| (r[0] + 0.5 * r[1]).abs();
+        assert!(once.iter().all(|r| along(r) < 1e-4));
+        assert!(class_mean(&once, &labels, 1)[0] != class_mean(&rows, &labels, 1)[0]);
+        assert!(Eraser::project_out(&[0.0; 6]).is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@ use crate::schema::{
     RawAttention, RawAttribution, RawExperiment, RawHead, RawProbe, RawRandom, RawSource, RawTable,
     RawTcav, TOP_LEVEL_KEYS,
 };
+use crate::schema::{RawCounterfactual, RawErasure, RawSteering};
 use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
@@ -56,6 +57,9 @@ pub(super) struct RawFile {
     pub tcavs: Vec<Parsed<RawTcav>>,
     pub attentions: Vec<Parsed<RawAttention>>,
     pub attributions: Vec<Parsed<RawAttribution>>,
+    pub steerings: Vec<Parsed<RawSteering>>,
+    pub erasures: Vec<Parsed<RawErasure>>,
+    pub counterfactuals: Vec<Parsed<RawCounterfactual>>,
     /// Span of the first `[[probe]]` or `[[tcav]]`, when the file has studies.
     pub first_study: Option<Range<usize>>,
 }
@@ -83,6 +87,9 @@ pub(super) fn parse(
         tcavs: Vec::new(),
         attentions: Vec::new(),
         attributions: Vec::new(),
+        steerings: Vec::new(),
+        erasures: Vec::new(),
+        counterfactuals: Vec::new(),
         first_study: None,
     };
     for (key, value) in root.into_inner() {
@@ -93,6 +100,9 @@ pub(super) fn parse(
             "concepts" => file.concepts = parser.concepts(value),
             "attention" => file.attentions = parser.array(value, "attention"),
             "attribution" => file.attributions = parser.array(value, "attribution"),
+            "steering" => file.steerings = parser.array(value, "steering"),
+            "erasure" => file.erasures = parser.array(value, "erasure"),
+            "counterfactual" => file.counterfactuals = parser.array(value, "counterfactual"),
             "probe" | "tcav" => {
                 let starts = [file.first_study.take(), study_start(&value)];
                 file.first_study = starts.into_iter().flatten().min_by_key(|s| s.start);
