@@ -179,28 +179,40 @@ inputs = '{c}/positive_inputs.txt'
         negative = review_vars(NEGATIVE),
         c = c.display(),
     ));
-    let run = run_experiment(&file, &dir.path().join("run"), &[]);
-    let table = Csv::read(&run.join("tables/erasure.csv"));
-    let row = |method: &str| {
-        (table.rows.iter())
-            .find(|r| table.get(r, "method") == method)
-            .unwrap_or_else(|| panic!("no {method} row in {:?}", table.rows))
-    };
-    let leace = row("leace");
-    assert_eq!(table.num(leace, "n_per_class"), 1536.0);
-    assert_eq!(table.num(leace, "rank"), 1.0);
-    let before = table.num(leace, "probe_before");
-    let after = table.num(leace, "probe_after");
-    assert!(before > 0.95, "before erasure {before}");
-    assert!((after - 0.5).abs() <= 0.05, "after LEACE {after}");
-    let ablated = row("project_out");
-    assert_eq!(table.num(ablated, "probe_before"), before, "same split");
-    // Without a [head] there is no labelled task to score.
-    assert!(table.num(leace, "task_accuracy_before").is_nan());
-    for r in &table.rows {
-        let agreement = table.num(r, "agreement");
-        assert!((0.0..=1.0).contains(&agreement));
-        assert!(table.num(r, "mean_total_variation") >= table.num(r, "mean_abs_delta_p") / 2.0);
+    // Three seeds: three different splits and CAV fits.
+    for seed in ["2", "3", "4"] {
+        let out = dir.path().join(format!("run-{seed}"));
+        let run = run_experiment(&file, &out, &["--seed", seed]);
+        let table = Csv::read(&run.join("tables/erasure.csv"));
+        let row = |method: &str| {
+            (table.rows.iter())
+                .find(|r| table.get(r, "method") == method)
+                .unwrap_or_else(|| panic!("no {method} row in {:?}", table.rows))
+        };
+        let leace = row("leace");
+        assert_eq!(table.num(leace, "n_per_class"), 1536.0);
+        assert_eq!(table.num(leace, "rank"), 1.0);
+        assert_eq!(table.get(leace, "covariance"), "sample");
+        let before = table.num(leace, "probe_before");
+        let after = table.num(leace, "probe_after");
+        assert!(before > 0.95, "seed {seed}: before erasure {before}");
+        assert!(
+            (after - 0.5).abs() <= 0.05,
+            "seed {seed}: after LEACE {after}"
+        );
+        let ablated = row("project_out");
+        assert_eq!(table.num(ablated, "probe_before"), before, "same split");
+        // Without a [head] there is no labelled task to score.
+        assert!(table.num(leace, "task_accuracy_before").is_nan());
+        for r in &table.rows {
+            let agreement = table.num(r, "agreement");
+            assert!((0.0..=1.0).contains(&agreement));
+            let (tv, delta) = (
+                table.num(r, "mean_total_variation"),
+                table.num(r, "mean_abs_delta_p"),
+            );
+            assert!(tv >= delta / 2.0);
+        }
     }
 }
 

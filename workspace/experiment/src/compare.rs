@@ -33,6 +33,12 @@ pub fn key_columns(table: &str) -> &'static [&'static str] {
         "attention_pattern" => &["study", "layer", "head", "query", "key"],
         "attributions" => &["study", "input", "method", "position"],
         "attribution_summary" => &["study", "input", "method"],
+        "steering" => &["study", "layer", "input", "alpha"],
+        "steering_summary" => &["study", "layer", "alpha"],
+        "steering_flips" => &["study", "layer", "input"],
+        "erasure" => &["study", "method"],
+        "counterfactuals" => &["study", "base", "slot", "to"],
+        "counterfactual_summary" => &["study", "slot", "from", "to"],
         _ => &[],
     }
 }
@@ -247,6 +253,12 @@ fn table_rank(name: &str) -> usize {
         "attention_pattern",
         "attributions",
         "attribution_summary",
+        "steering",
+        "steering_summary",
+        "steering_flips",
+        "erasure",
+        "counterfactuals",
+        "counterfactual_summary",
     ]
     .iter()
     .position(|t| *t == name)

@@ -825,11 +825,20 @@ pub struct RawErasure {
     pub inputs: Option<Spanned<RawInputs>>,
     pub target: Option<Spanned<RawTarget>>,
     pub holdout: Option<Spanned<f64>>,
+    pub covariance: Option<Spanned<String>>,
 }
 
 impl RawTable for RawErasure {
     const KEYS: &'static [&'static str] = &[
-        "concept", "layer", "site", "pooling", "methods", "inputs", "target", "holdout",
+        "concept",
+        "layer",
+        "site",
+        "pooling",
+        "methods",
+        "inputs",
+        "target",
+        "holdout",
+        "covariance",
     ];
     const NESTED: &'static [(&'static str, &'static [&'static str])] =
         &[("inputs", RawSource::KEYS), ("target", RawTarget::KEYS)];
@@ -867,6 +876,16 @@ choice_enum! {
         Leace = "leace",
         /// Directional ablation: the component along the concept's CAV is removed.
         ProjectOut = "project_out",
+    }
+}
+
+choice_enum! {
+    /// The covariance estimate LEACE whitens with.
+    ErasureCovariance {
+        /// The sample covariance, pseudo-inverted where rank-deficient (the paper's closed form).
+        Sample = "sample",
+        /// Ledoit–Wolf shrinkage towards a multiple of the identity.
+        LedoitWolf = "ledoit_wolf",
     }
 }
 
@@ -928,6 +947,7 @@ pub struct ErasureStudy {
     /// The target whose probability is tracked; the unsteered prediction when absent.
     pub target: Option<Target>,
     pub holdout: f64,
+    pub covariance: ErasureCovariance,
 }
 
 /// A resolved `[[counterfactual]]`: minimal pairs from a template's slots.

@@ -79,6 +79,19 @@ impl Eraser {
     }
 }
 
+/// The estimate of `Σ_xx` LEACE whitens with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Covariance {
+    /// The sample covariance (pseudo-inverted where rank-deficient), as in the paper's closed
+    /// form. With fewer examples than dimensions it is singular, and the eraser acts only
+    /// within the span of the rows it was fitted on.
+    Sample,
+    /// Ledoit–Wolf shrinkage towards a multiple of the identity (as the `concept-erasure`
+    /// reference implementation does by default): well-conditioned, and still exact on the
+    /// fitted rows, since any invertible whitening makes the erased class means coincide.
+    LedoitWolf,
+}
+
 /// Fits LEACE on `rows` labelled `labels` (each `< n_classes`).
 ///
 /// Needs at least two classes with examples and rows of one width.
@@ -86,6 +99,7 @@ pub fn fit_leace(
     rows: &[Vec<f32>],
     labels: &[usize],
     n_classes: usize,
+    covariance: Covariance,
 ) -> Result<Eraser, ProbeError> {
     let fail = |detail: String| Err(ProbeError::Fit(format!("LEACE: {detail}")));
     if rows.len() != labels.len() {
@@ -108,8 +122,16 @@ pub fn fit_leace(
     let xc = DMatrix::from_fn(n, width, |i, j| x[(i, j)] - mean[j]);
     let z_mean = z.row_mean();
     let zc = DMatrix::from_fn(n, n_classes, |i, c| z[(i, c)] - z_mean[c]);
-    let sigma_xx = (xc.transpose() * &xc) / n as f64;
+    let mut sigma_xx = (xc.transpose() * &xc) / n as f64;
     let sigma_xz = (xc.transpose() * zc) / n as f64;
+    if covariance == Covariance::LedoitWolf {
+        let shrinkage = ledoit_wolf_shrinkage(&xc, &sigma_xx);
+        let target = sigma_xx.trace() / width as f64;
+        sigma_xx *= 1.0 - shrinkage;
+        for i in 0..width {
+            sigma_xx[(i, i)] += shrinkage * target;
+        }
+    }
 
     let eigen = SymmetricEigen::new(sigma_xx);
     let largest = eigen.eigenvalues.iter().copied().fold(0.0f64, f64::max);
@@ -151,6 +173,21 @@ pub fn fit_leace(
             .collect(),
         rank: basis.len(),
     })
+}
+
+/// The Ledoit–Wolf (2004) shrinkage intensity in `[0, 1]` of the sample covariance `s` of the
+/// centred rows `xc` towards `tr(s)/d · I` (the formula scikit-learn's `ledoit_wolf` uses).
+fn ledoit_wolf_shrinkage(xc: &DMatrix<f64>, s: &DMatrix<f64>) -> f64 {
+    let (n, d) = (xc.nrows() as f64, xc.ncols() as f64);
+    let mu = s.trace() / d;
+    let s_norm2 = s.norm_squared();
+    let fourth: f64 = xc.row_iter().map(|row| row.norm_squared().powi(2)).sum();
+    let beta = (fourth / n - s_norm2) / (d * n);
+    let delta = (s_norm2 - 2.0 * mu * s.trace() + d * mu * mu) / d;
+    if delta <= 0.0 {
+        return 0.0;
+    }
+    (beta.min(delta) / delta).clamp(0.0, 1.0)
 }
 
 /// A fresh probe's held-out accuracy on a concept before and after LEACE.
@@ -277,7 +314,7 @@ mod tests {
     #[test]
     fn erased_class_means_coincide_and_a_probe_falls_to_chance() {
         let (rows, labels) = data(800, 1);
-        let eraser = fit_leace(&rows, &labels, 2).unwrap();
+        let eraser = fit_leace(&rows, &labels, 2, Covariance::Sample).unwrap();
         assert_eq!(eraser.rank, 1);
         let erased = eraser.apply_rows(&rows);
         let (m0, m1) = (
@@ -288,7 +325,7 @@ mod tests {
             assert!((a - b).abs() < 1e-4, "class means {m0:?} vs {m1:?}");
         }
         let options = ProbeOptions::default();
-        let fit = |r: &[Vec<f32>], l: &[usize]| fit_leace(r, l, 2);
+        let fit = |r: &[Vec<f32>], l: &[usize]| fit_leace(r, l, 2, Covariance::Sample);
         let accuracy = erasure_accuracy(&rows, &labels, 2, (0.3, 9), &options, fit).unwrap();
         assert!(accuracy.before > 0.95, "before erasure {accuracy:?}");
         assert!(
@@ -301,23 +338,26 @@ mod tests {
     #[test]
     fn erasing_twice_equals_once_and_refitting_on_erased_rows_changes_nothing() {
         let (rows, labels) = data(300, 2);
-        let eraser = fit_leace(&rows, &labels, 2).unwrap();
-        let once = eraser.apply_rows(&rows);
-        let twice = eraser.apply_rows(&once);
-        assert!(
-            max_diff(&once, &twice) < 1e-4,
-            "{}",
-            max_diff(&once, &twice)
-        );
-        let refit = fit_leace(&once, &labels, 2).unwrap();
-        let again = refit.apply_rows(&once);
-        assert!(
-            max_diff(&once, &again) < 1e-3,
-            "{}",
-            max_diff(&once, &again)
-        );
-        // It moved the rows in the first place.
-        assert!(max_diff(&rows, &once) > 0.5);
+        for covariance in [Covariance::Sample, Covariance::LedoitWolf] {
+            let eraser = fit_leace(&rows, &labels, 2, covariance).unwrap();
+            let once = eraser.apply_rows(&rows);
+            let twice = eraser.apply_rows(&once);
+            assert!(
+                max_diff(&once, &twice) < 1e-4,
+                "{}",
+                max_diff(&once, &twice)
+            );
+            let refit = fit_leace(&once, &labels, 2, covariance).unwrap();
+            assert_eq!(refit.rank, 0, "{covariance:?}");
+            let again = refit.apply_rows(&once);
+            assert!(
+                max_diff(&once, &again) < 1e-3,
+                "{}",
+                max_diff(&once, &again)
+            );
+            // It moved the rows in the first place.
+            assert!(max_diff(&rows, &once) > 0.5);
+        }
     }
 
     #[test]
@@ -332,11 +372,77 @@ mod tests {
         assert!(Eraser::project_out(&[0.0; 6]).is_err());
     }
 
+    /// With fewer rows than dimensions the sample covariance is singular; either estimate
+    /// makes the fitted rows' class means coincide and pulls held-out ones together.
+    #[test]
+    fn shrinkage_erases_held_out_rows_when_there_are_fewer_rows_than_dimensions() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let width = 120;
+        let direction: Vec<f32> = (0..width)
+            .map(|j| ((j * 13 % 7) as f32 - 3.0) / 3.0)
+            .collect();
+        let mut draw = |n: usize| -> (Vec<Vec<f32>>, Vec<usize>) {
+            let labels: Vec<usize> = (0..n).map(|i| i % 2).collect();
+            let rows = (labels.iter())
+                .map(|&l| {
+                    let shift = if l == 1 { 0.4 } else { -0.4 };
+                    (0..width)
+                        .map(|j| shift * direction[j] + rng.random_range(-1.0f32..1.0))
+                        .collect()
+                })
+                .collect();
+            (rows, labels)
+        };
+        let (train, train_labels) = draw(60);
+        let (test, test_labels) = draw(2000);
+        let gap = |eraser: &Eraser| {
+            let erased = eraser.apply_rows(&test);
+            let (a, b) = (
+                class_mean(&erased, &test_labels, 0),
+                class_mean(&erased, &test_labels, 1),
+            );
+            a.iter()
+                .zip(&b)
+                .map(|(x, y)| (x - y).powi(2))
+                .sum::<f64>()
+                .sqrt()
+        };
+        let before = {
+            let (a, b) = (
+                class_mean(&test, &test_labels, 0),
+                class_mean(&test, &test_labels, 1),
+            );
+            a.iter()
+                .zip(&b)
+                .map(|(x, y)| (x - y).powi(2))
+                .sum::<f64>()
+                .sqrt()
+        };
+        let sample = fit_leace(&train, &train_labels, 2, Covariance::Sample).unwrap();
+        let shrunk = fit_leace(&train, &train_labels, 2, Covariance::LedoitWolf).unwrap();
+        for eraser in [&sample, &shrunk] {
+            let erased = eraser.apply_rows(&train);
+            let (a, b) = (
+                class_mean(&erased, &train_labels, 0),
+                class_mean(&erased, &train_labels, 1),
+            );
+            assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-3));
+        }
+        let (gap_sample, gap_shrunk) = (gap(&sample), gap(&shrunk));
+        // Held out, the class means move much closer, though not together: the direction is
+        // estimated from 30 rows per class.
+        assert!(
+            gap_sample < 0.5 * before && gap_shrunk < 0.5 * before,
+            "held-out class-mean gap: before {before}, sample {gap_sample}, shrunk {gap_shrunk}"
+        );
+    }
+
     #[test]
     fn bad_inputs_are_errors() {
         let (rows, labels) = data(10, 3);
-        assert!(fit_leace(&rows, &[0; 10], 2).is_err());
-        assert!(fit_leace(&rows, &labels[..5], 2).is_err());
-        assert!(fit_leace(&rows, &labels, 1).is_err());
+        let sample = Covariance::Sample;
+        assert!(fit_leace(&rows, &[0; 10], 2, sample).is_err());
+        assert!(fit_leace(&rows, &labels[..5], 2, sample).is_err());
+        assert!(fit_leace(&rows, &labels, 1, sample).is_err());
     }
 }

@@ -93,6 +93,7 @@ impl TableData {
                     layer: self.count("layer", r)?,
                     site: self.text("site", r)?,
                     method: self.text("method", r)?,
+                    covariance: self.text("covariance", r)?,
                     rank: self.count("rank", r)?,
                     n_per_class: self.count("n_per_class", r)?,
                     probe_before: self.float("probe_before", r)?,

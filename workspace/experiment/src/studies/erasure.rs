@@ -7,11 +7,11 @@ use super::outputs::{OutputRow, target_index, tracked_label};
 use super::steer::logit_rows;
 use super::steering_vector::default_cav_options;
 use super::{Activations, RandomSets, StudyError, TextSet};
-use crate::schema::{ErasureMethod, ErasureStudy, Experiment};
+use crate::schema::{ErasureCovariance, ErasureMethod, ErasureStudy, Experiment};
 use crate::table::{Table, TableError};
 use cavern_intervene::{Intervention, Interventions, Op};
 use cavern_model::{LoadedModel, Site};
-use cavern_probe::leace::{Eraser, erasure_accuracy, fit_leace};
+use cavern_probe::leace::{Covariance, Eraser, erasure_accuracy, fit_leace};
 use cavern_probe::mdl::ProbeOptions;
 use cavern_probe::{ProbeError, train_cav};
 use indicatif::ProgressBar;
@@ -29,6 +29,8 @@ pub struct ErasureRow {
     pub site: String,
     /// `leace` or `project_out`.
     pub method: String,
+    /// LEACE's covariance estimate (`ledoit_wolf` or `sample`; empty for `project_out`).
+    pub covariance: String,
     /// Directions the eraser removes.
     pub rank: usize,
     /// Examples per class (concept, random) the probe and the eraser see.
@@ -92,11 +94,15 @@ pub fn run(
     if let Some(sets) = &labelled {
         task_before = task_accuracy(model, sets, None, batch_size)?;
     }
+    let covariance = match study.covariance {
+        ErasureCovariance::LedoitWolf => Covariance::LedoitWolf,
+        ErasureCovariance::Sample => Covariance::Sample,
+    };
     let mut out = Vec::new();
     for &method in &study.methods {
         let mut fit = |rows: &[Vec<f32>], labels: &[usize]| -> Result<Eraser, ProbeError> {
             match method {
-                ErasureMethod::Leace => fit_leace(rows, labels, 2),
+                ErasureMethod::Leace => fit_leace(rows, labels, 2, covariance),
                 ErasureMethod::ProjectOut => {
                     let pick = |class| -> Vec<Vec<f32>> {
                         (rows.iter().zip(labels))
@@ -135,8 +141,12 @@ pub fn run(
             study: index,
             concept: study.concept.clone(),
             layer: study.layer,
-            site: site.to_string(),
+            site: study.site.as_str().to_owned(),
             method: method.as_str().to_owned(),
+            covariance: match method {
+                ErasureMethod::Leace => study.covariance.as_str().to_owned(),
+                ErasureMethod::ProjectOut => String::new(),
+            },
             rank: eraser.rank,
             n_per_class: n,
             probe_before: accuracy.before,
@@ -218,6 +228,7 @@ pub fn table(rows: &[ErasureRow]) -> Result<Table, TableError> {
         .with_u64("layer", int(|r| r.layer))?
         .with_str("site", text(|r| r.site.clone()))?
         .with_str("method", text(|r| r.method.clone()))?
+        .with_str("covariance", text(|r| r.covariance.clone()))?
         .with_u64("rank", int(|r| r.rank))?
         .with_u64("n_per_class", int(|r| r.n_per_class))?
         .with_f64("probe_before", num(|r| r.probe_before))?

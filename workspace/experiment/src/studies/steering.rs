@@ -24,6 +24,7 @@ use serde::Serialize;
 pub struct SteeringRow {
     pub study: usize,
     pub layer: usize,
+    /// The site's short name (`resid_post`).
     pub site: String,
     /// `concept:NAME`, `contrast:A-B` or `file:NAME`.
     pub vector: String,
@@ -182,7 +183,7 @@ pub fn run(
         let cell = Cell {
             study: index,
             layer,
-            site: site.to_string(),
+            site: study.site.as_str().to_owned(),
             vector: label.clone(),
             target: target_name.clone(),
         };

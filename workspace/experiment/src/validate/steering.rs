@@ -85,6 +85,7 @@ impl Resolver<'_> {
         let inputs = inputs.and_then(|inputs| self.inputs(inputs, &t));
         let target = self.optional_target(&raw.target, &t);
         let holdout = self.fraction(&raw.holdout, DEFAULT_ERASURE_HOLDOUT, "holdout", &t);
+        let covariance = self.choice(&raw.covariance, "covariance", &t);
         Some(ErasureStudy {
             concept: concept?,
             layer: layer?,
@@ -94,6 +95,7 @@ impl Resolver<'_> {
             inputs: inputs?,
             target: target?,
             holdout: holdout?,
+            covariance: covariance?,
         })
     }
 
