@@ -257,7 +257,7 @@ which the prediction flips (16 evenly spaced points in (0, `flip_bound`], then
 | continue   | integer          | 0            | greedy continuation tokens per input   |
 |            |                  |              | and α (decoders only)                  |
 | flip_bound | number           | max \|α\|    | largest \|α\| the flip search tries,   |
-|            |                  |              | > 0                                    |
+|            |                  |              | > 0 (no search when the default is 0)  |
 
 ## [[erasure]]
 

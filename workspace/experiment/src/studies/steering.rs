@@ -8,7 +8,7 @@
 
 use super::outputs::{OutputRow, index_label, target_index, tracked_label};
 use super::steer::{Steerer, continuation_text};
-use super::steering_vector::steering_vector;
+use super::steering_vector::{SteeringVector, steering_vector};
 use super::{Activations, RandomSets, StudyError};
 use crate::schema::{Experiment, SteeringSource, SteeringStudy};
 use crate::table::{Table, TableError};
@@ -341,7 +341,7 @@ impl Cell {
         alpha: f64,
         rows: &[SteeringRow],
         scale: f64,
-        vector: &super::steering_vector::SteeringVector,
+        vector: &SteeringVector,
     ) -> SteeringSummary {
         let mean =
             |f: fn(&SteeringRow) -> f64| rows.iter().map(f).sum::<f64>() / rows.len().max(1) as f64;

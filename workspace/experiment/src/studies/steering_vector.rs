@@ -12,6 +12,7 @@ use cavern_probe::train_cav;
 use rand_chacha::ChaCha8Rng;
 use safetensors::SafeTensors;
 use safetensors::tensor::Dtype;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// A unit steering direction and where it came from.
@@ -61,7 +62,7 @@ pub fn concept_cav(
 /// The steering vector of `source` at `site`.
 pub fn steering_vector(
     source: &SteeringSource,
-    concepts: &std::collections::BTreeMap<String, Vec<String>>,
+    concepts: &BTreeMap<String, Vec<String>>,
     site: Site,
     pooling: Pooling,
     random: &RandomSets,
