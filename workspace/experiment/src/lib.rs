@@ -3,7 +3,6 @@
 pub mod compare;
 pub mod error;
 pub mod extract;
-mod intervention_report;
 pub mod manifest;
 pub mod models;
 pub mod predict;
@@ -14,6 +13,7 @@ pub mod runner;
 pub mod runs;
 pub mod schema;
 pub mod sources;
+mod steering_report;
 pub mod studies;
 mod svg;
 pub mod table;

@@ -7,7 +7,7 @@
 //! and no external resources.
 
 use crate::manifest::Manifest;
-use crate::studies::InterventionResults;
+use crate::studies::SteeringResults;
 use crate::studies::attention::AttentionHead;
 use crate::studies::attribution::{AttributionSummary, TokenAttribution};
 use crate::studies::examples::ExampleSet;
@@ -66,7 +66,7 @@ pub struct ReportInput<'a> {
     /// Integrated gradients' end points and completeness gaps (`attribution_summary`).
     pub attribution_summary: Vec<AttributionSummary>,
     /// Steering, erasure and counterfactual results.
-    pub interventions: InterventionResults,
+    pub steering: SteeringResults,
 }
 
 /// Renders the report and writes it to `dir/report.html`.
@@ -108,7 +108,7 @@ pub fn render_report(input: &ReportInput) -> Result<String, ReportError> {
         attribution_studies => attribution_views(&input.attributions, &input.attribution_summary),
         attribution_legend => Value::from_safe_string(attribution_legend()),
         total_seconds,
-        interventions => crate::intervention_report::intervention_views(&input.interventions),
+        edits => crate::steering_report::steering_views(&input.steering),
     })?;
     Ok(html)
 }

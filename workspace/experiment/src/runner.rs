@@ -236,7 +236,7 @@ pub fn run(
             attention: attention.heads,
             attributions: attribution.tokens,
             attribution_summary: attribution.summary,
-            interventions: studies::InterventionResults {
+            steering: studies::SteeringResults {
                 steering: steering.rows,
                 steering_summary: steering.summary,
                 steering_flips: steering.flips,

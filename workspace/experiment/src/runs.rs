@@ -2,7 +2,7 @@
 //! tables), turning its tables back into study results, re-rendering its report, and the JSON
 //! summaries the CLI prints with `--json`.
 
-mod interventions;
+mod steering;
 
 use crate::error::ExperimentError;
 use crate::manifest::{MANIFEST_FILE, Manifest};
@@ -684,7 +684,7 @@ pub fn rerender_report(
         attention: folder.attention_heads()?,
         attributions: folder.token_attributions()?,
         attribution_summary: folder.attribution_summary()?,
-        interventions: folder.intervention_results()?,
+        steering: folder.steering_results()?,
     })?;
     let path = run.join(REPORT_FILE);
     let temp = run.join(format!(".{REPORT_FILE}.partial-{}", std::process::id()));

@@ -385,7 +385,7 @@ fn render_sample(manifest: &Manifest) -> Result<String, Box<dyn Error>> {
             f_baseline: -0.5,
             completeness_gap: 0.004,
         }],
-        interventions: Default::default(),
+        steering: Default::default(),
     };
     Ok(render_report(&input)?)
 }
@@ -524,7 +524,7 @@ fn report_without_tcav_rows_has_no_tcav_chart() -> TestResult {
         attention: Vec::new(),
         attributions: Vec::new(),
         attribution_summary: Vec::new(),
-        interventions: Default::default(),
+        steering: Default::default(),
     };
     let dir = tempfile::tempdir()?;
     write_report(dir.path(), &input)?;

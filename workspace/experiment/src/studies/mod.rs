@@ -153,7 +153,7 @@ impl<'m> Activations<'m> {
 
 /// What the steering, erasure and counterfactual studies of a run produce, for the report.
 #[derive(Debug, Clone, Default)]
-pub struct InterventionResults {
+pub struct SteeringResults {
     /// `steering` rows.
     pub steering: Vec<steering::SteeringRow>,
     /// `steering_summary` rows.

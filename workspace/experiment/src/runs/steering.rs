@@ -2,7 +2,7 @@
 //! the report.
 
 use super::{RunFolder, RunFolderError, TableData};
-use crate::studies::InterventionResults;
+use crate::studies::SteeringResults;
 use crate::studies::counterfactual::CounterfactualSwap;
 use crate::studies::erasure::ErasureRow;
 use crate::studies::steering::{SteeringFlip, SteeringRow, SteeringSummary};
@@ -131,9 +131,9 @@ impl TableData {
 
 impl RunFolder {
     /// The steering, erasure and counterfactual rows the report shows (none without tables).
-    pub fn intervention_results(&self) -> Result<InterventionResults, RunFolderError> {
+    pub fn steering_results(&self) -> Result<SteeringResults, RunFolderError> {
         let read = |name: &str| self.table(name);
-        Ok(InterventionResults {
+        Ok(SteeringResults {
             steering: read("steering")?.map_or(Ok(Vec::new()), |t| t.steering_rows())?,
             steering_summary: read("steering_summary")?
                 .map_or(Ok(Vec::new()), |t| t.steering_summary())?,

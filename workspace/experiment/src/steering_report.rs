@@ -3,7 +3,7 @@
 //! flip α per input and the texts with their steered predictions (and continuations) side by
 //! side; the erasure rows; the counterfactual swaps that moved the output most.
 
-use crate::studies::InterventionResults;
+use crate::studies::SteeringResults;
 use crate::studies::steering::{SteeringRow, SteeringSummary};
 use crate::svg::*;
 use minijinja::{Value, context};
@@ -17,8 +17,8 @@ const ALPHA_AXIS_WIDTH: f64 = 420.0;
 /// Space under the plot for the α axis.
 const ALPHA_AXIS_SPACE: f64 = 40.0;
 
-/// The template's `interventions` value.
-pub(crate) fn intervention_views(results: &InterventionResults) -> Value {
+/// The template's `edits` value.
+pub(crate) fn steering_views(results: &SteeringResults) -> Value {
     let mut studies: Vec<usize> = results.steering_summary.iter().map(|r| r.study).collect();
     studies.dedup();
     let steering: Vec<Value> = studies
@@ -37,7 +37,7 @@ pub(crate) fn intervention_views(results: &InterventionResults) -> Value {
     }
 }
 
-fn steering_view(study: usize, results: &InterventionResults) -> Value {
+fn steering_view(study: usize, results: &SteeringResults) -> Value {
     let summary: Vec<&SteeringSummary> = (results.steering_summary.iter())
         .filter(|r| r.study == study)
         .collect();
