@@ -5,61 +5,15 @@
 
 mod common;
 
-use common::{assert_exit, assert_no_panic, describe, run_cavern, run_experiment, stderr};
+use common::{Csv, assert_exit, assert_no_panic, describe, run_cavern, run_experiment, stderr};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// A CSV file parsed with quoted fields (texts hold commas): header and rows.
-struct Table {
-    header: Vec<String>,
-    rows: Vec<Vec<String>>,
-}
-
-impl Table {
-    fn read(path: &Path) -> Table {
-        let text = fs::read_to_string(path)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-        let mut records = Vec::new();
-        let (mut record, mut field, mut quoted) = (Vec::new(), String::new(), false);
-        let mut chars = text.chars().peekable();
-        while let Some(c) = chars.next() {
-            match (c, quoted) {
-                ('"', true) if chars.peek() == Some(&'"') => {
-                    field.push('"');
-                    chars.next();
-                }
-                ('"', _) => quoted = !quoted,
-                (',', false) => record.push(std::mem::take(&mut field)),
-                ('\n', false) => {
-                    record.push(std::mem::take(&mut field));
-                    records.push(std::mem::take(&mut record));
-                }
-                (c, _) => field.push(c),
-            }
-        }
-        let mut records = records.into_iter();
-        let header = records.next().expect("a header");
-        Table {
-            header,
-            rows: records.collect(),
-        }
-    }
-
-    fn get<'a>(&self, row: &'a [String], column: &str) -> &'a str {
-        let index = self.header.iter().position(|h| h == column);
-        &row[index.unwrap_or_else(|| panic!("no column `{column}` in {:?}", self.header))]
-    }
-
-    fn num(&self, row: &[String], column: &str) -> f64 {
-        self.get(row, column).parse().expect("a number")
-    }
-}
-
 /// Per (input, method): the tokens in position order with their attribution and special flag.
 type PerInput = BTreeMap<(usize, String), Vec<(String, f64, bool)>>;
 
-fn per_input(table: &Table) -> PerInput {
+fn per_input(table: &Csv) -> PerInput {
     let mut out = PerInput::new();
     for row in &table.rows {
         let key = (
@@ -113,7 +67,7 @@ fn toy_sentiment_attributions_end_to_end() {
     let out = run(&file, &dir.path().join("run"));
     let tables = out.join("tables");
 
-    let tokens = Table::read(&tables.join("attributions.csv"));
+    let tokens = Csv::read(&tables.join("attributions.csv"));
     // 6 + 6 + 6 + 6 + 4 tokens, four methods each.
     assert_eq!(tokens.rows.len(), 28 * 4);
     let by_input = per_input(&tokens);
@@ -145,7 +99,7 @@ fn toy_sentiment_attributions_end_to_end() {
         );
     }
 
-    let summary = Table::read(&tables.join("attribution_summary.csv"));
+    let summary = Csv::read(&tables.join("attribution_summary.csv"));
     assert_eq!(summary.rows.len(), 5);
     for row in &summary.rows {
         assert_eq!(summary.get(row, "site"), "embed");
@@ -241,7 +195,7 @@ fn minilm_attributions_point_at_the_sentiment_words() {
         Path::new("experiments/minilm_attributions.toml"),
         &dir.path().join("run"),
     );
-    let tokens = Table::read(&out.join("tables/attributions.csv"));
+    let tokens = Csv::read(&out.join("tables/attributions.csv"));
     let by_input = per_input(&tokens);
     // [CLS] and [SEP] are flagged and, kept in the pad baseline, get exactly nothing.
     for ((input, method), values) in &by_input {
@@ -282,7 +236,7 @@ fn minilm_attributions_point_at_the_sentiment_words() {
             ["rude", "waste"]
         );
     }
-    let summary = Table::read(&out.join("tables/attribution_summary.csv"));
+    let summary = Csv::read(&out.join("tables/attribution_summary.csv"));
     assert_eq!(summary.rows.len(), 10);
     for row in &summary.rows {
         let delta = summary.num(row, "f_x") - summary.num(row, "f_baseline");

@@ -71,3 +71,51 @@ fn minilm_sentiment_tcav_finds_praise_and_ignores_weather() {
     let score = tcav.num(praise, "tcav_mean");
     assert!(score >= 0.9, "praise TCAV at layer 5 is {score}");
 }
+
+/// Indirect-object identification on SmolLM2, a smaller version of
+/// `experiments/smollm2_ioi.toml`: the answer starts at the repeated name and reaches the final
+/// position in the late layers.
+#[test]
+fn smollm2_ioi_patching_moves_the_answer_to_the_final_position() {
+    require("smollm2-135m");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ioi.toml");
+    fs::write(
+        &file,
+        "[experiment]\nname = \"ioi\"\nmodel = \"smollm2-135m\"\n\n[[patching]]\n\
+         clean = \"When {{ a }} and {{ b }} went to the store, {{ b }} gave a drink to\"\n\
+         corrupted = \"When {{ a }} and {{ b }} went to the store, {{ a }} gave a drink to\"\n\
+         vars = { a = [\"Mary\", \"John\"], b = [\"Tom\", \"Anna\"] }\n\
+         metric = { logit_diff = [\" {{ a }}\", \" {{ b }}\"] }\nlayers = [0, 12, 29]\n",
+    )
+    .unwrap();
+    let out = run_experiment(&file, &dir.path().join("run"), &[]);
+    let table = Csv::read(&out.join("tables/patching.csv"));
+    let at = |layer: usize, token: &str| -> Vec<f64> {
+        (table.rows.iter())
+            .filter(|r| {
+                table.get(r, "layer") == layer.to_string() && table.get(r, "token") == token
+            })
+            .map(|r| table.num(r, "recovered"))
+            .collect()
+    };
+    // Positions: When, Mary, and, Tom, went, to, the, store, ",", Tom (9), gave, a, drink, to (13).
+    assert_eq!(table.get(&table.rows[9], "token"), " Tom");
+    let recovered = |layer: usize, position: usize| {
+        let row = (table.rows.iter())
+            .find(|r| {
+                table.get(r, "layer") == layer.to_string()
+                    && table.get(r, "position") == position.to_string()
+            })
+            .unwrap();
+        table.num(row, "recovered")
+    };
+    assert!((recovered(0, 9) - 1.0).abs() < 0.05, "{}", recovered(0, 9));
+    assert!(recovered(0, 13).abs() < 0.05);
+    assert!(recovered(29, 13) > 0.8, "{}", recovered(29, 13));
+    assert!(recovered(29, 9).abs() < 0.1, "{}", recovered(29, 9));
+    assert!(
+        at(12, " store").iter().all(|r| r.abs() < 1e-9),
+        "identical prefix patches change nothing"
+    );
+}

@@ -109,7 +109,7 @@ pub fn entries(dir: &Path) -> Vec<String> {
     names
 }
 
-/// A CSV table read with a minimal parser: no quoted fields with commas.
+/// A CSV table: header and rows, with quoted fields (texts and tokens may hold commas).
 pub struct Csv {
     pub header: Vec<String>,
     pub rows: Vec<Vec<String>>,
@@ -120,14 +120,27 @@ impl Csv {
     pub fn read(path: &Path) -> Csv {
         let text = fs::read_to_string(path)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-        let mut lines = text.lines().filter(|l| !l.is_empty());
-        let split = |l: &str| -> Vec<String> {
-            l.split(',')
-                .map(|f| f.trim_matches('"').to_owned())
-                .collect()
-        };
-        let header = split(lines.next().expect("empty CSV"));
-        let rows: Vec<Vec<String>> = lines.map(split).collect();
+        let mut records = Vec::new();
+        let (mut record, mut field, mut quoted) = (Vec::new(), String::new(), false);
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            match (c, quoted) {
+                ('"', true) if chars.peek() == Some(&'"') => {
+                    field.push('"');
+                    chars.next();
+                }
+                ('"', _) => quoted = !quoted,
+                (',', false) => record.push(std::mem::take(&mut field)),
+                ('\n', false) => {
+                    record.push(std::mem::take(&mut field));
+                    records.push(std::mem::take(&mut record));
+                }
+                (c, _) => field.push(c),
+            }
+        }
+        let mut records = records.into_iter();
+        let header = records.next().expect("empty CSV");
+        let rows: Vec<Vec<String>> = records.collect();
         for (i, row) in rows.iter().enumerate() {
             assert_eq!(
                 row.len(),

@@ -6,8 +6,8 @@
 pub const SCHEMA_REFERENCE: &str = r##"# Experiment file reference
 
 An experiment file is TOML. Top-level keys: `experiment`, `concepts`, `head`,
-`random`, `probe`, `tcav`, `attention`, `attribution`, `steering`, `erasure`,
-`counterfactual`; any other key is an error. Relative paths resolve against the
+`random`, `probe`, `tcav`, `attention`, `attribution`, `patching`, `pruning`, `steering`,
+`erasure`, `counterfactual`; any other key is an error. Relative paths resolve against the
 directory of the experiment file.
 
 ## [experiment] (required)
@@ -203,6 +203,84 @@ activation at the window's positions).
 | layer    | integer          | -        | the block of a per-layer `site` (required    |
 |          |                  |          | then; not for `embed` and `ln_final`)        |
 | window   | integer          | 1        | tokens occluded at once, >= 1                |
+
+## [[patching]]
+
+Activation patching over prompt pairs (tables `patching`, `patching_summary`,
+`patching_pairs`). One activation of one run is replaced by the same site's
+activation from the other run, one (site, layer, position or head) at a time,
+and the metric m is read at each prompt's last token. The table reports the
+metric recovered, (m(patched) − m(corrupted)) / (m(clean) − m(corrupted)),
+averaged over the pairs whose clean and corrupted metric differ, with its
+standard deviation. `denoise` patches clean activations into the corrupted
+run, `noise` corrupted activations into the clean run.
+
+Attribution patching estimates every patch to first order,
+m(base) + (a_source − a_base) · ∂m/∂a at the unpatched base run, from one
+forward and one backward pass; `patching_summary` gives its Pearson
+correlation with the exact values per site.
+
+Speed: a patch at layer L starts from the base run's cached residual entering
+L; the patches of a layer run as the rows of one batch; and a patch whose
+source activation equals the activation it replaces (a position before the
+first token in which a causal model's prompts differ, say) is not run, since
+it reproduces the base run exactly.
+
+`clean`, `corrupted` and the metric's targets are minijinja templates rendered
+once per combination of the `vars` values (the last variable varies fastest);
+without `vars` they are one pair. The two prompts of a pair must tokenize to
+the same length (an error at run time names the pair).
+
+| key         | type             | default        | meaning                                 |
+|-------------|------------------|----------------|-----------------------------------------|
+| clean       | string           | -              | required; the clean prompt (template)   |
+| corrupted   | string           | -              | required; the corrupted prompt          |
+| vars        | inline table     | -              | template variables, each a list of      |
+|             |                  |                | strings                                 |
+| distinct    | boolean          | true           | skip combinations in which two          |
+|             |                  |                | variables take the same value           |
+| max_pairs   | integer          | 64             | at most this many pairs, evenly spaced  |
+|             |                  |                | through the combinations, >= 1          |
+| metric      | inline table     | -              | required; one of                        |
+|             |                  |                | `{ logit_diff = ["A", "B"] }` (logit(A) |
+|             |                  |                | − logit(B), tokens), `{ logprob = "T"   |
+|             |                  |                | }`, `{ class_prob = "C" }` (a [head] or |
+|             |                  |                | classifier class) or `{ kl = true }`    |
+|             |                  |                | (KL of the clean output distribution to |
+|             |                  |                | the run's); targets may use the vars    |
+| sites       | array of strings | ["resid_pre"]  | `"resid_pre"`, `"attn_out"`,            |
+|             |                  |                | `"mlp_out"` (one position at a time),   |
+|             |                  |                | `"head"` (one head's `attn.hook_z` at   |
+|             |                  |                | every position), `"head_position"`      |
+| layers      | array or "all"   | "all"          | blocks to patch                         |
+| directions  | array of strings | ["denoise"]    | `"denoise"`, `"noise"`                  |
+| attribution | boolean          | true           | also run attribution patching           |
+
+## [[pruning]]
+
+Head ablation and pruning over a set of prompts (tables `pruning_heads` and
+`pruning_curve`). Each head of `layers` is removed alone (its `attn.hook_z`
+output set to zero, or to its mean over every real token of the prompts) and
+the metric re-read, with top-1 accuracy when the metric names an answer token.
+Importance is |∂m/∂ξₕ| for a gate ξₕ = 1 on the head's output, averaged over
+prompts (Michel et al. 2019, with the study's metric in place of the loss). The
+pruning curve removes heads in order of increasing importance, `curve_steps`
+points up to every head removed; with `rescore` importance is recomputed after
+each step.
+
+| key         | type         | default | meaning                                      |
+|-------------|--------------|---------|----------------------------------------------|
+| prompts     | string       | -       | required; a prompt template                  |
+| vars        | inline table | -       | template variables, as in [[patching]]       |
+| distinct    | boolean      | false   | as in [[patching]]                           |
+| max_prompts | integer      | 64      | as `max_pairs` in [[patching]]               |
+| metric      | inline table | -       | required; as in [[patching]] (`kl` is to the |
+|             |              |         | unablated run)                               |
+| method      | string       | "zero"  | `"zero"` or `"mean"`                         |
+| layers      | array or     | "all"   | blocks whose heads are ablated and pruned    |
+|             | "all"        |         |                                              |
+| curve_steps | integer      | 10      | points on the pruning curve, >= 1            |
+| rescore     | boolean      | false   | re-score importance after each step          |
 
 ## [[steering]]
 

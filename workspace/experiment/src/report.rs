@@ -6,12 +6,16 @@
 //! to the template as safe markup. The page has inline CSS only: no scripts
 //! and no external resources.
 
+mod interventions;
+
 use crate::manifest::Manifest;
 use crate::studies::SteeringResults;
 use crate::studies::attention::AttentionHead;
 use crate::studies::attribution::{AttributionSummary, TokenAttribution};
 use crate::studies::examples::ExampleSet;
+use crate::studies::patching::{PatchingRow, PatchingSummary};
 use crate::studies::probe::ProbeResult;
+use crate::studies::pruning::{CurveRow, PrunedHead};
 use crate::studies::tcav::{RANDOM, TcavResult, TcavRun};
 use crate::svg::*;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value, context};
@@ -65,6 +69,14 @@ pub struct ReportInput<'a> {
     pub attributions: Vec<TokenAttribution>,
     /// Integrated gradients' end points and completeness gaps (`attribution_summary`).
     pub attribution_summary: Vec<AttributionSummary>,
+    /// Activation patching per (study, direction, site, layer, position/head) (`patching`).
+    pub patching: Vec<PatchingRow>,
+    /// Attribution patching's agreement per (study, direction, site) (`patching_summary`).
+    pub patching_summary: Vec<PatchingSummary>,
+    /// Every head removed alone (`pruning_heads`).
+    pub pruning_heads: Vec<PrunedHead>,
+    /// The pruning curves (`pruning_curve`).
+    pub pruning_curve: Vec<CurveRow>,
     /// Steering, erasure and counterfactual results.
     pub steering: SteeringResults,
 }
@@ -107,6 +119,8 @@ pub fn render_report(input: &ReportInput) -> Result<String, ReportError> {
         attention_studies => attention_summary(&input.attention),
         attribution_studies => attribution_views(&input.attributions, &input.attribution_summary),
         attribution_legend => Value::from_safe_string(attribution_legend()),
+        patching_views => interventions::patching_views(&input.patching, &input.patching_summary),
+        pruning_views => interventions::pruning_views(&input.pruning_heads, &input.pruning_curve),
         total_seconds,
         edits => crate::steering_report::steering_views(&input.steering),
     })?;

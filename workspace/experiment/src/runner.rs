@@ -129,6 +129,20 @@ pub fn run(
         }
         Ok(())
     })?;
+    let mut patching = studies::patching::PatchingOutput::default();
+    timings.time("patching", || -> Result<(), RunError> {
+        for (index, study) in experiment.patchings.iter().enumerate() {
+            patching.extend(studies::patching::run(index, study, model, &progress)?);
+        }
+        Ok(())
+    })?;
+    let mut pruning = studies::pruning::PruningOutput::default();
+    timings.time("pruning", || -> Result<(), RunError> {
+        for (index, study) in experiment.prunings.iter().enumerate() {
+            pruning.extend(studies::pruning::run(index, study, model, &progress)?);
+        }
+        Ok(())
+    })?;
     let mut steering = studies::steering::SteeringOutput::default();
     timings.time("steering", || -> Result<(), RunError> {
         for (index, study) in experiment.steerings.iter().enumerate() {
@@ -186,6 +200,11 @@ pub fn run(
             studies::attention::pattern_table(&attention.pattern)?,
             studies::attribution::tokens_table(&attribution.tokens)?,
             studies::attribution::summary_table(&attribution.summary)?,
+            studies::patching::table(&patching.rows)?,
+            studies::patching::summary_table(&patching.summary)?,
+            studies::patching::pairs_table(&patching.pairs)?,
+            studies::pruning::heads_table(&pruning.heads)?,
+            studies::pruning::curve_table(&pruning.curve)?,
             studies::steering::rows_table(&steering.rows)?,
             studies::steering::summary_table(&steering.summary)?,
             studies::steering::flips_table(&steering.flips)?,
@@ -236,6 +255,10 @@ pub fn run(
             attention: attention.heads,
             attributions: attribution.tokens,
             attribution_summary: attribution.summary,
+            patching: patching.rows,
+            patching_summary: patching.summary,
+            pruning_heads: pruning.heads,
+            pruning_curve: pruning.curve,
             steering: studies::SteeringResults {
                 steering: steering.rows,
                 steering_summary: steering.summary,
@@ -289,6 +312,13 @@ fn progress_bar(experiment: &Experiment, quiet: bool) -> ProgressBar {
         )
         .chain(experiment.attentions.iter().map(|a| a.layers.len()))
         .chain(experiment.attributions.iter().map(|a| a.inputs.len()))
+        .chain(
+            experiment
+                .patchings
+                .iter()
+                .map(|p| p.sites.len() * p.directions.len()),
+        )
+        .chain(experiment.prunings.iter().map(|_| 2))
         .chain(experiment.steerings.iter().map(|s| s.layers.len()))
         .chain(experiment.erasures.iter().map(|e| e.methods.len()))
         .chain(experiment.counterfactuals.iter().map(|_| 1))

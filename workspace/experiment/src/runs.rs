@@ -12,7 +12,9 @@ use crate::schema::Experiment;
 use crate::studies::attention::AttentionHead;
 use crate::studies::attribution::{AttributionSummary, TokenAttribution};
 use crate::studies::examples::ExampleSet;
+use crate::studies::patching::{PatchingRow, PatchingSummary};
 use crate::studies::probe::ProbeResult;
+use crate::studies::pruning::{CurveRow, PrunedHead};
 use crate::studies::tcav::{TcavResult, TcavRun};
 use cavern_probe::measures::Measures;
 use polars::prelude::{CsvReadOptions, DataFrame, DataType, ParquetReader, PolarsError, SerReader};
@@ -210,6 +212,22 @@ impl TableData {
         }
     }
 
+    /// A count, or `None` for a null cell.
+    fn opt_count(&self, column: &str, row: usize) -> Result<Option<usize>, RunFolderError> {
+        match self.named(column, row)? {
+            Cell::Null => Ok(None),
+            _ => self.count(column, row).map(Some),
+        }
+    }
+
+    /// A number, or `None` for a null cell.
+    fn opt_float(&self, column: &str, row: usize) -> Result<Option<f64>, RunFolderError> {
+        match self.named(column, row)? {
+            Cell::Null => Ok(None),
+            _ => self.float(column, row).map(Some),
+        }
+    }
+
     fn flag(&self, column: &str, row: usize) -> Result<bool, RunFolderError> {
         match self.named(column, row)? {
             Cell::Bool(b) => Ok(*b),
@@ -307,6 +325,77 @@ impl TableData {
                     is_special: self.flag("is_special", r)?,
                     method: self.text("method", r)?,
                     attribution: self.float("attribution", r)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The rows as `patching` rows.
+    pub fn patching_rows(&self) -> Result<Vec<PatchingRow>, RunFolderError> {
+        (0..self.n_rows())
+            .map(|r| {
+                Ok(PatchingRow {
+                    study: self.count("study", r)?,
+                    direction: self.text("direction", r)?,
+                    site: self.text("site", r)?,
+                    layer: self.count("layer", r)?,
+                    position: self.opt_count("position", r)?,
+                    token: self.text("token", r)?,
+                    head: self.opt_count("head", r)?,
+                    recovered: self.float("recovered", r)?,
+                    recovered_std: self.float("recovered_std", r)?,
+                    attribution: self.opt_float("attribution", r)?,
+                    pairs: self.count("pairs", r)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The rows as `patching_summary` rows.
+    pub fn patching_summary(&self) -> Result<Vec<PatchingSummary>, RunFolderError> {
+        (0..self.n_rows())
+            .map(|r| {
+                Ok(PatchingSummary {
+                    study: self.count("study", r)?,
+                    direction: self.text("direction", r)?,
+                    site: self.text("site", r)?,
+                    correlation: self.opt_float("correlation", r)?,
+                    variants_run: self.count("variants_run", r)?,
+                    variants: self.count("variants", r)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The rows as `pruning_heads` rows.
+    pub fn pruning_heads(&self) -> Result<Vec<PrunedHead>, RunFolderError> {
+        (0..self.n_rows())
+            .map(|r| {
+                Ok(PrunedHead {
+                    study: self.count("study", r)?,
+                    layer: self.count("layer", r)?,
+                    head: self.count("head", r)?,
+                    importance: self.float("importance", r)?,
+                    metric: self.float("metric", r)?,
+                    metric_change: self.float("metric_change", r)?,
+                    accuracy: self.opt_float("accuracy", r)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The rows as `pruning_curve` rows.
+    pub fn pruning_curve(&self) -> Result<Vec<CurveRow>, RunFolderError> {
+        (0..self.n_rows())
+            .map(|r| {
+                Ok(CurveRow {
+                    study: self.count("study", r)?,
+                    step: self.count("step", r)?,
+                    heads_removed: self.count("heads_removed", r)?,
+                    fraction_removed: self.float("fraction_removed", r)?,
+                    metric: self.float("metric", r)?,
+                    accuracy: self.opt_float("accuracy", r)?,
+                    removed_now: self.text("removed_now", r)?,
                 })
             })
             .collect()
@@ -479,50 +568,62 @@ impl RunFolder {
 
     /// The `tcav` rows (none without the table).
     pub fn tcav_results(&self) -> Result<Vec<TcavResult>, RunFolderError> {
-        Ok(match self.table("tcav")? {
-            Some(table) => table.tcav_results()?,
-            None => Vec::new(),
-        })
+        self.rows("tcav", TableData::tcav_results)
     }
 
     /// The `tcav_runs` rows (none without the table).
     pub fn tcav_runs(&self) -> Result<Vec<TcavRun>, RunFolderError> {
-        Ok(match self.table("tcav_runs")? {
-            Some(table) => table.tcav_runs()?,
-            None => Vec::new(),
-        })
+        self.rows("tcav_runs", TableData::tcav_runs)
     }
 
     /// The `probe` rows (none without the table).
     pub fn probe_results(&self) -> Result<Vec<ProbeResult>, RunFolderError> {
-        Ok(match self.table("probe")? {
-            Some(table) => table.probe_results()?,
-            None => Vec::new(),
-        })
+        self.rows("probe", TableData::probe_results)
     }
 
     /// The `attention_heads` rows (none without the table).
     pub fn attention_heads(&self) -> Result<Vec<AttentionHead>, RunFolderError> {
-        Ok(match self.table("attention_heads")? {
-            Some(table) => table.attention_heads()?,
-            None => Vec::new(),
-        })
+        self.rows("attention_heads", TableData::attention_heads)
     }
 
     /// The `attributions` rows (none without the table).
     pub fn token_attributions(&self) -> Result<Vec<TokenAttribution>, RunFolderError> {
-        Ok(match self.table("attributions")? {
-            Some(table) => table.token_attributions()?,
-            None => Vec::new(),
-        })
+        self.rows("attributions", TableData::token_attributions)
     }
 
     /// The `attribution_summary` rows (none without the table).
     pub fn attribution_summary(&self) -> Result<Vec<AttributionSummary>, RunFolderError> {
-        Ok(match self.table("attribution_summary")? {
-            Some(table) => table.attribution_summary()?,
-            None => Vec::new(),
-        })
+        self.rows("attribution_summary", TableData::attribution_summary)
+    }
+
+    /// The `patching` rows (none without the table).
+    pub fn patching_rows(&self) -> Result<Vec<PatchingRow>, RunFolderError> {
+        self.rows("patching", TableData::patching_rows)
+    }
+
+    /// The `patching_summary` rows (none without the table).
+    pub fn patching_summary(&self) -> Result<Vec<PatchingSummary>, RunFolderError> {
+        self.rows("patching_summary", TableData::patching_summary)
+    }
+
+    /// The `pruning_heads` rows (none without the table).
+    pub fn pruning_heads(&self) -> Result<Vec<PrunedHead>, RunFolderError> {
+        self.rows("pruning_heads", TableData::pruning_heads)
+    }
+
+    /// The `pruning_curve` rows (none without the table).
+    pub fn pruning_curve(&self) -> Result<Vec<CurveRow>, RunFolderError> {
+        self.rows("pruning_curve", TableData::pruning_curve)
+    }
+
+    /// Table `name` read as rows by `read` (none without the table).
+    fn rows<T>(
+        &self,
+        name: &str,
+        read: fn(&TableData) -> Result<Vec<T>, RunFolderError>,
+    ) -> Result<Vec<T>, RunFolderError> {
+        self.table(name)?
+            .map_or(Ok(Vec::new()), |table| read(&table))
     }
 
     /// The `examples` table regrouped into sets (none without the table).
@@ -684,6 +785,10 @@ pub fn rerender_report(
         attention: folder.attention_heads()?,
         attributions: folder.token_attributions()?,
         attribution_summary: folder.attribution_summary()?,
+        patching: folder.patching_rows()?,
+        patching_summary: folder.patching_summary()?,
+        pruning_heads: folder.pruning_heads()?,
+        pruning_curve: folder.pruning_curve()?,
         steering: folder.steering_results()?,
     })?;
     let path = run.join(REPORT_FILE);
@@ -880,7 +985,7 @@ pub fn run_summary_json(run: &Path) -> Result<String, RunFolderError> {
 }
 
 /// `cavern validate --json`: `{"file", "ok": true, "name", "model", "seed", "concepts",
-/// "probe_studies", "tcav_studies", "attention_studies", "attribution_studies"}` for a valid file, `{"file", "ok": false, "diagnostics":
+/// "probe_studies", "tcav_studies", "attention_studies", "attribution_studies", "patching_studies", "pruning_studies"}` for a valid file, `{"file", "ok": false, "diagnostics":
 /// [{"file", "line", "column", "message", "help"}]}` for an invalid one.
 pub fn validation_json(file: &Path, result: &Result<Experiment, ExperimentError>) -> String {
     #[derive(Serialize)]
@@ -895,6 +1000,8 @@ pub fn validation_json(file: &Path, result: &Result<Experiment, ExperimentError>
         tcav_studies: usize,
         attention_studies: usize,
         attribution_studies: usize,
+        patching_studies: usize,
+        pruning_studies: usize,
     }
     #[derive(Serialize)]
     struct Invalid {
@@ -923,6 +1030,8 @@ pub fn validation_json(file: &Path, result: &Result<Experiment, ExperimentError>
             tcav_studies: experiment.tcavs.len(),
             attention_studies: experiment.attentions.len(),
             attribution_studies: experiment.attributions.len(),
+            patching_studies: experiment.patchings.len(),
+            pruning_studies: experiment.prunings.len(),
         }),
         Err(error) => pretty(&Invalid {
             file,

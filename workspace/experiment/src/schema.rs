@@ -47,6 +47,8 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "tcav",
     "attention",
     "attribution",
+    "patching",
+    "pruning",
     "steering",
     "erasure",
     "counterfactual",
@@ -573,6 +575,9 @@ choice_enum! {
     }
 }
 
+mod interventions;
+pub use interventions::*;
+
 /// What a TCAV study differentiates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -704,6 +709,8 @@ pub struct Experiment {
     pub tcavs: Vec<TcavStudy>,
     pub attentions: Vec<AttentionStudy>,
     pub attributions: Vec<AttributionStudy>,
+    pub patchings: Vec<PatchingStudy>,
+    pub prunings: Vec<PruningStudy>,
     pub steerings: Vec<SteeringStudy>,
     pub erasures: Vec<ErasureStudy>,
     pub counterfactuals: Vec<CounterfactualStudy>,

@@ -29,7 +29,7 @@ pub struct LoadedSet {
     pub span: Range<usize>,
 }
 
-type Vars = Spanned<BTreeMap<String, Spanned<toml::Value>>>;
+pub(crate) type Vars = Spanned<BTreeMap<String, Spanned<toml::Value>>>;
 
 /// One source key and its value.
 #[derive(Clone, Copy)]
@@ -204,6 +204,23 @@ fn expand(
     what: &str,
     src: &SourceText,
 ) -> Result<Vec<String>, Vec<Diagnostic>> {
+    let rendered = render_together(&[(template, true)], vars, false, what, src)?;
+    Ok(rendered.into_iter().flatten().collect())
+}
+
+/// Renders several templates with the same variables, once per combination of the variables'
+/// values (the last variable varies fastest); each row holds one rendering of every template.
+///
+/// A template paired with `true` is trimmed and must not render blank; one paired with `false`
+/// is kept as rendered (a token such as `" Mary"` keeps its space) and must not be empty. With
+/// `distinct`, combinations in which two variables take the same value are skipped.
+pub(crate) fn render_together(
+    templates: &[(&Spanned<String>, bool)],
+    vars: Option<&Vars>,
+    distinct: bool,
+    what: &str,
+    src: &SourceText,
+) -> Result<Vec<Vec<String>>, Vec<Diagnostic>> {
     let vars: Vec<(&str, &Spanned<toml::Value>)> = (vars.into_iter())
         .flat_map(|vars| vars.get_ref().iter().map(|(k, v)| (k.as_str(), v)))
         .collect();
@@ -224,64 +241,81 @@ fn expand(
 
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
-    let compiled = match env.template_from_str(template.get_ref()) {
-        Ok(compiled) => compiled,
-        Err(err) => {
-            let message = format!("invalid template in {what}: {}", jinja_message(&err));
-            diagnostics.push(src.diagnostic(template.span(), message));
-            return Err(diagnostics);
-        }
-    };
     let defined: Vec<&str> = vars.iter().map(|(name, _)| *name).collect();
     let globals: HashSet<&str> = env.globals().map(|(name, _)| name).collect();
-    let mut undefined: Vec<String> = (compiled.undeclared_variables(false).into_iter())
-        .filter(|name| !defined.contains(&name.as_str()) && !globals.contains(name.as_str()))
-        .collect();
-    undefined.sort();
-    for name in undefined {
-        let help = suggest(&name, &defined, "defined variables")
-            .unwrap_or_else(|| format!("define it in `vars`: {name} = [\"...\"]"));
-        let message = format!("template in {what} uses undefined variable `{name}`");
-        diagnostics.push(src.diagnostic(template.span(), message).with_help(help));
+    let mut compiled = Vec::new();
+    for &(template, trim) in templates {
+        let parsed = match env.template_from_str(template.get_ref()) {
+            Ok(parsed) => parsed,
+            Err(err) => {
+                let message = format!("invalid template in {what}: {}", jinja_message(&err));
+                diagnostics.push(src.diagnostic(template.span(), message));
+                continue;
+            }
+        };
+        let mut undefined: Vec<String> = (parsed.undeclared_variables(false).into_iter())
+            .filter(|name| !defined.contains(&name.as_str()) && !globals.contains(name.as_str()))
+            .collect();
+        undefined.sort();
+        for name in undefined {
+            let help = suggest(&name, &defined, "defined variables")
+                .unwrap_or_else(|| format!("define it in `vars`: {name} = [\"...\"]"));
+            let message = format!("template in {what} uses undefined variable `{name}`");
+            diagnostics.push(src.diagnostic(template.span(), message).with_help(help));
+        }
+        compiled.push((parsed, template.span(), trim));
     }
     if !diagnostics.is_empty() {
         return Err(diagnostics);
     }
-    render_product(&compiled, &columns, template.span(), what, src).map_err(|d| vec![d])
+    render_product(&compiled, &columns, distinct, what, src).map_err(|d| vec![d])
 }
 
-/// Renders `compiled` once per combination of the variables' values.
+/// Renders every template once per combination of the variables' values.
 fn render_product(
-    compiled: &minijinja::Template<'_, '_>,
+    compiled: &[(minijinja::Template<'_, '_>, Range<usize>, bool)],
     columns: &[(&str, Vec<&str>)],
-    span: Range<usize>,
+    distinct: bool,
     what: &str,
     src: &SourceText,
-) -> Result<Vec<String>, Diagnostic> {
+) -> Result<Vec<Vec<String>>, Diagnostic> {
     let total = (columns.iter())
         .try_fold(1usize, |acc, (_, values)| acc.checked_mul(values.len()))
         .filter(|total| *total <= MAX_TEMPLATE_EXAMPLES);
     let Some(total) = total else {
+        let span = compiled.first().map_or(0..0, |(_, span, _)| span.clone());
         let message =
             format!("template in {what} expands to more than {MAX_TEMPLATE_EXAMPLES} examples");
         return Err(src.diagnostic(span, message));
     };
-    let mut examples = Vec::with_capacity(total);
+    let mut rows = Vec::with_capacity(total);
     for index in 0..total {
         let assignment = nth_assignment(columns, index);
-        let failure = match compiled.render(&assignment) {
-            Ok(text) if !text.trim().is_empty() => {
-                examples.push(text.trim().to_owned());
-                continue;
-            }
-            Ok(_) => "renders an empty example".to_owned(),
-            Err(err) => format!("fails to render: {}", jinja_message(&err)),
-        };
-        let message = format!("template in {what} {failure}");
-        let help = format!("with {}", describe(&assignment));
-        return Err(src.diagnostic(span, message).with_help(help));
+        let values: HashSet<&str> = assignment.values().copied().collect();
+        if distinct && values.len() < assignment.len() {
+            continue;
+        }
+        let mut row = Vec::with_capacity(compiled.len());
+        for (template, span, trim) in compiled {
+            let failure = match template.render(&assignment) {
+                Ok(text) if *trim && !text.trim().is_empty() => {
+                    row.push(text.trim().to_owned());
+                    continue;
+                }
+                Ok(text) if !*trim && !text.is_empty() => {
+                    row.push(text);
+                    continue;
+                }
+                Ok(_) => "renders an empty example".to_owned(),
+                Err(err) => format!("fails to render: {}", jinja_message(&err)),
+            };
+            let message = format!("template in {what} {failure}");
+            let help = format!("with {}", describe(&assignment));
+            return Err(src.diagnostic(span.clone(), message).with_help(help));
+        }
+        rows.push(row);
     }
-    Ok(examples)
+    Ok(rows)
 }
 
 /// The `index`-th combination of the cartesian product; the last variable varies fastest.

@@ -69,6 +69,10 @@ enum Values {
     U64(Vec<u64>),
     I64(Vec<i64>),
     Bool(Vec<bool>),
+    /// Unsigned integers, `None` written as null.
+    OptU64(Vec<Option<u64>>),
+    /// Floats, `None` written as null.
+    OptF64(Vec<Option<f64>>),
     /// One `f32` vector per row (Parquet only: CSV has no list type).
     F32List(Vec<Vec<f32>>),
 }
@@ -81,6 +85,8 @@ impl Values {
             Values::U64(v) => v.len(),
             Values::I64(v) => v.len(),
             Values::Bool(v) => v.len(),
+            Values::OptU64(v) => v.len(),
+            Values::OptF64(v) => v.len(),
             Values::F32List(v) => v.len(),
         }
     }
@@ -93,6 +99,8 @@ impl Values {
             Values::U64(v) => PlColumn::new(name, v),
             Values::I64(v) => PlColumn::new(name, v),
             Values::Bool(v) => PlColumn::new(name, v),
+            Values::OptU64(v) => PlColumn::new(name, v),
+            Values::OptF64(v) => PlColumn::new(name, v),
             Values::F32List(v) => {
                 let rows: Vec<Series> = v.iter().map(|r| Series::new("".into(), r)).collect();
                 Series::new(name, rows).into_column()
@@ -154,6 +162,16 @@ impl Table {
     /// Appends a signed 64-bit integer column.
     pub fn with_i64(self, column: &str, values: Vec<i64>) -> Result<Self, TableError> {
         self.push(column, Values::I64(values))
+    }
+
+    /// Appends an unsigned integer column with missing values (nulls).
+    pub fn with_opt_u64(self, column: &str, values: Vec<Option<u64>>) -> Result<Self, TableError> {
+        self.push(column, Values::OptU64(values))
+    }
+
+    /// Appends a float column with missing values (nulls).
+    pub fn with_opt_f64(self, column: &str, values: Vec<Option<f64>>) -> Result<Self, TableError> {
+        self.push(column, Values::OptF64(values))
     }
 
     /// Appends a boolean column.

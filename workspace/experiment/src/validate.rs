@@ -3,6 +3,7 @@
 
 mod attention;
 mod attribution;
+mod interventions;
 mod model;
 mod parse;
 mod steering;
@@ -108,6 +109,16 @@ pub fn load_experiment(
         .iter()
         .filter_map(|a| resolver.attribution(a))
         .collect();
+    let patchings: Vec<_> = raw
+        .patchings
+        .iter()
+        .filter_map(|p| resolver.patching(p))
+        .collect();
+    let prunings: Vec<_> = raw
+        .prunings
+        .iter()
+        .filter_map(|p| resolver.pruning(p))
+        .collect();
     let random_declared = steering::RandomDeclared(!matches!(raw.random, Slot::Absent));
     let steerings: Vec<_> = raw
         .steerings
@@ -143,6 +154,8 @@ pub fn load_experiment(
             tcavs,
             attentions,
             attributions,
+            patchings,
+            prunings,
             steerings,
             erasures,
             counterfactuals,
@@ -407,6 +420,38 @@ impl Resolver<'_> {
         };
         self.report(value.span(), format!("unknown {key} `{text}`"), Some(help));
         None
+    }
+
+    /// A non-empty list of distinct names of one closed set under `key` (each an `item`).
+    fn choice_list<T: Choice + PartialEq>(
+        &mut self,
+        list: &Spanned<Vec<Spanned<String>>>,
+        key: &str,
+        item: &str,
+        t: &TableCtx<'_>,
+    ) -> Option<Vec<T>> {
+        if list.get_ref().is_empty() {
+            let names: Vec<&str> = T::ALL.iter().map(|c| c.name()).collect();
+            let message = format!("`{key}` in {} is empty", t.name);
+            let help = format!("list one or more of: {}", code_list(&names));
+            self.report(list.span(), message, Some(help));
+            return None;
+        }
+        let mut chosen = Vec::new();
+        let mut valid = true;
+        for entry in list.get_ref() {
+            match self.choice::<T>(&Some(entry.clone()), item, t) {
+                Some(choice) if chosen.contains(&choice) => {
+                    let message =
+                        format!("{item} `{}` is listed twice in {}", choice.name(), t.name);
+                    self.report(entry.span(), message, None);
+                    valid = false;
+                }
+                Some(choice) => chosen.push(choice),
+                None => valid = false,
+            }
+        }
+        valid.then_some(chosen)
     }
 
     /// A count that must be at least `min`, or `default` when absent.

@@ -3,6 +3,7 @@
 use cavern_experiment::studies::attention::AttentionHead;
 use cavern_experiment::studies::attribution::{AttributionSummary, TokenAttribution};
 use cavern_experiment::studies::examples::ExampleSet;
+use cavern_experiment::studies::patching::{PatchingRow, PatchingSummary};
 use cavern_experiment::studies::probe::ProbeResult;
 use cavern_experiment::studies::tcav::{TcavResult, TcavRun};
 use cavern_probe::measures::Measures;
@@ -385,9 +386,57 @@ fn render_sample(manifest: &Manifest) -> Result<String, Box<dyn Error>> {
             f_baseline: -0.5,
             completeness_gap: 0.004,
         }],
+        patching: patching_rows(),
+        patching_summary: vec![PatchingSummary {
+            study: 0,
+            direction: "denoise".into(),
+            site: "resid_pre".into(),
+            correlation: Some(0.875),
+            variants_run: 3,
+            variants: 4,
+        }],
+        pruning_heads: Vec::new(),
+        pruning_curve: Vec::new(),
         steering: Default::default(),
     };
     Ok(render_report(&input)?)
+}
+
+/// Patching of study 0 at layer 0, positions 0 (`<script>…`) and 1.
+fn patching_rows() -> Vec<PatchingRow> {
+    [(0, EVIL, 0.25), (1, "=", 1.0)]
+        .into_iter()
+        .map(|(position, token, recovered)| PatchingRow {
+            study: 0,
+            direction: "denoise".into(),
+            site: "resid_pre".into(),
+            layer: 0,
+            position: Some(position),
+            token: token.into(),
+            head: None,
+            recovered,
+            recovered_std: 0.125,
+            attribution: Some(recovered / 2.0),
+            pairs: 2,
+        })
+        .collect()
+}
+
+#[test]
+fn report_shows_the_patching_grid_with_escaped_tokens() -> TestResult {
+    let html = render_sample(&sample_manifest())?;
+    let start = html
+        .find("<h2>Activation patching</h2>")
+        .ok_or("no patching section")?;
+    let section = &html[start..];
+    assert!(section.contains("Pearson r = 0.875"), "{section}");
+    assert!(section.contains("3 of 4 patches run"), "{section}");
+    assert!(section.contains("0 &lt;script&gt;"), "{section}");
+    assert!(
+        section.contains(r#"title="recovered 1.000 ± 0.125; attribution patching 0.500">1.00<"#),
+        "{section}"
+    );
+    Ok(())
 }
 
 /// One input of attribution study 0, `[CLS] not <script> good [SEP]`, by integrated gradients
@@ -524,6 +573,10 @@ fn report_without_tcav_rows_has_no_tcav_chart() -> TestResult {
         attention: Vec::new(),
         attributions: Vec::new(),
         attribution_summary: Vec::new(),
+        patching: Vec::new(),
+        patching_summary: Vec::new(),
+        pruning_heads: Vec::new(),
+        pruning_curve: Vec::new(),
         steering: Default::default(),
     };
     let dir = tempfile::tempdir()?;

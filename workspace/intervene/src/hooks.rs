@@ -66,6 +66,11 @@ impl Interventions {
         Ok(self.recorded)
     }
 
+    /// The `z` or `pattern` activation `record` stored at `site`, without giving up the hooks.
+    pub fn recorded_heads(&self, site: &Site) -> Option<Tensor<4>> {
+        self.recorded.heads(site)
+    }
+
     /// `∂f/∂activation` at a tapped `[batch, pos, width]` site, after `f.backward()`.
     pub fn stream_gradient(&self, site: &Site, grads: &Gradients) -> Option<Tensor<3>> {
         match self.taps.get(site) {

@@ -7,9 +7,13 @@
 pub mod cache;
 pub mod error;
 pub mod hooks;
+pub mod metric;
 pub mod op;
+pub mod patching;
+pub mod pruning;
 
 pub use cache::{Activation, ActivationCache};
 pub use error::InterventionError;
 pub use hooks::Interventions;
+pub use metric::Metric;
 pub use op::{Intervention, Op};

@@ -98,21 +98,38 @@ impl Transformer {
         if let Some(norm) = &self.embed_norm {
             x = norm.forward(x);
         }
-        let mut x = hooks::stream(hooks, Site::global(SitePoint::Embed), &info, x);
-        let mask_bias = self.mask_bias(&info, &device);
+        let x = hooks::stream(hooks, Site::global(SitePoint::Embed), &info, x);
+        self.forward_from(0, x, &info, hooks)
+    }
+
+    /// Runs blocks `start..` on the residual stream entering block `start` (`[batch, pos,
+    /// d_model]`, what `resid_pre` of that block sees before its hooks), then the head.
+    ///
+    /// With the residual cached from an earlier pass, an intervention at layer `start` need not
+    /// recompute the layers below it. `start == n_layers` runs only the head.
+    pub fn forward_from(
+        &self,
+        start: usize,
+        mut x: Tensor<3>,
+        info: &BatchInfo,
+        hooks: &mut dyn Hooks,
+    ) -> Output {
+        let device = self.device();
+        let t = info.seq_len;
+        let mask_bias = self.mask_bias(info, &device);
         let rope = match self.config.positions {
             Positions::Rope { base } => Some(Rope::new(base, self.config.d_head, t, &device)),
             Positions::Learned { .. } => None,
         };
-        for (layer, block) in self.blocks.iter().enumerate() {
-            x = block.forward(x, layer, mask_bias.clone(), rope.as_ref(), hooks, &info);
+        for (layer, block) in self.blocks.iter().enumerate().skip(start) {
+            x = block.forward(x, layer, mask_bias.clone(), rope.as_ref(), hooks, info);
         }
         if let Some(norm) = &self.final_norm {
             x = norm.forward(x);
         }
-        let x = hooks::stream(hooks, Site::global(SitePoint::LnFinal), &info, x);
+        let x = hooks::stream(hooks, Site::global(SitePoint::LnFinal), info, x);
         Output {
-            logits: self.head_logits(x, &info, &device),
+            logits: self.head_logits(x, info, &device),
         }
     }
 

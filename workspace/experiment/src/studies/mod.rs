@@ -8,7 +8,9 @@ pub mod erasure;
 pub mod examples;
 pub mod head;
 pub mod outputs;
+pub mod patching;
 pub mod probe;
+pub mod pruning;
 pub mod steer;
 pub mod steering;
 pub mod steering_vector;
@@ -48,6 +50,12 @@ pub enum StudyError {
     /// The target does not exist in this model.
     #[error("target `{0}` does not exist in this model")]
     UnknownTarget(String),
+    /// A prompt could not be encoded.
+    #[error(transparent)]
+    Model(#[from] cavern_model::ModelError),
+    /// Patching, ablation or pruning could not run as asked.
+    #[error("{0}")]
+    Patching(String),
     /// An attention pattern did not have the shape its input needs.
     #[error(transparent)]
     Attention(#[from] cavern_probe::attention::AttentionError),

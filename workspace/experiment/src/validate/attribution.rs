@@ -4,8 +4,8 @@
 use super::parse::Parsed;
 use super::{Resolver, TableCtx};
 use crate::schema::{
-    AttributionMethod, AttributionStudy, Choice, DEFAULT_ATTRIBUTION_STEPS,
-    DEFAULT_OCCLUSION_WINDOW, RawAttribution, SitePoint,
+    AttributionMethod, AttributionStudy, DEFAULT_ATTRIBUTION_STEPS, DEFAULT_OCCLUSION_WINDOW,
+    RawAttribution, SitePoint,
 };
 use toml::Spanned;
 
@@ -71,30 +71,7 @@ impl Resolver<'_> {
         let Some(list) = t.optional(value, "methods")? else {
             return Some(AttributionMethod::ALL.to_vec());
         };
-        if list.get_ref().is_empty() {
-            let names: Vec<&str> = AttributionMethod::ALL.iter().map(|m| m.name()).collect();
-            let message = "`methods` in [[attribution]] is empty".to_string();
-            let help = format!("list one or more of: {}", crate::error::code_list(&names));
-            self.report(list.span(), message, Some(help));
-            return None;
-        }
-        let mut methods = Vec::new();
-        let mut valid = true;
-        for item in list.get_ref() {
-            match self.choice::<AttributionMethod>(&Some(item.clone()), "method", t) {
-                Some(method) if methods.contains(&method) => {
-                    let message = format!(
-                        "method `{}` is listed twice in [[attribution]]",
-                        method.as_str()
-                    );
-                    self.report(item.span(), message, None);
-                    valid = false;
-                }
-                Some(method) => methods.push(method),
-                None => valid = false,
-            }
-        }
-        valid.then_some(methods)
+        self.choice_list(list, "methods", "method", t)
     }
 
     /// `layer`: required for a per-layer site, in range, and absent for `embed`/`ln_final`.

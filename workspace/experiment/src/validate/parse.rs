@@ -3,8 +3,8 @@
 
 use crate::error::{Diagnostic, SourceText, did_you_mean, suggest};
 use crate::schema::{
-    RawAttention, RawAttribution, RawExperiment, RawHead, RawProbe, RawRandom, RawSource, RawTable,
-    RawTcav, TOP_LEVEL_KEYS,
+    RawAttention, RawAttribution, RawExperiment, RawHead, RawPatching, RawProbe, RawPruning,
+    RawRandom, RawSource, RawTable, RawTcav, TOP_LEVEL_KEYS,
 };
 use crate::schema::{RawCounterfactual, RawErasure, RawSteering};
 use std::ops::Range;
@@ -57,6 +57,8 @@ pub(super) struct RawFile {
     pub tcavs: Vec<Parsed<RawTcav>>,
     pub attentions: Vec<Parsed<RawAttention>>,
     pub attributions: Vec<Parsed<RawAttribution>>,
+    pub patchings: Vec<Parsed<RawPatching>>,
+    pub prunings: Vec<Parsed<RawPruning>>,
     pub steerings: Vec<Parsed<RawSteering>>,
     pub erasures: Vec<Parsed<RawErasure>>,
     pub counterfactuals: Vec<Parsed<RawCounterfactual>>,
@@ -87,6 +89,8 @@ pub(super) fn parse(
         tcavs: Vec::new(),
         attentions: Vec::new(),
         attributions: Vec::new(),
+        patchings: Vec::new(),
+        prunings: Vec::new(),
         steerings: Vec::new(),
         erasures: Vec::new(),
         counterfactuals: Vec::new(),
@@ -100,6 +104,8 @@ pub(super) fn parse(
             "concepts" => file.concepts = parser.concepts(value),
             "attention" => file.attentions = parser.array(value, "attention"),
             "attribution" => file.attributions = parser.array(value, "attribution"),
+            "patching" => file.patchings = parser.array(value, "patching"),
+            "pruning" => file.prunings = parser.array(value, "pruning"),
             "steering" => file.steerings = parser.array(value, "steering"),
             "erasure" => file.erasures = parser.array(value, "erasure"),
             "counterfactual" => file.counterfactuals = parser.array(value, "counterfactual"),

@@ -95,22 +95,7 @@ impl Resolver<'_> {
             self.report(list.span(), message, Some(help.into()));
             return None;
         }
-        if list.get_ref().is_empty() {
-            let message = "`sites` in [[probe]] is empty".to_string();
-            self.report(list.span(), message, Some("list one or more sites".into()));
-            return None;
-        }
-        let mut sites = Vec::new();
-        for item in list.get_ref() {
-            let site: SitePoint = self.choice(&Some(item.clone()), "site", t)?;
-            if sites.contains(&site) {
-                let message = format!("site `{}` is listed twice in [[probe]]", site.as_str());
-                self.report(item.span(), message, None);
-                return None;
-            }
-            sites.push(site);
-        }
-        Some(sites)
+        self.choice_list(list, "sites", "site", t)
     }
 
     fn shared(&mut self, raw: RawStudy<'_>, t: &TableCtx<'_>, defined: &[&str]) -> Option<Shared> {
@@ -351,7 +336,7 @@ impl Resolver<'_> {
 }
 
 /// Checks a `class`/`token` target against the model; errors are (message, help).
-fn check_target(
+pub(super) fn check_target(
     key: &str,
     value: &str,
     model: &str,
