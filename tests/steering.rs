@@ -438,3 +438,35 @@ fn invalid_steering_erasure_and_counterfactual_tables_are_reported_where_they_ar
         &["slot `noun` in [[counterfactual]] has one value"],
     );
 }
+
+#[test]
+fn scripts_in_steered_inputs_and_slot_values_reach_the_report_as_text() {
+    let (dir, file) = write(
+        r#"[experiment]
+name = "evil"
+model = "toy-sentiment"
+
+[[steering]]
+inputs = { examples = ["the film was <script>alert(1)</script> bad"] }
+contrast = { positive = ["it was good"], negative = ["it was bad"] }
+layers = [1]
+alphas = [1]
+
+[[counterfactual]]
+template = "the film was {{ adj }}"
+vars = { adj = ["good", "<script>alert(2)</script>"] }
+"#,
+    );
+    let run = run_experiment(&file, &dir.path().join("run"), &[]);
+    let html = fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(html.contains("<h2>Steering</h2>") && html.contains("<h2>Counterfactual edits</h2>"));
+    assert!(
+        html.contains("&lt;script&gt;alert(1)"),
+        "the input is shown"
+    );
+    assert!(
+        html.contains("&lt;script&gt;alert(2)"),
+        "the slot value is shown"
+    );
+    assert!(!html.to_ascii_lowercase().contains("<script"), "{html}");
+}
