@@ -323,15 +323,30 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
                 println!("{}", validation_json(&file, &Ok(experiment)));
                 return Ok(());
             }
+            let studies: Vec<String> = [
+                (experiment.probes.len(), "probe"),
+                (experiment.tcavs.len(), "tcav"),
+                (experiment.attentions.len(), "attention"),
+                (experiment.attributions.len(), "attribution"),
+                (experiment.neighbors.len(), "neighbors"),
+                (experiment.patchings.len(), "patching"),
+                (experiment.prunings.len(), "pruning"),
+                (experiment.steerings.len(), "steering"),
+                (experiment.erasures.len(), "erasure"),
+                (experiment.counterfactuals.len(), "counterfactual"),
+            ]
+            .into_iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, kind)| format!("{n} {kind}"))
+            .collect();
+            let studies = match studies.is_empty() {
+                true => "no studies".to_string(),
+                false => format!("studies: {}", studies.join(", ")),
+            };
             println!(
-                "{}: ok ({} concept sets, {} probe, {} tcav, {} attention and {} attribution \
-                 studies on {})",
+                "{}: ok ({} concept sets; {studies}; on {})",
                 file.display(),
                 experiment.concepts.len(),
-                experiment.probes.len(),
-                experiment.tcavs.len(),
-                experiment.attentions.len(),
-                experiment.attributions.len(),
                 experiment.model.label()
             );
             Ok(())

@@ -38,6 +38,12 @@ pub fn key_columns(table: &str) -> &'static [&'static str] {
         "patching_pairs" => &["study", "pair"],
         "pruning_heads" => &["study", "layer", "head"],
         "pruning_curve" => &["study", "step"],
+        "steering" => &["study", "layer", "input", "alpha"],
+        "steering_summary" => &["study", "layer", "alpha"],
+        "steering_flips" => &["study", "layer", "input"],
+        "erasure" => &["study", "method"],
+        "counterfactuals" => &["study", "base", "slot", "to"],
+        "counterfactual_summary" => &["study", "slot", "from", "to"],
         _ => &[],
     }
 }
@@ -257,6 +263,12 @@ fn table_rank(name: &str) -> usize {
         "patching_pairs",
         "pruning_heads",
         "pruning_curve",
+        "steering",
+        "steering_summary",
+        "steering_flips",
+        "erasure",
+        "counterfactuals",
+        "counterfactual_summary",
     ]
     .iter()
     .position(|t| *t == name)

@@ -13,6 +13,7 @@ pub mod runner;
 pub mod runs;
 pub mod schema;
 pub mod sources;
+mod steering_report;
 pub mod studies;
 mod svg;
 pub mod table;

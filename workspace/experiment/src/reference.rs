@@ -7,8 +7,8 @@ pub const SCHEMA_REFERENCE: &str = r##"# Experiment file reference
 
 An experiment file is TOML. Top-level keys: `experiment`, `concepts`, `head`,
 `random`, `probe`, `tcav`, `attention`, `attribution`, `neighbors`, `patching`,
-`pruning`; any other key is an error. Relative paths resolve against the
-directory of the experiment file.
+`pruning`, `steering`, `erasure`, `counterfactual`; any other key is an error. Relative
+paths resolve against the directory of the experiment file.
 
 ## [experiment] (required)
 
@@ -352,6 +352,115 @@ each step.
 | curve_steps | integer      | 10      | points on the pruning curve, >= 1            |
 | rescore     | boolean      | false   | re-score importance after each step          |
 
+## [[steering]]
+
+Adds α·v to the activation at a residual-width site and sweeps α (tables
+`steering`, `steering_summary`, `steering_flips`). v is a unit direction
+from exactly one of `concept`, `contrast` or `vector`. **α is in units of the
+mean L2 norm of the unsteered activations at the site** (over the inputs' real
+tokens, per layer; `activation_scale` in the summary): α = 1 adds a vector as
+long as a typical token's activation, so α means the same on any model. α = 0
+is always computed: it is the unsteered baseline every measure compares with.
+
+Per input and α: the probability of the tracked output (the `target`, or each
+input's own unsteered prediction without one) and its change, the logit margin
+(its logit minus the largest other one), the prediction and whether it flipped,
+KL(steered ‖ unsteered) of the output distribution (classes, or next tokens),
+the top-k outputs and how many left the unsteered top k, and for decoders with
+`continue` the greedy continuation. Per α: the flip rate and mean shifts. Per
+input: the activation-space counterfactual, the α closest to 0 on each side at
+which the prediction flips (16 evenly spaced points in (0, `flip_bound`], then
+12 bisection steps).
+
+| key        | type             | default      | meaning                                |
+|------------|------------------|--------------|----------------------------------------|
+| inputs     | string or        | -            | required; as in [[tcav]]               |
+|            | inline table     |              |                                        |
+| concept    | string           | -            | a [concepts] set: its CAV against the  |
+|            |                  |              | whole [random] pool (balanced, seeded, |
+|            |                  |              | logistic, the [[probe]] defaults) at   |
+|            |                  |              | each layer, oriented to the concept    |
+| contrast   | inline table     | -            | `{ positive = A, negative = B }`, each |
+|            |                  |              | a [concepts] name or an array of       |
+|            |                  |              | texts: mean pooled activation of A     |
+|            |                  |              | minus B's, at each layer               |
+| vector     | string           | -            | a safetensors file (e.g. a run's       |
+|            |                  |              | `cavs/*.safetensors`): its             |
+|            |                  |              | `directions` tensor, or its only one,  |
+|            |                  |              | `[d_model]` or `[rows, d_model]` (rows |
+|            |                  |              | averaged); F32; the same at each layer |
+| layers     | array or "all"   | -            | required; one sweep per layer          |
+| site       | string           | "resid_post" | a residual-width site: `embed`,        |
+|            |                  |              | `resid_pre`, `resid_mid`, `resid_post`,|
+|            |                  |              | `attn_out`, `mlp_out`, `ln_final`      |
+| positions  | string           | "all"        | `"all"` real tokens, or `"last"`: the  |
+|            |                  |              | last token (and, with `continue`, each |
+|            |                  |              | generated one)                         |
+| pooling    | string           | "mean"       | pooling of `concept`/`contrast` sets   |
+| alphas     | array of numbers | -            | required; distinct, finite; 0 is added |
+| target     | inline table     | -            | the class or token tracked, as in      |
+|            |                  |              | [[tcav]]; each input's own unsteered   |
+|            |                  |              | prediction when absent                 |
+| top_k      | integer          | 5            | outputs compared, >= 1                 |
+| continue   | integer          | 0            | greedy continuation tokens per input   |
+|            |                  |              | and α (decoders only)                  |
+| flip_bound | number           | max \|α\|    | largest \|α\| the flip search tries,   |
+|            |                  |              | > 0 (no search when the default is 0)  |
+
+## [[erasure]]
+
+Removes a concept from one layer and measures what that does (table
+`erasure`, one row per method). The concept's pooled activations and as many
+from the [random] pool (shuffled with the seed) are the two classes.
+
+- `leace`: LEACE (Belrose et al. 2023), r(x) = x − W⁺PW(x − μ) with
+  W = Σ_xx^(−1/2) and P the projection onto the column space of W·Σ_xz; after
+  it every class has the same mean, so no linear probe beats chance;
+- `project_out`: directional ablation, x − (x·v)v with v the concept's CAV.
+
+Probe: a fresh standardised logistic probe's held-out accuracy on concept vs
+random before and after, on one seeded split stratified by class; the eraser
+is fitted on the training split only, and the probe trained and scored on
+erased activations. Model: the eraser fitted on every example acts at the site
+on every token of `inputs`; the row reports the mean |Δp| of the tracked
+output, the mean total-variation distance of the output distribution and the
+fraction of unchanged predictions, and with a [head] its accuracy on its
+labelled sets before and after.
+
+| key        | type             | default      | meaning                                |
+|------------|------------------|--------------|----------------------------------------|
+| concept    | string           | -            | required; a [concepts] set             |
+| layer      | integer          | -            | required; the block erased             |
+| site       | string           | "resid_post" | a residual-width site inside a block   |
+| pooling    | string           | "mean"       | as in [[probe]]                        |
+| methods    | array of strings | both         | `"leace"`, `"project_out"`             |
+| inputs     | string or        | -            | required; texts the output change is   |
+|            | inline table     |              | measured on, as in [[tcav]]            |
+| target     | inline table     | -            | the class or token tracked; each       |
+|            |                  |              | input's own prediction when absent     |
+| holdout    | number           | 0.3          | the probe's held-out fraction of each  |
+|            |                  |              | class, in (0,1)                        |
+| covariance | string           | "sample"     | LEACE's Σ_xx: `"sample"` (pseudo-      |
+|            |                  |              | inverted where rank-deficient) or      |
+|            |                  |              | `"ledoit_wolf"` (shrunk towards a      |
+|            |                  |              | multiple of the identity)              |
+
+## [[counterfactual]]
+
+Minimal pairs from a template (tables `counterfactuals`, one row per edit, and
+`counterfactual_summary`, one per swap). Every combination of the slot values
+is a base text; each edit swaps one slot's value for another value of that
+slot; the row has the prediction and the tracked probability before and after.
+The summary averages the change over the base texts per (slot, from, to).
+
+| key      | type         | default | meaning                                     |
+|----------|--------------|---------|---------------------------------------------|
+| template | string       | -       | required; a minijinja template, as in       |
+|          |              |         | [concepts]                                  |
+| vars     | table        | -       | required; each slot's values (at least two) |
+| target   | inline table | -       | the class or token tracked; the base text's |
+|          |              |         | prediction when absent                      |
+
 ## Example
 
 ```toml
@@ -395,6 +504,21 @@ inputs = "concepts/sentiment/positive.txt"
 inputs = "concepts/sentiment/positive.txt"
 concepts = ["praise", "colour"]
 k = 3
+[[steering]]
+inputs = "concepts/sentiment/negative.txt"
+concept = "praise"
+layers = [1]
+alphas = [-1, 0.5, 1, 2]
+target = { class = "positive" }
+
+[[erasure]]
+concept = "praise"
+layer = 1
+inputs = "concepts/sentiment/positive.txt"
+
+[[counterfactual]]
+template = "the {{ noun }} was {{ adj }}"
+vars = { noun = ["film", "meal"], adj = ["good", "bad"] }
 ```
 "##;
 

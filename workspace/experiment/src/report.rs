@@ -9,6 +9,7 @@
 mod interventions;
 
 use crate::manifest::Manifest;
+use crate::studies::SteeringResults;
 use crate::studies::attention::AttentionHead;
 use crate::studies::attention_flow::FlowCell;
 use crate::studies::attribution::{AttributionSummary, TokenAttribution};
@@ -84,6 +85,8 @@ pub struct ReportInput<'a> {
     pub neighbors: Vec<Neighbor>,
     /// Prototypes and criticisms of the reference sets (`prototypes`).
     pub prototypes: Vec<Prototype>,
+    /// Steering, erasure and counterfactual results.
+    pub steering: SteeringResults,
 }
 
 /// Renders the report and writes it to `dir/report.html`.
@@ -129,6 +132,7 @@ pub fn render_report(input: &ReportInput) -> Result<String, ReportError> {
         flow_studies => flow_views(&input.attention_flow),
         neighbors_studies => neighbors_views(&input.neighbors, &input.prototypes),
         total_seconds,
+        edits => crate::steering_report::steering_views(&input.steering),
     })?;
     Ok(html)
 }
@@ -520,6 +524,7 @@ fn environment() -> Result<Environment<'static>, minijinja::Error> {
     env.set_lstrip_blocks(true);
     env.add_filter("fixed", fixed);
     env.add_filter("pvalue", pvalue);
+    env.add_filter("fixed_or_dash", fixed_or_dash);
     env.add_template(REPORT_FILE, TEMPLATE)?;
     Ok(env)
 }
@@ -527,6 +532,15 @@ fn environment() -> Result<Environment<'static>, minijinja::Error> {
 /// Template filter: `value` with `digits` decimals (`NaN` stays `NaN`).
 fn fixed(value: f64, digits: usize) -> String {
     format!("{value:.digits$}")
+}
+
+/// Template filter: like `fixed`, but `–` for NaN (a value that does not exist).
+fn fixed_or_dash(value: f64, digits: usize) -> String {
+    if value.is_nan() {
+        "–".to_owned()
+    } else {
+        fixed(value, digits)
+    }
 }
 
 /// Template filter: a p-value, in scientific notation below 0.001.

@@ -158,6 +158,46 @@ pub fn run(
         }
         Ok(())
     })?;
+    let mut steering = studies::steering::SteeringOutput::default();
+    timings.time("steering", || -> Result<(), RunError> {
+        for (index, study) in experiment.steerings.iter().enumerate() {
+            steering.extend(studies::steering::run(
+                index,
+                study,
+                experiment,
+                &random,
+                &mut activations,
+                &mut rng,
+                &progress,
+            )?);
+        }
+        Ok(())
+    })?;
+    let mut erasure = Vec::new();
+    timings.time("erasure", || -> Result<(), RunError> {
+        for (index, study) in experiment.erasures.iter().enumerate() {
+            erasure.extend(studies::erasure::run(
+                index,
+                study,
+                experiment,
+                &random,
+                &mut activations,
+                &mut rng,
+                &progress,
+            )?);
+        }
+        Ok(())
+    })?;
+    let mut counterfactual = studies::counterfactual::CounterfactualOutput::default();
+    timings.time("counterfactual", || -> Result<(), RunError> {
+        for (index, study) in experiment.counterfactuals.iter().enumerate() {
+            let batch = experiment.batch_size;
+            counterfactual.extend(studies::counterfactual::run(
+                index, study, model, batch, &progress,
+            )?);
+        }
+        Ok(())
+    })?;
     progress.finish_and_clear();
 
     let example_sets = studies::examples::example_sets(experiment);
@@ -183,6 +223,12 @@ pub fn run(
             studies::attention_flow::table(&attention_flow)?,
             studies::neighbors::neighbors_table(&neighbors.neighbors)?,
             studies::neighbors::prototypes_table(&neighbors.prototypes)?,
+            studies::steering::rows_table(&steering.rows)?,
+            studies::steering::summary_table(&steering.summary)?,
+            studies::steering::flips_table(&steering.flips)?,
+            studies::erasure::table(&erasure)?,
+            studies::counterfactual::rows_table(&counterfactual.rows)?,
+            studies::counterfactual::summary_table(&counterfactual.swaps)?,
         ] {
             if table.n_rows() > 0 {
                 table.write(&run_dir.tables_dir())?;
@@ -234,6 +280,13 @@ pub fn run(
             attention_flow,
             neighbors: neighbors.neighbors,
             prototypes: neighbors.prototypes,
+            steering: studies::SteeringResults {
+                steering: steering.rows,
+                steering_summary: steering.summary,
+                steering_flips: steering.flips,
+                erasure,
+                counterfactual_swaps: counterfactual.swaps,
+            },
         },
     )?;
     Ok(run_dir.commit()?)
@@ -288,6 +341,9 @@ fn progress_bar(experiment: &Experiment, quiet: bool) -> ProgressBar {
         )
         .chain(experiment.prunings.iter().map(|_| 2))
         .chain(experiment.neighbors.iter().map(|_| 1))
+        .chain(experiment.steerings.iter().map(|s| s.layers.len()))
+        .chain(experiment.erasures.iter().map(|e| e.methods.len()))
+        .chain(experiment.counterfactuals.iter().map(|_| 1))
         .sum();
     let bar = ProgressBar::new(cells as u64);
     if let Ok(style) =

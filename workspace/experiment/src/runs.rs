@@ -2,6 +2,8 @@
 //! tables), turning its tables back into study results, re-rendering its report, and the JSON
 //! summaries the CLI prints with `--json`.
 
+mod steering;
+
 use crate::error::ExperimentError;
 use crate::manifest::{MANIFEST_FILE, Manifest};
 use crate::report::{REPORT_FILE, ReportError, ReportInput, render_report};
@@ -874,6 +876,7 @@ pub fn rerender_report(
         attention_flow: folder.attention_flow()?,
         neighbors: folder.neighbors()?,
         prototypes: folder.prototypes()?,
+        steering: folder.steering_results()?,
     })?;
     let path = run.join(REPORT_FILE);
     let temp = run.join(format!(".{REPORT_FILE}.partial-{}", std::process::id()));

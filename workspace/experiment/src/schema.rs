@@ -50,6 +50,9 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "patching",
     "pruning",
     "neighbors",
+    "steering",
+    "erasure",
+    "counterfactual",
 ];
 
 /// A raw table type and the keys it accepts, for unknown-key diagnostics.
@@ -800,6 +803,9 @@ pub struct Experiment {
     pub patchings: Vec<PatchingStudy>,
     pub prunings: Vec<PruningStudy>,
     pub neighbors: Vec<NeighborsStudy>,
+    pub steerings: Vec<SteeringStudy>,
+    pub erasures: Vec<ErasureStudy>,
+    pub counterfactuals: Vec<CounterfactualStudy>,
 }
 
 /// Serialises a list of [`Choice`]s by their file spellings.
@@ -816,4 +822,241 @@ fn serialize_name<T: Choice, S: serde::Serializer>(
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(value.name())
+}
+
+/// Texts as written in `contrast`: a `[concepts]` set's name, or the texts inline.
+#[derive(Debug, Clone)]
+pub enum RawTexts {
+    Concept(String),
+    Inline(Vec<Spanned<String>>),
+}
+
+impl<'de> Deserialize<'de> for RawTexts {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextsVisitor;
+        impl<'de> Visitor<'de> for TextsVisitor {
+            type Value = RawTexts;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a concept name or an array of texts")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawTexts, E> {
+                Ok(RawTexts::Concept(v.to_owned()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawTexts, A::Error> {
+                let mut texts = Vec::new();
+                while let Some(text) = seq.next_element()? {
+                    texts.push(text);
+                }
+                Ok(RawTexts::Inline(texts))
+            }
+        }
+        deserializer.deserialize_any(TextsVisitor)
+    }
+}
+
+/// `contrast` of `[[steering]]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table like `{ positive = \"CONCEPT\" or [...], negative = ... }`"
+)]
+pub struct RawContrast {
+    pub positive: Option<Spanned<RawTexts>>,
+    pub negative: Option<Spanned<RawTexts>>,
+}
+
+impl RawContrast {
+    const KEYS: &'static [&'static str] = &["positive", "negative"];
+}
+
+/// `[[steering]]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawSteering {
+    pub inputs: Option<Spanned<RawInputs>>,
+    pub concept: Option<Spanned<String>>,
+    pub contrast: Option<Spanned<RawContrast>>,
+    pub vector: Option<Spanned<String>>,
+    pub layers: Option<Spanned<RawLayers>>,
+    pub site: Option<Spanned<String>>,
+    pub positions: Option<Spanned<String>>,
+    pub pooling: Option<Spanned<String>>,
+    pub alphas: Option<Spanned<Vec<Spanned<f64>>>>,
+    pub target: Option<Spanned<RawTarget>>,
+    pub top_k: Option<Spanned<usize>>,
+    #[serde(rename = "continue")]
+    pub continue_tokens: Option<Spanned<usize>>,
+    pub flip_bound: Option<Spanned<f64>>,
+}
+
+impl RawTable for RawSteering {
+    const KEYS: &'static [&'static str] = &[
+        "inputs",
+        "concept",
+        "contrast",
+        "vector",
+        "layers",
+        "site",
+        "positions",
+        "pooling",
+        "alphas",
+        "target",
+        "top_k",
+        "continue",
+        "flip_bound",
+    ];
+    const NESTED: &'static [(&'static str, &'static [&'static str])] = &[
+        ("inputs", RawSource::KEYS),
+        ("contrast", RawContrast::KEYS),
+        ("target", RawTarget::KEYS),
+    ];
+}
+
+/// `[[erasure]]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawErasure {
+    pub concept: Option<Spanned<String>>,
+    pub layer: Option<Spanned<i64>>,
+    pub site: Option<Spanned<String>>,
+    pub pooling: Option<Spanned<String>>,
+    pub methods: Option<Spanned<Vec<Spanned<String>>>>,
+    pub inputs: Option<Spanned<RawInputs>>,
+    pub target: Option<Spanned<RawTarget>>,
+    pub holdout: Option<Spanned<f64>>,
+    pub covariance: Option<Spanned<String>>,
+}
+
+impl RawTable for RawErasure {
+    const KEYS: &'static [&'static str] = &[
+        "concept",
+        "layer",
+        "site",
+        "pooling",
+        "methods",
+        "inputs",
+        "target",
+        "holdout",
+        "covariance",
+    ];
+    const NESTED: &'static [(&'static str, &'static [&'static str])] =
+        &[("inputs", RawSource::KEYS), ("target", RawTarget::KEYS)];
+}
+
+/// `[[counterfactual]]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawCounterfactual {
+    pub template: Option<Spanned<String>>,
+    pub vars: Option<Spanned<BTreeMap<String, Spanned<toml::Value>>>>,
+    pub target: Option<Spanned<RawTarget>>,
+}
+
+impl RawTable for RawCounterfactual {
+    const KEYS: &'static [&'static str] = &["template", "vars", "target"];
+    const NESTED: &'static [(&'static str, &'static [&'static str])] =
+        &[("target", RawTarget::KEYS)];
+}
+
+choice_enum! {
+    /// The token positions `[[steering]]` adds its vector at.
+    SteeringPositions {
+        /// Every real token of the input (and every generated one).
+        All = "all",
+        /// The input's last real token (and every generated one).
+        Last = "last",
+    }
+}
+
+choice_enum! {
+    /// A concept-erasure method of `[[erasure]]`.
+    ErasureMethod {
+        /// LEACE (Belrose et al. 2023), fitted on the concept vs the random pool.
+        Leace = "leace",
+        /// Directional ablation: the component along the concept's CAV is removed.
+        ProjectOut = "project_out",
+    }
+}
+
+choice_enum! {
+    /// The covariance estimate LEACE whitens with.
+    ErasureCovariance {
+        /// The sample covariance, pseudo-inverted where rank-deficient (the paper's closed form).
+        Sample = "sample",
+        /// Ledoit–Wolf shrinkage towards a multiple of the identity.
+        LedoitWolf = "ledoit_wolf",
+    }
+}
+
+/// Where a steering vector comes from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SteeringSource {
+    /// The CAV of a `[concepts]` set against the random pool, trained at each layer.
+    Concept(String),
+    /// The difference of the mean pooled activations of two text sets, at each layer.
+    Contrast {
+        /// Name in tables: `contrast:A-B` (a set's concept name, or `inline`).
+        label: String,
+        positive: Vec<String>,
+        negative: Vec<String>,
+    },
+    /// A saved vector (a safetensors file), the same at every layer.
+    File(PathBuf),
+}
+
+/// Default `[[steering]] top_k`.
+pub const DEFAULT_TOP_K: usize = 5;
+
+/// A resolved `[[steering]]`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SteeringStudy {
+    pub inputs: Vec<String>,
+    pub source: SteeringSource,
+    pub layers: Vec<usize>,
+    pub site: SitePoint,
+    pub positions: SteeringPositions,
+    /// Pooling of the activations a concept or contrast vector is computed from.
+    pub pooling: Pooling,
+    /// Ascending and distinct, 0 included; in units of the mean activation norm at the site.
+    pub alphas: Vec<f64>,
+    /// The target whose probability is tracked; the unsteered prediction when absent.
+    pub target: Option<Target>,
+    pub top_k: usize,
+    /// Greedy continuation tokens (decoders).
+    pub continue_tokens: usize,
+    /// Largest |α| the flip search tries; 0 turns it off.
+    pub flip_bound: f64,
+}
+
+/// Default `[[erasure]]` held-out fraction of the fresh probe.
+pub const DEFAULT_ERASURE_HOLDOUT: f64 = 0.3;
+
+/// A resolved `[[erasure]]`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErasureStudy {
+    pub concept: String,
+    pub layer: usize,
+    pub site: SitePoint,
+    pub pooling: Pooling,
+    #[serde(serialize_with = "serialize_names")]
+    pub methods: Vec<ErasureMethod>,
+    /// Inputs the model's output change is measured on.
+    pub inputs: Vec<String>,
+    /// The target whose probability is tracked; the unsteered prediction when absent.
+    pub target: Option<Target>,
+    pub holdout: f64,
+    pub covariance: ErasureCovariance,
+}
+
+/// A resolved `[[counterfactual]]`: minimal pairs from a template's slots.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CounterfactualStudy {
+    pub template: String,
+    /// Every combination of the slots' values rendered, the last slot varying fastest.
+    pub texts: Vec<String>,
+    /// Slot name to its values, in the order given (slots sorted by name).
+    pub slots: Vec<(String, Vec<String>)>,
+    /// The target whose probability is tracked; the unedited prediction when absent.
+    pub target: Option<Target>,
 }

@@ -7,6 +7,7 @@ mod interventions;
 mod model;
 mod neighbors;
 mod parse;
+mod steering;
 mod studies;
 
 use crate::error::{Diagnostic, ExperimentError, SourceText, code_list, did_you_mean};
@@ -124,6 +125,22 @@ pub fn load_experiment(
         .iter()
         .filter_map(|n| resolver.neighbors(n, &defined))
         .collect();
+    let random_declared = steering::RandomDeclared(!matches!(raw.random, Slot::Absent));
+    let steerings: Vec<_> = raw
+        .steerings
+        .iter()
+        .filter_map(|s| resolver.steering(s, &defined, &concepts, random_declared))
+        .collect();
+    let erasures: Vec<_> = raw
+        .erasures
+        .iter()
+        .filter_map(|e| resolver.erasure(e, &defined, random_declared))
+        .collect();
+    let counterfactuals: Vec<_> = raw
+        .counterfactuals
+        .iter()
+        .filter_map(|c| resolver.counterfactual(c))
+        .collect();
 
     let mut diagnostics = resolver.diagnostics;
     match header {
@@ -146,6 +163,9 @@ pub fn load_experiment(
             patchings,
             prunings,
             neighbors,
+            steerings,
+            erasures,
+            counterfactuals,
         }),
         _ => {
             // The experiment file first, then referenced files; each in line order.

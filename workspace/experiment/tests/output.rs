@@ -421,6 +421,7 @@ fn render_sample(manifest: &Manifest) -> Result<String, Box<dyn Error>> {
         }],
         pruning_heads: Vec::new(),
         pruning_curve: Vec::new(),
+        steering: Default::default(),
     };
     Ok(render_report(&input)?)
 }
@@ -665,6 +666,7 @@ fn report_without_tcav_rows_has_no_tcav_chart() -> TestResult {
         attention_flow: Vec::new(),
         neighbors: Vec::new(),
         prototypes: Vec::new(),
+        steering: Default::default(),
     };
     let dir = tempfile::tempdir()?;
     write_report(dir.path(), &input)?;

@@ -244,6 +244,10 @@ impl Interventions {
                 }
                 None => return x,
             },
+            Op::Erase { mean, matrix } => match self.eraser(&site, mean, matrix, w, &x.device()) {
+                Some((mu, m)) => erase(x.clone(), mu, m),
+                None => return x,
+            },
         };
         match self.index_mask(&site, iv.positions.as_deref(), t, "position", &x.device()) {
             Some(mask) => {
@@ -313,6 +317,15 @@ impl Interventions {
                 }
                 None => return x,
             },
+            Op::Erase { mean, matrix } => {
+                let w = dims[2] * dims[3];
+                match self.eraser(&site, mean, matrix, w, &x.device()) {
+                    Some((mu, m)) => {
+                        erase(x.clone().reshape([dims[0], dims[1], w]), mu, m).reshape(dims)
+                    }
+                    None => return x,
+                }
+            }
         };
         let device = x.device();
         let positions = self.index_mask(&site, iv.positions.as_deref(), t, "position", &device);
@@ -420,5 +433,37 @@ fn op_name(op: &Op) -> &'static str {
         Op::Scale { .. } => "scale",
         Op::Zero => "zero",
         Op::Mean { .. } => "mean",
+        Op::Erase { .. } => "erase",
+    }
+}
+
+/// `x − (x − μ) Mᵀ` over the last dimension: the affine eraser `x ↦ x − M (x − μ)`.
+fn erase(x: Tensor<3>, mean: Tensor<1>, matrix: Tensor<2>) -> Tensor<3> {
+    let [b, t, w] = x.dims();
+    let centred = (x.clone() - mean.reshape([1, 1, w])).reshape([b * t, w]);
+    x - centred.matmul(matrix.transpose()).reshape([b, t, w])
+}
+
+impl Interventions {
+    /// μ as `[width]` and M as `[width, width]` tensors, or an error if their sizes are wrong.
+    fn eraser(
+        &mut self,
+        site: &Site,
+        mean: &[f32],
+        matrix: &[f32],
+        width: usize,
+        device: &Device,
+    ) -> Option<(Tensor<1>, Tensor<2>)> {
+        let mu = self.row(site, mean, width, device)?;
+        if matrix.len() != width * width {
+            let detail = format!(
+                "eraser matrix has {} entries; the site needs {width}×{width}",
+                matrix.len()
+            );
+            self.fail(site, detail);
+            return None;
+        }
+        let m = Tensor::from_data(TensorData::new(matrix.to_vec(), [width, width]), device);
+        Some((mu, m))
     }
 }

@@ -1,5 +1,6 @@
-//! The hook protocol's interventions: record, set, add, project-out, scale, zero and mean at a
-//! named site, restricted to positions and heads, plus gradient taps that read ∂f/∂activation.
+//! The hook protocol's interventions: record, set, add, project-out, scale, zero, mean and erase
+//! at a named site, restricted to positions and heads, plus gradient taps that read
+//! ∂f/∂activation.
 //!
 //! Interventions are plain serde data, so experiment files and manifests can hold and replay them.
 

@@ -39,6 +39,13 @@ pub enum Op {
         /// Name of the reference cache.
         source: String,
     },
+    /// Apply an affine concept eraser `x ↦ x − M (x − μ)` over the last dimension (LEACE).
+    Erase {
+        /// μ, the mean the eraser was fitted around (`[width]`).
+        mean: Vec<f32>,
+        /// M, row-major `[width, width]`.
+        matrix: Vec<f32>,
+    },
 }
 
 /// One intervention: an [`Op`] at a site, optionally restricted to positions and heads.

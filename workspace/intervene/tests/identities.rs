@@ -228,3 +228,53 @@ fn interventions_round_trip_through_json() {
     );
     assert!(json.contains(r#""op":"scale""#), "{json}");
 }
+
+/// `erase` with `M = v vᵀ` (unit v) and `μ = 0` is `project_out(v)`; with `M = 0` it is the
+/// identity; at `z` it acts on the flattened heads; a matrix of the wrong size is an error.
+#[test]
+fn erase_generalises_project_out() {
+    let (model, texts) = setup("toy-sentiment");
+    let site = Site::new(SitePoint::ResidMid, 1);
+    let w = width(&model, &site);
+    let raw: Vec<f32> = (0..w).map(|i| (i as f32 * 0.7).sin()).collect();
+    let norm = raw.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let v: Vec<f32> = raw.iter().map(|x| x / norm).collect();
+    let outer: Vec<f32> = (0..w * w).map(|k| v[k / w] * v[k % w]).collect();
+    let erase = |matrix: Vec<f32>| Op::Erase {
+        mean: vec![0.0; w],
+        matrix,
+    };
+    let projected = run(
+        &model,
+        &texts,
+        &mut Interventions::new(vec![Intervention::new(
+            site,
+            Op::ProjectOut { vector: raw },
+        )]),
+    );
+    let erased = run(
+        &model,
+        &texts,
+        &mut Interventions::new(vec![Intervention::new(site, erase(outer))]),
+    );
+    assert!(max_diff(&projected, &erased) < 1e-4);
+    let clean = run(&model, &texts, &mut Interventions::default());
+    let zero = Intervention::new(site, erase(vec![0.0; w * w]));
+    let unchanged = run(&model, &texts, &mut Interventions::new(vec![zero]));
+    assert!(max_diff(&clean, &unchanged) < 1e-6);
+    assert!(
+        max_diff(&clean, &erased) > 1e-3,
+        "the erasure did something"
+    );
+
+    let z = Site::new(SitePoint::Z, 0);
+    let zw = width(&model, &z);
+    let z_zero = Intervention::new(z, erase(vec![0.0; zw * zw]));
+    let z_unchanged = run(&model, &texts, &mut Interventions::new(vec![z_zero]));
+    assert!(max_diff(&clean, &z_unchanged) < 1e-6);
+
+    let batch = model.encode(&texts).expect("encode");
+    let mut bad = Interventions::new(vec![Intervention::new(site, erase(vec![0.0; 3]))]);
+    model.transformer.forward(&batch, &mut bad);
+    assert!(bad.check().is_err());
+}

@@ -1,5 +1,5 @@
 //! Concept activation vectors and the scores built on them: CAV accuracy, CAP and TCAV
-//! directional derivatives.
+//! directional derivatives, and LEACE concept erasure.
 
 pub mod attention;
 pub mod attention_flow;
@@ -11,6 +11,7 @@ pub mod error;
 pub mod examples;
 pub mod extract;
 pub mod head;
+pub mod leace;
 pub mod lime;
 pub mod mdl;
 pub mod measures;
@@ -21,4 +22,5 @@ pub mod tcav;
 pub use cav::{Cav, CavMethod, CavOptions, Validation, train_cav};
 pub use error::ProbeError;
 pub use head::{Head, train_head};
+pub use leace::{Eraser, fit_leace};
 pub use pool::Pooling;

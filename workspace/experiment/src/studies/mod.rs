@@ -4,12 +4,18 @@ pub mod attention;
 pub mod attention_flow;
 pub mod attribution;
 pub mod cav_file;
+pub mod counterfactual;
+pub mod erasure;
 pub mod examples;
 pub mod head;
 pub mod neighbors;
+pub mod outputs;
 pub mod patching;
 pub mod probe;
 pub mod pruning;
+pub mod steer;
+pub mod steering;
+pub mod steering_vector;
 pub mod tcav;
 
 use crate::schema::RandomPool;
@@ -55,6 +61,9 @@ pub enum StudyError {
     /// An attention pattern did not have the shape its input needs.
     #[error(transparent)]
     Attention(#[from] cavern_probe::attention::AttentionError),
+    /// A steering vector could not be made or read.
+    #[error("steering: {0}")]
+    Steering(String),
 }
 
 /// The random sets of a run: `sets` seeded samples (without replacement) of the pool.
@@ -152,6 +161,21 @@ impl<'m> Activations<'m> {
         }
         Ok(self.cache.get(&key).map(Vec::as_slice).unwrap_or_default())
     }
+}
+
+/// What the steering, erasure and counterfactual studies of a run produce, for the report.
+#[derive(Debug, Clone, Default)]
+pub struct SteeringResults {
+    /// `steering` rows.
+    pub steering: Vec<steering::SteeringRow>,
+    /// `steering_summary` rows.
+    pub steering_summary: Vec<steering::SteeringSummary>,
+    /// `steering_flips` rows.
+    pub steering_flips: Vec<steering::SteeringFlip>,
+    /// `erasure` rows.
+    pub erasure: Vec<erasure::ErasureRow>,
+    /// `counterfactual_summary` rows.
+    pub counterfactual_swaps: Vec<counterfactual::CounterfactualSwap>,
 }
 
 /// Mean and sample standard deviation.

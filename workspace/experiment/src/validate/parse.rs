@@ -6,6 +6,7 @@ use crate::schema::{
     RawAttention, RawAttribution, RawExperiment, RawHead, RawNeighbors, RawPatching, RawProbe,
     RawPruning, RawRandom, RawSource, RawTable, RawTcav, TOP_LEVEL_KEYS,
 };
+use crate::schema::{RawCounterfactual, RawErasure, RawSteering};
 use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
@@ -59,6 +60,9 @@ pub(super) struct RawFile {
     pub patchings: Vec<Parsed<RawPatching>>,
     pub prunings: Vec<Parsed<RawPruning>>,
     pub neighbors: Vec<Parsed<RawNeighbors>>,
+    pub steerings: Vec<Parsed<RawSteering>>,
+    pub erasures: Vec<Parsed<RawErasure>>,
+    pub counterfactuals: Vec<Parsed<RawCounterfactual>>,
     /// Span of the first `[[probe]]` or `[[tcav]]`, when the file has studies.
     pub first_study: Option<Range<usize>>,
 }
@@ -89,6 +93,9 @@ pub(super) fn parse(
         patchings: Vec::new(),
         prunings: Vec::new(),
         neighbors: Vec::new(),
+        steerings: Vec::new(),
+        erasures: Vec::new(),
+        counterfactuals: Vec::new(),
         first_study: None,
     };
     for (key, value) in root.into_inner() {
@@ -102,6 +109,9 @@ pub(super) fn parse(
             "patching" => file.patchings = parser.array(value, "patching"),
             "pruning" => file.prunings = parser.array(value, "pruning"),
             "neighbors" => file.neighbors = parser.array(value, "neighbors"),
+            "steering" => file.steerings = parser.array(value, "steering"),
+            "erasure" => file.erasures = parser.array(value, "erasure"),
+            "counterfactual" => file.counterfactuals = parser.array(value, "counterfactual"),
             "probe" | "tcav" => {
                 let starts = [file.first_study.take(), study_start(&value)];
                 file.first_study = starts.into_iter().flatten().min_by_key(|s| s.start);

@@ -1,0 +1,170 @@
+//! Forward passes with a steering vector added at one site (`Op::Add`): output rows, greedy
+//! continuations, and the search for the α at which a prediction flips.
+
+use super::StudyError;
+use super::outputs::OutputRow;
+use crate::schema::SteeringPositions;
+use cavern_intervene::{Intervention, Interventions, Op};
+use cavern_model::tokenizer::Tokenizer;
+use cavern_model::{LoadedModel, Site};
+use cavern_probe::ProbeError;
+
+/// Points of the flip search's scan over `(0, bound]`.
+pub const FLIP_GRID: usize = 16;
+/// Bisection steps after the scan: the flip α is then known to `bound / 16 / 2¹²`.
+pub const FLIP_BISECTIONS: usize = 12;
+
+/// Adds `α · step` at `site` (every real token, or the last one) while running `model`.
+pub struct Steerer<'m> {
+    /// The model.
+    pub model: &'m LoadedModel,
+    /// Where the vector is added.
+    pub site: Site,
+    /// Which tokens get it.
+    pub positions: SteeringPositions,
+    /// One unit of α: the unit direction times the activation scale.
+    pub step: Vec<f32>,
+    /// Inputs per forward pass (with `All`; `Last` runs one input at a time).
+    pub batch_size: usize,
+}
+
+impl Steerer<'_> {
+    /// The output row of each input (token ids) with `α · step` added.
+    pub fn outputs(&self, inputs: &[Vec<u32>], alpha: f64) -> Result<Vec<OutputRow>, StudyError> {
+        let mut rows = Vec::with_capacity(inputs.len());
+        match self.positions {
+            // Padding follows the real tokens and is never attended to or pooled, so adding
+            // the vector there too changes nothing.
+            SteeringPositions::All => {
+                for chunk in inputs.chunks(self.batch_size.max(1)) {
+                    rows.extend(self.forward(chunk.to_vec(), alpha, None)?);
+                }
+            }
+            SteeringPositions::Last => {
+                for ids in inputs {
+                    let last = ids.len().saturating_sub(1);
+                    rows.extend(self.forward(vec![ids.clone()], alpha, Some(last))?);
+                }
+            }
+        }
+        Ok(rows)
+    }
+
+    /// `n` tokens continuing `prompt` greedily, steered at every position (`All`) or at the
+    /// prompt's last token and every generated one (`Last`).
+    pub fn continuation(
+        &self,
+        prompt: &[u32],
+        alpha: f64,
+        n: usize,
+    ) -> Result<Vec<u32>, StudyError> {
+        let mut ids = prompt.to_vec();
+        let from = match self.positions {
+            SteeringPositions::All => None,
+            SteeringPositions::Last => Some(prompt.len().saturating_sub(1)),
+        };
+        for _ in 0..n {
+            let row = self.forward(vec![ids.clone()], alpha, from)?;
+            ids.push(row[0].predicted() as u32);
+        }
+        Ok(ids[prompt.len()..].to_vec())
+    }
+
+    /// Per input, the α closest to 0 on each side (`[positive, negative]`, within `bound`) at
+    /// which the prediction is no longer `original[i]`: a scan of [`FLIP_GRID`] points, then
+    /// [`FLIP_BISECTIONS`] bisection steps between the last unflipped and the first flipped.
+    pub fn flip_alphas(
+        &self,
+        inputs: &[Vec<u32>],
+        original: &[usize],
+        bound: f64,
+    ) -> Result<Vec<[Option<f64>; 2]>, StudyError> {
+        let mut found = vec![[None, None]; inputs.len()];
+        for (side, sign) in [1.0f64, -1.0].into_iter().enumerate() {
+            // The first grid point at which each input flips.
+            let mut first: Vec<Option<usize>> = vec![None; inputs.len()];
+            for k in 1..=FLIP_GRID {
+                let alpha = sign * bound * k as f64 / FLIP_GRID as f64;
+                let pending: Vec<usize> =
+                    (0..inputs.len()).filter(|&i| first[i].is_none()).collect();
+                if pending.is_empty() {
+                    break;
+                }
+                let batch: Vec<Vec<u32>> = pending.iter().map(|&i| inputs[i].clone()).collect();
+                for (row, &i) in self.outputs(&batch, alpha)?.iter().zip(&pending) {
+                    if row.predicted() != original[i] {
+                        first[i] = Some(k);
+                    }
+                }
+            }
+            for (i, k) in first.into_iter().enumerate() {
+                let Some(k) = k else { continue };
+                let step = bound / FLIP_GRID as f64;
+                let (mut kept, mut flipped) = ((k - 1) as f64 * step, k as f64 * step);
+                for _ in 0..FLIP_BISECTIONS {
+                    let mid = (kept + flipped) / 2.0;
+                    let row = self.outputs(std::slice::from_ref(&inputs[i]), sign * mid)?;
+                    if row[0].predicted() != original[i] {
+                        flipped = mid;
+                    } else {
+                        kept = mid;
+                    }
+                }
+                found[i][side] = Some(sign * flipped);
+            }
+        }
+        Ok(found)
+    }
+
+    /// One forward pass of `ids`, adding `α · step` at every position, or from `from` on.
+    fn forward(
+        &self,
+        ids: Vec<Vec<u32>>,
+        alpha: f64,
+        from: Option<usize>,
+    ) -> Result<Vec<OutputRow>, StudyError> {
+        let len = ids.iter().map(Vec::len).max().unwrap_or(0);
+        let batch = self.model.batch(ids);
+        let list = if alpha == 0.0 {
+            Vec::new()
+        } else {
+            let op = Op::Add {
+                alpha: alpha as f32,
+                vector: self.step.clone(),
+            };
+            let intervention = Intervention::new(self.site, op);
+            vec![match from {
+                Some(start) => intervention.at_positions((start..len).collect()),
+                None => intervention,
+            }]
+        };
+        let mut hooks = Interventions::new(list);
+        let logits = self.model.transformer.forward(&batch, &mut hooks).logits;
+        hooks.check().map_err(ProbeError::from)?;
+        Ok(logit_rows(logits))
+    }
+}
+
+/// The rows of a `[batch, width]` logit tensor.
+pub fn logit_rows(logits: burn::tensor::Tensor<2>) -> Vec<OutputRow> {
+    let [_, width] = logits.dims();
+    let values = logits
+        .into_data()
+        .try_into_vec_as::<f32>()
+        .unwrap_or_default();
+    values
+        .chunks_exact(width.max(1))
+        .map(|row| OutputRow::new(row.to_vec()))
+        .collect()
+}
+
+/// Generated tokens as text: decoded bytes for BPE, words joined by spaces otherwise.
+pub fn continuation_text(tokenizer: &Tokenizer, ids: &[u32]) -> String {
+    match tokenizer {
+        Tokenizer::Bpe(bpe) => bpe.decode(ids),
+        other => {
+            let words: Vec<String> = ids.iter().map(|&id| other.token_text(id)).collect();
+            words.join(" ")
+        }
+    }
+}
