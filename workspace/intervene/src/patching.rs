@@ -243,6 +243,23 @@ fn check_pairs(pairs: &PromptPairs, metric: &Metric) -> Result<(), InterventionE
     Ok(())
 }
 
+/// The base prompts' batch, and the base and source runs recording `sites`.
+fn record_pairs(
+    model: &Transformer,
+    pairs: &PromptPairs,
+    sites: &[Site],
+    metric: &Metric,
+) -> Result<(TokenBatch, Run, Run), InterventionError> {
+    let batch = |ids: &Vec<Vec<u32>>| TokenBatch {
+        ids: ids.clone(),
+        pad_id: pairs.pad_id,
+    };
+    let base_batch = batch(&pairs.base);
+    let base = record(model, &base_batch, sites, metric)?;
+    let source = record(model, &batch(&pairs.source), sites, metric)?;
+    Ok((base_batch, base, source))
+}
+
 /// Runs every variant of `plan` exactly.
 pub fn sweep(
     model: &Transformer,
@@ -252,16 +269,7 @@ pub fn sweep(
 ) -> Result<Sweep, InterventionError> {
     check_pairs(pairs, metric)?;
     let sites = recorded_sites(plan);
-    let base_batch = TokenBatch {
-        ids: pairs.base.clone(),
-        pad_id: pairs.pad_id,
-    };
-    let source_batch = TokenBatch {
-        ids: pairs.source.clone(),
-        pad_id: pairs.pad_id,
-    };
-    let base = record(model, &base_batch, &sites, metric)?;
-    let source = record(model, &source_batch, &sites, metric)?;
+    let (base_batch, base, source) = record_pairs(model, pairs, &sites, metric)?;
     let recorded = Recorded {
         base: &base,
         source: &source.cache,
@@ -511,16 +519,7 @@ pub fn attribution(
         .iter()
         .flat_map(|&l| plan.kinds.iter().map(move |&k| site(k, l)))
         .collect();
-    let base_batch = TokenBatch {
-        ids: pairs.base.clone(),
-        pad_id: pairs.pad_id,
-    };
-    let source_batch = TokenBatch {
-        ids: pairs.source.clone(),
-        pad_id: pairs.pad_id,
-    };
-    let base = record(model, &base_batch, &sites, metric)?;
-    let source = record(model, &source_batch, &sites, metric)?;
+    let (base_batch, base, source) = record_pairs(model, pairs, &sites, metric)?;
     let (base, base_metric, source) = (base.cache, base.metric, source.cache);
     let mut hooks = Interventions::new(Vec::new());
     for &s in &sites {

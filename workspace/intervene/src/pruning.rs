@@ -126,15 +126,7 @@ pub fn score_without(
     removed: &[HeadId],
     removal: Removal,
 ) -> Result<Score, InterventionError> {
-    let reference = match removal {
-        Removal::Mean => {
-            let sites = (0..model.config.n_layers).map(|l| Site::new(SitePoint::Z, l));
-            let mut hooks = Interventions::recording(sites);
-            model.forward(batch, &mut hooks);
-            Some(hooks.into_recorded()?)
-        }
-        Removal::Zero => None,
-    };
+    let reference = reference(model, batch, removal)?;
     score(model, batch, metric, removed, removal, reference)
 }
 
@@ -160,6 +152,21 @@ fn score(
         metric: values.iter().sum::<f64>() / values.len().max(1) as f64,
         accuracy,
     })
+}
+
+/// The prompts' `z` at every layer, which `mean` removal reads; nothing for `zero`.
+fn reference(
+    model: &Transformer,
+    batch: &TokenBatch,
+    removal: Removal,
+) -> Result<Option<ActivationCache>, InterventionError> {
+    if removal == Removal::Zero {
+        return Ok(None);
+    }
+    let sites = (0..model.config.n_layers).map(|l| Site::new(SitePoint::Z, l));
+    let mut hooks = Interventions::recording(sites);
+    model.forward(batch, &mut hooks);
+    hooks.into_recorded().map(Some)
 }
 
 /// One intervention per layer removing the listed heads.
@@ -196,15 +203,7 @@ pub fn importance(
     removed: &[HeadId],
     removal: Removal,
 ) -> Result<Vec<(HeadId, f64)>, InterventionError> {
-    let reference = match removal {
-        Removal::Mean => {
-            let sites = (0..model.config.n_layers).map(|l| Site::new(SitePoint::Z, l));
-            let mut hooks = Interventions::recording(sites);
-            model.forward(batch, &mut hooks);
-            Some(hooks.into_recorded()?)
-        }
-        Removal::Zero => None,
-    };
+    let reference = reference(model, batch, removal)?;
     let mut list = removal_list(removed, removal);
     list.extend(
         layers
