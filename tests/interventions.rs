@@ -200,3 +200,32 @@ fn pairs_of_different_lengths_stop_the_run_and_name_the_pair() {
     assert!(!run_dir.exists());
     assert_eq!(entries(dir.path()), ["experiment.toml"]);
 }
+
+/// On the `toy-sentiment` encoder the two prompts differ in one word: at layer 0 patching that
+/// position makes the corrupted input the clean one (recovered exactly 1), and every other
+/// position is unchanged (recovered 0, not even run).
+#[test]
+fn encoder_patching_with_a_class_probability() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("experiment.toml");
+    fs::write(
+        &path,
+        "[experiment]\nname = \"sentiment-patching\"\nmodel = \"toy-sentiment\"\n\n[[patching]]\n\
+         clean = \"the {{ noun }} was {{ good }}\"\ncorrupted = \"the {{ noun }} was {{ bad }}\"\n\
+         vars = { noun = [\"film\", \"meal\"], good = [\"good\", \"lovely\"], bad = [\"awful\", \"dull\"] }\n\
+         metric = { class_prob = \"positive\" }\nlayers = [0, 1]\nsites = [\"resid_pre\", \"head\"]\n",
+    )
+    .unwrap();
+    let out = run_experiment(&path, &dir.path().join("run"), &[]);
+    let patching = Csv::read(&out.join("tables/patching.csv"));
+    let word = patching.get(&patching.rows[3], "token").to_string();
+    assert_eq!(word, "good");
+    assert!((recovered(&patching, "denoise", "resid_pre", 0, 3) - 1.0).abs() < 1e-6);
+    for p in 0..3 {
+        assert_eq!(recovered(&patching, "denoise", "resid_pre", 0, p), 0.0);
+    }
+    let pairs = Csv::read(&out.join("tables/patching_pairs.csv"));
+    for row in &pairs.rows {
+        assert!(pairs.num(row, "metric_clean") > 0.9 && pairs.num(row, "metric_corrupted") < 0.1);
+    }
+}
