@@ -1,6 +1,7 @@
 //! Recorded activations, keyed by site.
 
 use burn::tensor::Tensor;
+use cavern_model::batch::token_mask;
 use cavern_model::{BatchInfo, Site};
 use std::collections::BTreeMap;
 
@@ -14,6 +15,30 @@ pub enum Activation {
 }
 
 impl Activation {
+    /// The mean over every real token (the first `lengths[b]` positions of sequence `b`),
+    /// flattened to `[width]` (`heads · d_head` at `z`).
+    pub fn token_mean(&self, lengths: &[usize]) -> Tensor<1> {
+        let x = match self {
+            Activation::Stream(x) => x.clone(),
+            Activation::Heads(z) => {
+                let [b, t, h, d] = z.dims();
+                z.clone().reshape([b, t, h * d])
+            }
+        };
+        let [_, t, w] = x.dims();
+        let info = BatchInfo {
+            lengths: lengths.to_vec(),
+            seq_len: t,
+        };
+        let mask = token_mask(&info, &x.device()).unsqueeze_dim::<3>(2);
+        let total = lengths.iter().sum::<usize>().max(1) as f64;
+        (x * mask)
+            .sum_dim(1)
+            .sum_dim(0)
+            .reshape([w])
+            .div_scalar(total)
+    }
+
     /// The tensor's dimensions.
     pub fn dims(&self) -> Vec<usize> {
         match self {

@@ -5,7 +5,6 @@ use crate::cache::{Activation, ActivationCache};
 use crate::error::InterventionError;
 use crate::op::{Intervention, Op};
 use burn::tensor::{Device, Gradients, Tensor, TensorData};
-use cavern_model::batch::token_mask;
 use cavern_model::{BatchInfo, Hooks, Site, SitePoint};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -120,28 +119,8 @@ impl Interventions {
     /// Mean over all real tokens of a source's activation, flattened to `[width]`.
     fn source_mean(&mut self, site: &Site, name: &str) -> Option<Tensor<1>> {
         let activation = self.source(site, name)?;
-        let lengths = self.sources.get(name)?.batch()?.lengths.clone();
-        let x = match activation {
-            Activation::Stream(x) => x,
-            Activation::Heads(z) => {
-                let [b, t, h, d] = z.dims();
-                z.reshape([b, t, h * d])
-            }
-        };
-        let [_, t, w] = x.dims();
-        let info = BatchInfo {
-            lengths,
-            seq_len: t,
-        };
-        let mask = token_mask(&info, &x.device()).unsqueeze_dim::<3>(2);
-        let total = info.lengths.iter().sum::<usize>().max(1) as f64;
-        Some(
-            (x * mask)
-                .sum_dim(1)
-                .sum_dim(0)
-                .reshape([w])
-                .div_scalar(total),
-        )
+        let lengths = &self.sources.get(name)?.batch()?.lengths;
+        Some(activation.token_mean(lengths))
     }
 }
 

@@ -6,7 +6,7 @@
 
 use burn::tensor::Device;
 use cavern_intervene::Metric;
-use cavern_intervene::pruning::{Removal, ablate_each, curve, importance, score_without};
+use cavern_intervene::pruning::{HeadPruning, Removal};
 use cavern_model::builtin::load_builtin;
 use cavern_model::toy::recall::{ANSWER_POSITION, SYMBOLS};
 use cavern_model::{LoadedModel, TokenBatch};
@@ -36,17 +36,11 @@ fn batched_single_head_ablation_matches_one_full_forward_per_head() {
     let (model, batch, metric) = setup(12);
     let layers: Vec<usize> = (0..model.n_layers()).collect();
     for removal in [Removal::Zero, Removal::Mean] {
-        let each = ablate_each(&model.transformer, &batch, &metric, &layers, removal).unwrap();
+        let pruning = HeadPruning::new(&model.transformer, &batch, &metric, removal).unwrap();
+        let each = pruning.ablate_each(&layers).unwrap();
         assert_eq!(each.len(), 8);
         for ablation in each {
-            let full = score_without(
-                &model.transformer,
-                &batch,
-                &metric,
-                &[ablation.head],
-                removal,
-            )
-            .unwrap();
+            let full = pruning.score(&[ablation.head]).unwrap();
             assert!(
                 (ablation.score.metric - full.metric).abs() < 1e-4,
                 "{ablation:?} vs {full:?}"
@@ -60,10 +54,11 @@ fn batched_single_head_ablation_matches_one_full_forward_per_head() {
 fn the_costliest_head_to_remove_is_the_most_important_one() {
     let (model, batch, metric) = setup(48);
     let layers: Vec<usize> = (0..model.n_layers()).collect();
-    let intact = score_without(&model.transformer, &batch, &metric, &[], Removal::Zero).unwrap();
-    assert!(intact.accuracy.unwrap() > 0.95, "{intact:?}");
     for removal in [Removal::Zero, Removal::Mean] {
-        let mut each = ablate_each(&model.transformer, &batch, &metric, &layers, removal).unwrap();
+        let pruning = HeadPruning::new(&model.transformer, &batch, &metric, removal).unwrap();
+        let intact = pruning.score(&[]).unwrap();
+        assert!(intact.accuracy.unwrap() > 0.95, "{intact:?}");
+        let mut each = pruning.ablate_each(&layers).unwrap();
         each.sort_by(|a, b| a.score.metric.total_cmp(&b.score.metric));
         let costliest = each[0];
         // Layer 0's head 1 moves most of the answer: zeroing it costs far more than any other.
@@ -75,8 +70,7 @@ fn the_costliest_head_to_remove_is_the_most_important_one() {
                 assert!(cost < drop / 4.0, "{other:?} vs {costliest:?}");
             }
         }
-        let scores =
-            importance(&model.transformer, &batch, &metric, &layers, &[], removal).unwrap();
+        let scores = pruning.importance(&layers, &[]).unwrap();
         let top = scores.iter().max_by(|a, b| a.1.total_cmp(&b.1)).unwrap();
         assert_eq!(top.0, costliest.head, "{scores:?}");
     }
@@ -87,16 +81,12 @@ fn the_pruning_curve_runs_from_the_intact_model_to_chance() {
     let (model, batch, metric) = setup(32);
     let layers: Vec<usize> = (0..model.n_layers()).collect();
     for rescore in [false, true] {
-        let points = curve(
-            &model.transformer,
-            &batch,
-            &metric,
-            &layers,
-            Removal::Zero,
-            4,
-            rescore,
-        )
-        .unwrap();
+        let pruning = HeadPruning::new(&model.transformer, &batch, &metric, Removal::Zero).unwrap();
+        let intact = pruning.score(&[]).unwrap();
+        let importance = pruning.importance(&layers, &[]).unwrap();
+        let points = pruning
+            .curve(&layers, 4, rescore, intact, importance)
+            .unwrap();
         let removed: Vec<usize> = points.iter().map(|p| p.removed.len()).collect();
         assert_eq!(removed, vec![0, 2, 4, 6, 8]);
         let accuracy: Vec<f64> = points.iter().map(|p| p.score.accuracy.unwrap()).collect();

@@ -5,7 +5,7 @@ use super::StudyError;
 use super::patching::metric;
 use crate::schema::{Ablation, PruningStudy};
 use crate::table::{Table, TableError};
-use cavern_intervene::pruning::{self, HeadId, Removal, Score};
+use cavern_intervene::pruning::{HeadId, HeadPruning, Removal, Score};
 use cavern_model::LoadedModel;
 use indicatif::ProgressBar;
 use serde::Serialize;
@@ -76,14 +76,12 @@ pub fn run(
             .forward(&batch, &mut cavern_model::NoHooks)
             .logits
     })?;
-    let removal = removal(study.method);
     let failed = |e: cavern_intervene::InterventionError| StudyError::Patching(e.to_string());
-    let intact =
-        pruning::score_without(transformer, &batch, &metric, &[], removal).map_err(failed)?;
-    let scores = pruning::importance(transformer, &batch, &metric, &study.layers, &[], removal)
-        .map_err(failed)?;
-    let each = pruning::ablate_each(transformer, &batch, &metric, &study.layers, removal)
-        .map_err(failed)?;
+    let pruning =
+        HeadPruning::new(transformer, &batch, &metric, removal(study.method)).map_err(failed)?;
+    let intact = pruning.score(&[]).map_err(failed)?;
+    let scores = pruning.importance(&study.layers, &[]).map_err(failed)?;
+    let each = pruning.ablate_each(&study.layers).map_err(failed)?;
     progress.inc(1);
     let heads = each
         .iter()
@@ -100,16 +98,15 @@ pub fn run(
             accuracy: a.score.accuracy,
         })
         .collect();
-    let points = pruning::curve(
-        transformer,
-        &batch,
-        &metric,
-        &study.layers,
-        removal,
-        study.curve_steps,
-        study.rescore,
-    )
-    .map_err(failed)?;
+    let points = pruning
+        .curve(
+            &study.layers,
+            study.curve_steps,
+            study.rescore,
+            intact,
+            scores,
+        )
+        .map_err(failed)?;
     let total = (study.layers.len() * model.config().n_heads).max(1);
     let mut before = 0;
     let curve = points
