@@ -142,15 +142,7 @@ pub fn run(
     progress: &ProgressBar,
 ) -> Result<AttentionOutput, StudyError> {
     progress.set_message(format!("attention study {index}"));
-    let encodings = model
-        .encode_texts(&study.inputs)
-        .map_err(ProbeError::from)?;
-    let special = study
-        .inputs
-        .iter()
-        .map(|text| model.tokenizer().special_mask(text))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(ProbeError::from)?;
+    let (encodings, special) = encode_inputs(model, &study.inputs)?;
     let lengths: Vec<usize> = encodings.iter().map(|e| e.ids.len()).collect();
     let status = PatternStatus::of(study.average_pattern, &lengths);
     let mask = match model.kind() {
@@ -165,19 +157,8 @@ pub fn run(
     let mut acc: Vec<Vec<Accumulator>> = sites.iter().map(|_| Vec::new()).collect();
     let batch_size = batch_size.max(1);
     for (chunk_index, chunk) in encodings.chunks(batch_size).enumerate() {
-        let batch = model.batch(chunk.iter().map(|e| e.ids.clone()).collect());
-        let mut hooks = Interventions::recording(sites.iter().copied());
-        model.transformer.forward(&batch, &mut hooks);
-        let cache = hooks.into_recorded().map_err(ProbeError::from)?;
-        for (site, heads) in sites.iter().zip(&mut acc) {
-            let pattern = cache
-                .heads(site)
-                .ok_or_else(|| ProbeError::NotRecorded(site.to_string()))?;
-            let dims = pattern.dims();
-            let flat = pattern
-                .into_data()
-                .try_into_vec_as::<f32>()
-                .unwrap_or_default();
+        let patterns = host_patterns(model, chunk, &sites)?;
+        for ((flat, dims), heads) in patterns.into_iter().zip(&mut acc) {
             if heads.is_empty() {
                 let cells = if status == PatternStatus::Written {
                     lengths[0] * lengths[0]
@@ -220,6 +201,50 @@ pub fn run(
 }
 
 /// The `attention_heads` row of one head from every input's statistics.
+/// The inputs' encodings and, per input, which tokens are special (`[CLS]`, `[SEP]`).
+pub(crate) fn encode_inputs(
+    model: &LoadedModel,
+    inputs: &[String],
+) -> Result<(Vec<Encoding>, Vec<Vec<bool>>), StudyError> {
+    let encodings = model.encode_texts(inputs).map_err(ProbeError::from)?;
+    let special = inputs
+        .iter()
+        .map(|text| model.tokenizer().special_mask(text))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ProbeError::from)?;
+    Ok((encodings, special))
+}
+
+/// An attention pattern in host memory with its `[batch, heads, query, key]` dimensions.
+pub(crate) type HostPattern = (Vec<f32>, [usize; 4]);
+
+/// One forward pass of `chunk` recording the attention pattern at each of `sites`, copied to
+/// host memory with its `[batch, heads, query, key]` dimensions.
+pub(crate) fn host_patterns(
+    model: &LoadedModel,
+    chunk: &[Encoding],
+    sites: &[Site],
+) -> Result<Vec<HostPattern>, StudyError> {
+    let batch = model.batch(chunk.iter().map(|e| e.ids.clone()).collect());
+    let mut hooks = Interventions::recording(sites.iter().copied());
+    model.transformer.forward(&batch, &mut hooks);
+    let cache = hooks.into_recorded().map_err(ProbeError::from)?;
+    sites
+        .iter()
+        .map(|site| {
+            let pattern = cache
+                .heads(site)
+                .ok_or_else(|| ProbeError::NotRecorded(site.to_string()))?;
+            let dims = pattern.dims();
+            let flat = pattern
+                .into_data()
+                .try_into_vec_as::<f32>()
+                .unwrap_or_default();
+            Ok((flat, dims))
+        })
+        .collect()
+}
+
 fn summarise(
     study: usize,
     layer: usize,

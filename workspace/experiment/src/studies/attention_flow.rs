@@ -8,11 +8,10 @@
 //! costs `O(ℓ·t⁴)` and the table `t²` rows per layer and method).
 
 use super::StudyError;
+use super::attention::{encode_inputs, host_patterns};
 use crate::schema::{AttentionStudy, FlowMethod, MAX_PATTERN_TOKENS};
 use crate::table::{Table, TableError};
-use cavern_intervene::Interventions;
 use cavern_model::{LoadedModel, Site, SitePoint};
-use cavern_probe::ProbeError;
 use cavern_probe::attention::head_block;
 use cavern_probe::attention_flow::{Matrix, attention_flow, average_heads_flat, rollout_per_layer};
 use serde::Serialize;
@@ -58,37 +57,14 @@ pub fn run(
     if study.flow.is_empty() {
         return Ok(Vec::new());
     }
-    let encodings = model
-        .encode_texts(&study.inputs)
-        .map_err(ProbeError::from)?;
-    let special = study
-        .inputs
-        .iter()
-        .map(|text| model.tokenizer().special_mask(text))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(ProbeError::from)?;
+    let (encodings, special) = encode_inputs(model, &study.inputs)?;
     let sites: Vec<Site> = (0..=top)
         .map(|layer| Site::new(SitePoint::Pattern, layer))
         .collect();
     let batch_size = batch_size.max(1);
     let mut out = Vec::new();
     for (chunk_index, chunk) in encodings.chunks(batch_size).enumerate() {
-        let batch = model.batch(chunk.iter().map(|e| e.ids.clone()).collect());
-        let mut hooks = Interventions::recording(sites.iter().copied());
-        model.transformer.forward(&batch, &mut hooks);
-        let cache = hooks.into_recorded().map_err(ProbeError::from)?;
-        let mut patterns = Vec::with_capacity(sites.len());
-        for site in &sites {
-            let pattern = cache
-                .heads(site)
-                .ok_or_else(|| ProbeError::NotRecorded(site.to_string()))?;
-            let dims = pattern.dims();
-            let flat = pattern
-                .into_data()
-                .try_into_vec_as::<f32>()
-                .unwrap_or_default();
-            patterns.push((flat, dims));
-        }
+        let patterns = host_patterns(model, chunk, &sites)?;
         for (b, encoding) in chunk.iter().enumerate() {
             let n = encoding.ids.len();
             if n > MAX_PATTERN_TOKENS {
