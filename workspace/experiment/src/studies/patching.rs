@@ -98,8 +98,12 @@ fn kind(site: PatchSite) -> PatchKind {
 /// Token ids of a list of prompts.
 type Ids = Vec<Vec<u32>>;
 
-/// Token ids of each clean prompt and of its corrupted twin, checked to have equal lengths.
-fn encode_pairs(model: &LoadedModel, prompts: &[RenderedPrompt]) -> Result<(Ids, Ids), StudyError> {
+/// Token ids of each clean prompt and of its corrupted twin, checked to have equal lengths, and
+/// the first clean prompt's tokens (the tables' `token` column).
+fn encode_pairs(
+    model: &LoadedModel,
+    prompts: &[RenderedPrompt],
+) -> Result<(Ids, Ids, Vec<String>), StudyError> {
     let clean: Vec<String> = prompts.iter().map(|p| p.clean.clone()).collect();
     let corrupted: Vec<String> = prompts.iter().map(|p| p.corrupted.clone()).collect();
     let clean = model.encode_texts(&clean).map_err(StudyError::Model)?;
@@ -116,8 +120,9 @@ fn encode_pairs(model: &LoadedModel, prompts: &[RenderedPrompt]) -> Result<(Ids,
             )));
         }
     }
+    let tokens = clean.first().map(|e| e.tokens.clone()).unwrap_or_default();
     let ids = |e: Vec<cavern_model::tokenizer::Encoding>| e.into_iter().map(|e| e.ids).collect();
-    Ok((ids(clean), ids(corrupted)))
+    Ok((ids(clean), ids(corrupted), tokens))
 }
 
 /// The engine's metric for `kind` with each prompt's targets; KL is to `reference` logits.
@@ -161,7 +166,7 @@ pub fn run(
     model: &LoadedModel,
     progress: &ProgressBar,
 ) -> Result<PatchingOutput, StudyError> {
-    let (clean, corrupted) = encode_pairs(model, &study.pairs)?;
+    let (clean, corrupted, tokens) = encode_pairs(model, &study.pairs)?;
     let pad_id = model.config().pad_id;
     let metric = metric(model, study.metric, &study.pairs, || {
         let batch = model.batch(clean.clone());
@@ -170,11 +175,6 @@ pub fn run(
             .forward(&batch, &mut cavern_model::NoHooks)
             .logits
     })?;
-    let tokens: Vec<String> = model
-        .encode_texts(std::slice::from_ref(&study.pairs[0].clean))
-        .map_err(StudyError::Model)?
-        .remove(0)
-        .tokens;
     let mut out = PatchingOutput::default();
     for &direction in &study.directions {
         let (base, source) = match direction {
