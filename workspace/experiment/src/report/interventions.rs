@@ -63,8 +63,9 @@ pub(super) fn patching_views(rows: &[PatchingRow], summary: &[PatchingSummary]) 
         .collect()
 }
 
-/// One grid cell: the mean recovered fraction at column `c` (position, or head), averaged over
-/// the positions of a `head_position` site.
+/// One grid cell: the recovered fraction at column `c` (a position, or a head of a `head`
+/// site); a `head_position` site's cell is the mean over the layer's heads at that position
+/// (each head is in the `patching` table).
 fn patch_cell<'a>(rows: impl Iterator<Item = &'a PatchingRow>, c: usize, by_head: bool) -> Value {
     let picked: Vec<&PatchingRow> = rows
         .filter(|r| (if by_head { r.head } else { r.position }) == Some(c))
