@@ -588,6 +588,15 @@ fn train(name: &str, seed: u64, out_dir: &Path, quiet: bool) -> Result<(), Failu
         card.training.heldout_examples,
         out_dir.display()
     );
+    let pruned = &card.training.pruned_heads;
+    if !pruned.is_empty() {
+        let heads: Vec<String> = pruned.iter().map(|[l, h]| format!("{l}.{h}")).collect();
+        println!(
+            "{name}: pruned {} heads (layer.head: {})",
+            pruned.len(),
+            heads.join(", ")
+        );
+    }
     Ok(())
 }
 

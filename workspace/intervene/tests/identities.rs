@@ -49,6 +49,13 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
+/// Whether every head of the site's layer writes nothing (an output projection of zeros).
+fn layer_heads_removed(model: &LoadedModel, site: Site) -> bool {
+    let layer = site.layer.expect("a per-layer site");
+    let w_o = model.transformer.blocks[layer].attn.o.weight.val();
+    w_o.abs().max().into_scalar::<f32>() == 0.0
+}
+
 /// Width of the vector an `add` at this site takes.
 fn width(model: &LoadedModel, site: &Site) -> usize {
     let c = model.config();
@@ -121,13 +128,16 @@ fn adding_zero_times_a_vector_is_the_identity_at_any_site() {
                 "{name}: add(0) at {site}"
             );
             let add = Intervention::new(site, Op::Add { alpha: 3.0, vector });
-            assert!(
-                max_diff(
-                    &run(&model, &texts, &mut Interventions::new(vec![add])),
-                    &clean
-                ) > 1e-4,
-                "{name}: add(3) at {site} acts"
+            let moved = max_diff(
+                &run(&model, &texts, &mut Interventions::new(vec![add])),
+                &clean,
             );
+            // toy-recall's pruning removed every head of layer 0: its `z` reaches nothing.
+            if site.point == SitePoint::Z && layer_heads_removed(&model, site) {
+                assert_eq!(moved, 0.0, "{name}: add(3) at {site} (no live head)");
+            } else {
+                assert!(moved > 1e-4, "{name}: add(3) at {site} acts");
+            }
         }
     }
 }

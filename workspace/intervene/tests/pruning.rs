@@ -1,8 +1,8 @@
 //! Head ablation, importance and the pruning curve on `toy-recall`, which copies the symbol at
 //! position 1 to the final position.
 //!
-//! Its checkpoint spreads that copy over several heads: layer 0's head 1 carries most of it, but
-//! removing it alone still leaves most answers right (see the module notes of the test below).
+//! Its training pruned it to the heads the task needs (its model card lists the seven removed),
+//! leaving head 1 of layer 1 as the only one that moves the answer.
 
 use burn::tensor::Device;
 use cavern_intervene::Metric;
@@ -61,14 +61,13 @@ fn the_costliest_head_to_remove_is_the_most_important_one() {
         let mut each = pruning.ablate_each(&layers).unwrap();
         each.sort_by(|a, b| a.score.metric.total_cmp(&b.score.metric));
         let costliest = each[0];
-        // Layer 0's head 1 moves most of the answer: zeroing it costs far more than any other.
-        assert_eq!(costliest.head, (0, 1), "{each:?}");
-        if removal == Removal::Zero {
-            let drop = intact.metric - costliest.score.metric;
-            for other in &each[1..] {
-                let cost = intact.metric - other.score.metric;
-                assert!(cost < drop / 4.0, "{other:?} vs {costliest:?}");
-            }
+        // Removing the copying head leaves the model guessing; removing any other costs little.
+        assert_eq!(costliest.head, (1, 1), "{each:?}");
+        let guessing = costliest.score.accuracy.unwrap();
+        assert!(guessing < CHANCE + 0.1, "{costliest:?}");
+        for other in &each[1..] {
+            assert!(other.score.accuracy.unwrap() > 0.95, "{other:?}");
+            assert!(intact.metric - other.score.metric < 0.01, "{other:?}");
         }
         let scores = pruning.importance(&layers, &[]).unwrap();
         let top = scores.iter().max_by(|a, b| a.1.total_cmp(&b.1)).unwrap();

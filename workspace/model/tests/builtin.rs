@@ -1,7 +1,7 @@
 //! The built-in models load, keep their held-out accuracy, ignore padding and refuse bad files.
 
 use burn::tensor::{Device, Tensor};
-use cavern_model::builtin::{load_builtin, load_checkpoint};
+use cavern_model::builtin::{ModelCard, load_builtin, load_checkpoint};
 use cavern_model::tokenizer::Tokenizer;
 use cavern_model::toy::{self, train};
 use cavern_model::{LoadedModel, ModelError, NoHooks};
@@ -53,6 +53,28 @@ fn recall_copies_the_second_symbol() {
     let token = |i: usize| model.tokenizer().token_text(i as u32);
     assert_eq!(token(argmax(&out[..vocab])), "k");
     assert_eq!(token(argmax(&out[vocab..])), "o");
+}
+
+#[test]
+fn recall_was_pruned_to_one_head_and_its_card_says_which() {
+    let (card, _) = checkpoint_bytes("toy-recall");
+    let card: ModelCard = serde_json::from_slice(&card).expect("card parses");
+    let pruned = card.training.pruned_heads;
+    assert_eq!(pruned.len(), 7, "{pruned:?}");
+    let model = model("toy-recall");
+    let d_head = model.config().d_head;
+    for layer in 0..model.n_layers() {
+        let w_o = model.transformer.blocks[layer].attn.o.weight.val();
+        for head in 0..model.config().n_heads {
+            let rows = w_o.clone().narrow(0, head * d_head, d_head);
+            let largest: f32 = rows.abs().max().into_scalar();
+            assert_eq!(
+                largest == 0.0,
+                pruned.contains(&[layer, head]),
+                "head {layer}.{head}: largest output weight {largest}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -30,7 +30,8 @@ pub fn prompt(rng: &mut ChaCha8Rng) -> (String, &'static str) {
     )
 }
 
-/// The `toy-recall` task: a 2-layer Llama-like decoder (RMSNorm, RoPE, SwiGLU, tied embeddings).
+/// The `toy-recall` task: a 2-layer Llama-like decoder (RMSNorm, RoPE, SwiGLU, tied embeddings),
+/// pruned after training to the heads the task needs.
 pub struct RecallTask;
 
 impl ToyTask for RecallTask {
@@ -39,7 +40,7 @@ impl ToyTask for RecallTask {
     }
 
     fn description(&self) -> &'static str {
-        "2-layer Llama-like decoder: after `s0 .. s5 =` it predicts a copy of s1"
+        "2-layer Llama-like decoder: after `s0 .. s5 =` it predicts a copy of s1 (one head, 1.1, copies)"
     }
 
     fn tokenizer(&self) -> WordTokenizer {
@@ -85,6 +86,7 @@ impl ToyTask for RecallTask {
             steps: 1500,
             batch_size: 64,
             learning_rate: 3e-3,
+            pruning_steps: 200,
         }
     }
 }

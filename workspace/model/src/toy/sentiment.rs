@@ -221,6 +221,7 @@ impl ToyTask for SentimentTask {
             steps: 1500,
             batch_size: 64,
             learning_rate: 3e-3,
+            pruning_steps: 0,
         }
     }
 }
