@@ -44,8 +44,23 @@ fn patching_locates_the_answer_and_pruning_ranks_the_heads() {
     for p in [0, 2, 3, 4, 5, 6] {
         assert!(recovered(&patching, "denoise", "resid_pre", 0, p).abs() <= 0.1);
     }
-    // By layer 1 attention has copied part of it to the final `=`.
-    assert!(recovered(&patching, "denoise", "resid_pre", 1, 6) >= 0.25);
+    // The only copying head is in layer 1: entering it, the answer is still at position 1.
+    assert!(recovered(&patching, "denoise", "resid_pre", 1, 1) >= 0.9);
+    assert!(recovered(&patching, "denoise", "resid_pre", 1, 6).abs() <= 0.1);
+    // That head, 1.1, carries the whole answer; every other head carries none of it.
+    for row in patching
+        .rows
+        .iter()
+        .filter(|r| patching.get(r, "direction") == "denoise" && patching.get(r, "site") == "head")
+    {
+        let copier = patching.get(row, "layer") == "1" && patching.get(row, "head") == "1";
+        let value = patching.num(row, "recovered");
+        assert!(if copier {
+            value >= 0.9
+        } else {
+            value.abs() <= 0.1
+        });
+    }
     // Noising the answer's position at layer 0 destroys the clean behaviour.
     assert!(recovered(&patching, "noise", "resid_pre", 0, 1) <= 0.1);
 
@@ -85,6 +100,19 @@ fn patching_locates_the_answer_and_pruning_ranks_the_heads() {
         })
         .unwrap();
     assert_eq!(costliest, most_important);
+    // Zeroing the copying head leaves the model at chance; zeroing any other costs nothing.
+    assert_eq!(
+        (heads.get(costliest, "layer"), heads.get(costliest, "head")),
+        ("1", "1")
+    );
+    for row in &heads.rows {
+        let accuracy = heads.num(row, "accuracy");
+        assert!(if row == costliest {
+            accuracy < 0.15
+        } else {
+            accuracy > 0.95
+        });
+    }
     let curve = Csv::read(&tables.join("pruning_curve.csv"));
     let accuracy: Vec<f64> = curve
         .rows
@@ -164,6 +192,12 @@ fn badly_written_studies_are_rejected_where_they_are_wrong() {
         "is a decoder",
     );
     rejected(
+        &format!("{PAIR}metric = {{ logprob = \"b\" }}\nalign_last = 0\n"),
+        9,
+        14,
+        "`align_last` in [[patching]] must be at least 1, found 0",
+    );
+    rejected(
         "[[pruning]]\nprompts = \"{{ x }} b c d e f =\"\nmetric = { logprob = \"b\" }\n",
         6,
         11,
@@ -197,8 +231,41 @@ fn pairs_of_different_lengths_stop_the_run_and_name_the_pair() {
         "{}",
         stderr(&out)
     );
+    assert!(stderr(&out).contains("align_last"), "{}", stderr(&out));
     assert!(!run_dir.exists());
     assert_eq!(entries(dir.path()), ["experiment.toml"]);
+}
+
+/// toy-recall copies the sixth token from the end, so with a symbol prepended to the corrupted
+/// prompts and `align_last = 6`, the answer is the first aligned position in both prompts.
+#[test]
+fn aligned_pairs_of_different_lengths_locate_the_answer_from_the_end() {
+    let (dir, path) = experiment(
+        "[[patching]]\n\
+         clean = \"{{ s0 }} {{ s1 }} c d e f =\"\n\
+         corrupted = \"g {{ s0 }} {{ other }} c d e f =\"\n\
+         vars = { s0 = [\"a\", \"b\"], s1 = [\"h\", \"i\"], other = [\"l\", \"m\"] }\n\
+         metric = { logit_diff = [\"{{ s1 }}\", \"{{ other }}\"] }\n\
+         align_last = 6\n",
+    );
+    let out = run_experiment(&path, &dir.path().join("run"), &[]);
+    let patching = Csv::read(&out.join("tables").join("patching.csv"));
+    assert_eq!(
+        patching.rows.len(),
+        2 * 6,
+        "two layers, six aligned positions"
+    );
+    let tokens: Vec<&str> = patching.rows[..6]
+        .iter()
+        .map(|r| patching.get(r, "token"))
+        .collect();
+    assert_eq!(tokens, ["h", "c", "d", "e", "f", "="]);
+    for layer in [0, 1] {
+        assert!(recovered(&patching, "denoise", "resid_pre", layer, 0) >= 0.9);
+        for p in 1..6 {
+            assert!(recovered(&patching, "denoise", "resid_pre", layer, p).abs() <= 0.1);
+        }
+    }
 }
 
 /// On the `toy-sentiment` encoder the two prompts differ in one word: at layer 0 patching that

@@ -61,6 +61,7 @@ fn smollm2_ioi_sweep(c: &mut Criterion) {
         base: vec![ids(&model, CORRUPTED)],
         source: vec![ids(&model, CLEAN)],
         pad_id: model.config().pad_id,
+        align_last: None,
     };
     let metric = metric(&model);
     let plan = PatchPlan {

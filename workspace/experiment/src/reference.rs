@@ -299,7 +299,10 @@ it reproduces the base run exactly.
 `clean`, `corrupted` and the metric's targets are minijinja templates rendered
 once per combination of the `vars` values (the last variable varies fastest);
 without `vars` they are one pair. The two prompts of a pair must tokenize to
-the same length (an error at run time names the pair).
+the same length (an error at run time names the pair), unless `align_last = N`:
+then only each prompt's last N tokens are patched, the corrupted prompt's
+matched to the clean one's from the end, and the tables' `position` counts
+within those N tokens (0 is the first of them).
 
 | key         | type             | default        | meaning                                 |
 |-------------|------------------|----------------|-----------------------------------------|
@@ -325,6 +328,9 @@ the same length (an error at run time names the pair).
 | layers      | array or "all"   | "all"          | blocks to patch                         |
 | directions  | array of strings | ["denoise"]    | `"denoise"`, `"noise"`                  |
 | attribution | boolean          | true           | also run attribution patching           |
+| align_last  | integer          | -              | patch only the last N tokens, matched   |
+|             |                  |                | from the end, so a pair's prompts may   |
+|             |                  |                | differ in length; >= 1                  |
 
 ## [[pruning]]
 

@@ -11,6 +11,9 @@
 //!   first token where a causal model's prompts differ) would reproduce the base run exactly, so
 //!   it is not run and the base metric is reported (`skip_unchanged`).
 //!
+//! With `align_last = N`, only each prompt's last N positions are patched, matched from the end,
+//! so a pair's two prompts may tokenize to different lengths.
+//!
 //! Attribution patching estimates every variant at once to first order:
 //! m(base) + (a_source − a_base) · ∂m/∂a at the base run, from one forward and one backward pass.
 
@@ -83,7 +86,7 @@ pub struct PatchPlan {
     pub max_batch_tokens: usize,
 }
 
-/// Base and source prompts, pair by pair (each pair's two sequences have the same length).
+/// Base and source prompts, pair by pair.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PromptPairs {
     /// The run patched into.
@@ -92,6 +95,10 @@ pub struct PromptPairs {
     pub source: Vec<Vec<u32>>,
     /// Padding id.
     pub pad_id: u32,
+    /// Patch only the last N positions of each prompt, the base's matched to the source's from
+    /// the end (a pair's prompts may then differ in length). `None`: every position, and each
+    /// pair's prompts must be equally long.
+    pub align_last: Option<usize>,
 }
 
 /// The results of a sweep.
@@ -107,8 +114,18 @@ pub struct Sweep {
     pub variants_run: usize,
 }
 
+/// The positions of a prompt of `len` tokens that patches may touch.
+pub fn window(len: usize, align_last: Option<usize>) -> std::ops::Range<usize> {
+    len - align_last.map_or(len, |n| n.min(len))..len
+}
+
 /// Every variant of `kind` for prompts of these lengths and `heads` heads.
-fn variants(kind: PatchKind, lengths: &[usize], heads: usize) -> Vec<Variant> {
+fn variants(
+    kind: PatchKind,
+    lengths: &[usize],
+    heads: usize,
+    align_last: Option<usize>,
+) -> Vec<Variant> {
     let mut out = Vec::new();
     for (prompt, &len) in lengths.iter().enumerate() {
         let at = |position, head| Variant {
@@ -116,11 +133,12 @@ fn variants(kind: PatchKind, lengths: &[usize], heads: usize) -> Vec<Variant> {
             position,
             head,
         };
+        let positions = window(len, align_last);
         match kind {
-            PatchKind::Position(_) => out.extend((0..len).map(|p| at(Some(p), None))),
+            PatchKind::Position(_) => out.extend(positions.map(|p| at(Some(p), None))),
             PatchKind::Head => out.extend((0..heads).map(|h| at(None, Some(h)))),
             PatchKind::HeadPosition => {
-                out.extend((0..len).flat_map(|p| (0..heads).map(move |h| at(Some(p), Some(h)))))
+                out.extend(positions.flat_map(|p| (0..heads).map(move |h| at(Some(p), Some(h)))))
             }
         }
     }
@@ -232,15 +250,51 @@ fn check_pairs(pairs: &PromptPairs, metric: &Metric) -> Result<(), InterventionE
         )));
     }
     for (i, (b, s)) in pairs.base.iter().zip(&pairs.source).enumerate() {
-        if b.len() != s.len() {
-            return Err(shape(format!(
-                "pair {i}: {} base tokens and {} source tokens",
-                b.len(),
-                s.len()
-            )));
+        match pairs.align_last {
+            None if b.len() != s.len() => {
+                return Err(shape(format!(
+                    "pair {i}: {} base tokens and {} source tokens",
+                    b.len(),
+                    s.len()
+                )));
+            }
+            Some(n) if b.len().min(s.len()) < n => {
+                return Err(shape(format!(
+                    "pair {i}: {} base tokens and {} source tokens, fewer than the {n} aligned",
+                    b.len(),
+                    s.len()
+                )));
+            }
+            _ => {}
         }
     }
     Ok(())
+}
+
+/// `source` in the layout of `base`: each prompt's last `n` positions hold the source's last
+/// `n`, every other position the base's own value (so patching it changes nothing).
+fn align_to_base(
+    base: &Activation,
+    source: &Activation,
+    lengths: (&[usize], &[usize]),
+    n: usize,
+) -> Activation {
+    let (base_host, source_host) = (HostActivation::new(base), HostActivation::new(source));
+    let [_, t_base, h, d] = base_host.dims;
+    let t_source = source_host.dims[1];
+    let mut values = base_host.values;
+    let row = h * d;
+    for (b, (&len_base, &len_source)) in lengths.0.iter().zip(lengths.1).enumerate() {
+        let to = (b * t_base + len_base - n) * row;
+        let from = (b * t_source + len_source - n) * row;
+        values[to..to + n * row].copy_from_slice(&source_host.values[from..from + n * row]);
+    }
+    let shape = [lengths.0.len(), t_base, row];
+    let device = flat(base).device();
+    reshape_like(
+        Tensor::from_data(TensorData::new(values, shape), &device),
+        base,
+    )
 }
 
 /// The base prompts' batch, and the base and source runs recording `sites`.
@@ -256,7 +310,22 @@ fn record_pairs(
     };
     let base_batch = batch(&pairs.base);
     let base = record(model, &base_batch, sites, metric)?;
-    let source = record(model, &batch(&pairs.source), sites, metric)?;
+    let source_batch = batch(&pairs.source);
+    let mut source = record(model, &source_batch, sites, metric)?;
+    if let Some(n) = pairs.align_last {
+        let lengths = (base_batch.info().lengths, source_batch.info().lengths);
+        let mut aligned = ActivationCache::default();
+        for &site in sites {
+            let activation = align_to_base(
+                &missing(&base.cache, site)?,
+                &missing(&source.cache, site)?,
+                (&lengths.0, &lengths.1),
+                n,
+            );
+            aligned.insert(site, &base_batch.info(), activation);
+        }
+        source.cache = aligned;
+    }
     Ok((base_batch, base, source))
 }
 
@@ -274,6 +343,7 @@ pub fn sweep(
         base: &base,
         source: &source.cache,
         info: base_batch.info(),
+        align_last: pairs.align_last,
     };
     let (exact, variants_run) = sweep_recorded(model, &recorded, metric, plan)?;
     Ok(Sweep {
@@ -292,6 +362,8 @@ pub struct Recorded<'a> {
     pub source: &'a ActivationCache,
     /// The base batch.
     pub info: BatchInfo,
+    /// Patch only each prompt's last N positions.
+    pub align_last: Option<usize>,
 }
 
 /// Every site [`sweep_recorded`] reads for `plan`.
@@ -329,7 +401,7 @@ pub fn sweep_recorded(
             let source_at = missing(recorded.source, at)?;
             let base_host = HostActivation::new(&base_at);
             let source_host = HostActivation::new(&source_at);
-            let all = variants(kind, &info.lengths, heads);
+            let all = variants(kind, &info.lengths, heads, recorded.align_last);
             let mut metrics: Vec<Option<(f64, Option<bool>)>> = all
                 .iter()
                 .map(|v| {
@@ -549,7 +621,7 @@ pub fn attribution(
                 HostActivation::new(&reshape_like(s - b, &gradient))
             };
             let gradient = HostActivation::new(&gradient);
-            for variant in variants(kind, &info.lengths, heads) {
+            for variant in variants(kind, &info.lengths, heads, pairs.align_last) {
                 let (b, p, h) = (variant.prompt, variant.position, variant.head);
                 let estimate: f64 = delta
                     .slice(b, p, h)

@@ -139,6 +139,7 @@ impl<'a> HeadPruning<'a> {
             base: &base,
             source: &source,
             info,
+            align_last: None,
         };
         let (values, _) = sweep_recorded(self.model, &recorded, self.metric, &plan)?;
         let n = self.batch.len() as f64;

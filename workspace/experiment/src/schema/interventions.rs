@@ -42,6 +42,7 @@ pub struct RawPatching {
     pub layers: Option<Spanned<RawLayers>>,
     pub directions: Option<Spanned<Vec<Spanned<String>>>>,
     pub attribution: Option<Spanned<bool>>,
+    pub align_last: Option<Spanned<usize>>,
 }
 
 impl RawTable for RawPatching {
@@ -56,6 +57,7 @@ impl RawTable for RawPatching {
         "layers",
         "directions",
         "attribution",
+        "align_last",
     ];
     const NESTED: &'static [(&'static str, &'static [&'static str])] =
         &[("metric", RawMetric::KEYS)];
@@ -184,6 +186,9 @@ pub struct PatchingStudy {
     pub directions: Vec<Direction>,
     /// Also estimate every patch by attribution patching.
     pub attribution: bool,
+    /// Patch only each prompt's last N tokens, matched from the end (a pair's prompts may then
+    /// differ in length).
+    pub align_last: Option<usize>,
 }
 
 /// A resolved `[[pruning]]`.

@@ -23,7 +23,8 @@ pub struct PatchingRow {
     /// `resid_pre`, `attn_out`, `mlp_out`, `head` or `head_position`.
     pub site: String,
     pub layer: usize,
-    /// Token position (absent for `head`).
+    /// Token position (absent for `head`); with `align_last = N`, the position among each
+    /// prompt's last N tokens.
     pub position: Option<usize>,
     /// The first pair's clean token at `position` (empty for `head`).
     pub token: String,
@@ -98,29 +99,44 @@ fn kind(site: PatchSite) -> PatchKind {
 /// Token ids of a list of prompts.
 type Ids = Vec<Vec<u32>>;
 
-/// Token ids of each clean prompt and of its corrupted twin, checked to have equal lengths, and
-/// the first clean prompt's tokens (the tables' `token` column).
+/// Token ids of each clean prompt and of its corrupted twin, checked to have equal lengths (or
+/// at least `align_last` tokens each), and the first clean prompt's tokens at the positions the
+/// tables report (the `token` column).
 fn encode_pairs(
     model: &LoadedModel,
     prompts: &[RenderedPrompt],
+    align_last: Option<usize>,
 ) -> Result<(Ids, Ids, Vec<String>), StudyError> {
     let clean: Vec<String> = prompts.iter().map(|p| p.clean.clone()).collect();
     let corrupted: Vec<String> = prompts.iter().map(|p| p.corrupted.clone()).collect();
     let clean = model.encode_texts(&clean).map_err(StudyError::Model)?;
     let corrupted = model.encode_texts(&corrupted).map_err(StudyError::Model)?;
     for (i, (c, x)) in clean.iter().zip(&corrupted).enumerate() {
-        if c.ids.len() != x.ids.len() {
+        let (c_len, x_len) = (c.ids.len(), x.ids.len());
+        let problem = match align_last {
+            None if c_len != x_len => Some(
+                "patching needs prompts of equal length (choose variable values that are one \
+                 token each, or set `align_last = N` to patch only the last N tokens, matched \
+                 from the end)"
+                    .to_string(),
+            ),
+            Some(n) if c_len.min(x_len) < n => Some(format!(
+                "`align_last = {n}` needs at least {n} tokens in each prompt"
+            )),
+            _ => None,
+        };
+        if let Some(problem) = problem {
             return Err(StudyError::Patching(format!(
-                "pair {i} tokenizes to {} clean and {} corrupted tokens: {:?} / {:?}; patching \
-                 needs prompts of equal length (choose variable values that are one token each)",
-                c.ids.len(),
-                x.ids.len(),
-                prompts[i].clean,
-                prompts[i].corrupted
+                "pair {i} tokenizes to {c_len} clean and {x_len} corrupted tokens: {:?} / {:?}; \
+                 {problem}",
+                prompts[i].clean, prompts[i].corrupted
             )));
         }
     }
-    let tokens = clean.first().map(|e| e.tokens.clone()).unwrap_or_default();
+    let tokens = clean
+        .first()
+        .map(|e| e.tokens[patching::window(e.tokens.len(), align_last)].to_vec())
+        .unwrap_or_default();
     let ids = |e: Vec<cavern_model::tokenizer::Encoding>| e.into_iter().map(|e| e.ids).collect();
     Ok((ids(clean), ids(corrupted), tokens))
 }
@@ -166,7 +182,7 @@ pub fn run(
     model: &LoadedModel,
     progress: &ProgressBar,
 ) -> Result<PatchingOutput, StudyError> {
-    let (clean, corrupted, tokens) = encode_pairs(model, &study.pairs)?;
+    let (clean, corrupted, tokens) = encode_pairs(model, &study.pairs, study.align_last)?;
     let pad_id = model.config().pad_id;
     let metric = metric(model, study.metric, &study.pairs, || {
         let batch = model.batch(clean.clone());
@@ -181,10 +197,20 @@ pub fn run(
             Direction::Denoise => (corrupted.clone(), clean.clone()),
             Direction::Noise => (clean.clone(), corrupted.clone()),
         };
+        let base_lengths: Vec<usize> = base.iter().map(Vec::len).collect();
         let pairs = PromptPairs {
             base,
             source,
             pad_id,
+            align_last: study.align_last,
+        };
+        let in_window = |mut values: Vec<PatchValue>| {
+            for v in &mut values {
+                let start =
+                    patching::window(base_lengths[v.variant.prompt], study.align_last).start;
+                v.variant.position = v.variant.position.map(|p| p - start);
+            }
+            values
         };
         for &site in &study.sites {
             let plan = PatchPlan {
@@ -193,8 +219,9 @@ pub fn run(
                 skip_unchanged: true,
                 max_batch_tokens: MAX_BATCH_TOKENS,
             };
-            let sweep = patching::sweep(&model.transformer, &pairs, &metric, &plan)
+            let mut sweep = patching::sweep(&model.transformer, &pairs, &metric, &plan)
                 .map_err(intervention)?;
+            sweep.exact = in_window(sweep.exact);
             let (m_clean, m_corrupted) = match direction {
                 Direction::Denoise => (&sweep.source_metric, &sweep.base_metric),
                 Direction::Noise => (&sweep.base_metric, &sweep.source_metric),
@@ -203,7 +230,8 @@ pub fn run(
                 .attribution
                 .then(|| patching::attribution(&model.transformer, &pairs, &metric, &plan))
                 .transpose()
-                .map_err(intervention)?;
+                .map_err(intervention)?
+                .map(in_window);
             let fraction = Fraction {
                 clean: m_clean,
                 corrupted: m_corrupted,

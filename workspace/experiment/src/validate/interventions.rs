@@ -46,6 +46,12 @@ impl Resolver<'_> {
         };
         let layers = self.layers_or_all(&raw.layers, &t);
         let attribution = self.flag(&raw.attribution, true, "attribution", &t);
+        let align_last = match t.optional(&raw.align_last, "align_last")? {
+            Some(_) => self
+                .count(&raw.align_last, 1, 1, "align_last", &t)
+                .map(Some),
+            None => Some(None),
+        };
         let metric = metric?;
         let templates = PromptTemplates {
             prompts: vec![clean?, corrupted?],
@@ -61,6 +67,7 @@ impl Resolver<'_> {
             layers: layers?,
             directions: directions?,
             attribution: attribution?,
+            align_last: align_last?,
         })
     }
 
