@@ -2,20 +2,21 @@
 
 use crate::model_commands::{ExtractArgs, extract_command, predict_command};
 use burn::tensor::Device;
-use cavern_experiment::compare::compare_runs;
+use cavern_experiment::docs::schema_reference;
+use cavern_experiment::load_experiment;
 use cavern_experiment::models::{facts, known_models};
-use cavern_experiment::reference::SCHEMA_REFERENCE;
-use cavern_experiment::run_dir::RunDirError;
+use cavern_experiment::plan::{DeviceChoice, Experiment};
+use cavern_experiment::registry::table_keys;
+use cavern_experiment::report::rerender_report;
 use cavern_experiment::runner::{RunError, RunOptions, run};
-use cavern_experiment::runs::{
-    list_runs, rerender_report, run_summary_json, runs_json, validation_json,
-};
-use cavern_experiment::schema::{DeviceChoice, Experiment};
-use cavern_experiment::validate::load_experiment;
+use cavern_experiment::summary::{run_summary_json, study_counts, validation_json};
 use cavern_model::builtin::{builtin_names, load_builtin, save_checkpoint, train_toy};
 use cavern_model::fetch;
 use cavern_model::load_model;
 use cavern_probe::Pooling;
+use cavern_runfolder::compare::compare_runs;
+use cavern_runfolder::run_dir::RunDirError;
+use cavern_runfolder::runs::{list_runs, runs_json};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use clap_complete::Shell;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -84,8 +85,9 @@ enum Command {
         /// Parent folder of default run folders.
         #[arg(long, default_value = "runs")]
         runs_root: PathBuf,
-        /// Print the run folder and its tcav and probe rows as JSON on standard output instead
-        /// of the `wrote FOLDER` line (invalid files: the diagnostics as JSON, exit code 2).
+        /// Print the run folder, the tables it wrote and each study kind's summary rows (such as
+        /// `tcav` and `probe`, each under its table's name) as JSON on standard output instead of
+        /// the `wrote FOLDER` line (invalid files: the diagnostics as JSON, exit code 2).
         #[arg(long)]
         json: bool,
     },
@@ -94,10 +96,9 @@ enum Command {
         /// The experiment file (TOML).
         file: PathBuf,
         /// Print the result as JSON on standard output: `{"file", "ok": true, "name", "model",
-        /// "seed", "concepts", "probe_studies", "tcav_studies", "attention_studies",
-        /// "attribution_studies", "neighbors_studies"}`, or
-        /// `{"file", "ok": false, "diagnostics": [{"file", "line", "column", "message",
-        /// "help"}]}` with exit code 2.
+        /// "seed", "concepts"}` with `"KIND_studies"` (the number of studies) for every study
+        /// kind, such as `"probe_studies"`, or `{"file", "ok": false, "diagnostics": [{"file",
+        /// "line", "column", "message", "help"}]}` with exit code 2.
         #[arg(long)]
         json: bool,
     },
@@ -117,11 +118,12 @@ enum Command {
     },
     /// Show which numbers moved between two runs.
     ///
-    /// For every table in either run, rows are joined on their key columns (probe: concept,
-    /// layer, site; tcav: concept, target, layer, site; tcav_runs: the same and run) and the
-    /// changed cells are listed (key, column, A, B, B - A), then the rows only one run has. Then
-    /// the CAV files whose tensors differ, and the manifest fields that differ (experiment and
-    /// model SHA-256, seed, git revision, backend, ...; timings are never compared).
+    /// For every table in either run, rows are joined on their key columns (as the run's
+    /// manifest records them; docs/tables.md gives each table's key, e.g. tcav: concept, target,
+    /// layer, site) and the changed cells are listed (key, column, A, B, B - A), then the rows
+    /// only one run has. Then the CAV files whose tensors differ, and the manifest fields that
+    /// differ (experiment and model SHA-256, seed, git revision, backend, ...; timings are never
+    /// compared).
     #[command(
         after_help = "Prints `no differences` when the runs agree. Exit codes: 0 whether or not the runs differ, 2 when a run folder is missing or invalid."
     )]
@@ -323,22 +325,11 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
                 println!("{}", validation_json(&file, &Ok(experiment)));
                 return Ok(());
             }
-            let studies: Vec<String> = [
-                (experiment.probes.len(), "probe"),
-                (experiment.tcavs.len(), "tcav"),
-                (experiment.attentions.len(), "attention"),
-                (experiment.attributions.len(), "attribution"),
-                (experiment.neighbors.len(), "neighbors"),
-                (experiment.patchings.len(), "patching"),
-                (experiment.prunings.len(), "pruning"),
-                (experiment.steerings.len(), "steering"),
-                (experiment.erasures.len(), "erasure"),
-                (experiment.counterfactuals.len(), "counterfactual"),
-            ]
-            .into_iter()
-            .filter(|(n, _)| *n > 0)
-            .map(|(n, kind)| format!("{n} {kind}"))
-            .collect();
+            let studies: Vec<String> = study_counts(&experiment)
+                .into_iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(kind, n)| format!("{n} {kind}"))
+                .collect();
             let studies = match studies.is_empty() {
                 true => "no studies".to_string(),
                 false => format!("studies: {}", studies.join(", ")),
@@ -351,10 +342,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
             );
             Ok(())
         }
-        Command::Schema => {
-            print!("{SCHEMA_REFERENCE}");
-            Ok(())
-        }
+        Command::Schema => emit(&schema_reference()),
         Command::TrainToy {
             name,
             seed,
@@ -402,7 +390,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
                 run_folder(&run_a, &runs_root),
                 run_folder(&run_b, &runs_root),
             );
-            let comparison = compare_runs(&a, &b, tolerance)
+            let comparison = compare_runs(&a, &b, tolerance, &table_keys)
                 .map_err(|e| Failure::invalid(format!("error: {e}")))?;
             if json {
                 emit(&format!("{}\n", comparison.to_json()))

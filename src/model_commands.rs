@@ -3,8 +3,8 @@
 use crate::cli::{Failure, device, emit};
 use burn::tensor::Device;
 use cavern_experiment::extract::{ExtractError, Format, extract};
+use cavern_experiment::plan::DeviceChoice;
 use cavern_experiment::predict::{Prediction, predict};
-use cavern_experiment::schema::DeviceChoice;
 use cavern_model::{LoadedModel, ModelRef, Site, SitePoint, load_model};
 use cavern_probe::Pooling;
 use std::path::Path;

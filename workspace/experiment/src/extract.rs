@@ -1,12 +1,12 @@
 //! `cavern extract`: activations at chosen sites for a file of texts, written for notebooks as
 //! Parquet (one row per token, or per text when pooled), safetensors or NumPy `.npy`.
 
-use crate::studies::cav_file::npy_header;
-use crate::table::{Table, TableError};
 use cavern_intervene::Interventions;
 use cavern_model::{LoadedModel, Site};
 use cavern_probe::pool::pool;
 use cavern_probe::{Pooling, ProbeError};
+use cavern_runfolder::npy::npy_header;
+use cavern_runfolder::table::{Table, TableError};
 use safetensors::tensor::{Dtype, TensorView};
 use std::collections::HashMap;
 use std::path::Path;

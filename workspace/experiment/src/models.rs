@@ -1,6 +1,6 @@
 //! What validation needs to know about the models an experiment may name.
 
-use crate::validate::{ModelFacts, ModelProblem};
+use crate::plan::{ModelFacts, ModelProblem};
 use cavern_model::load::{ModelInfo, inspect_model, model_names};
 use cavern_model::loaded::kind_of;
 use cavern_model::{LoadedModel, ModelError, ModelKind, ModelRef};

@@ -1,14 +1,28 @@
 //! The runner: turns a validated [`Experiment`] into a run folder.
+//!
+//! The random sets are drawn, the `[head]` is trained, then every study kind in the registry's
+//! order runs its studies and writes its tables. The manifest lists the tables with their key
+//! columns and the time of each step that ran, and the report is rendered from the tables read
+//! back from the folder, as `cavern report` renders it.
 
-use crate::manifest::{ExperimentInfo, Manifest, ModelInfo, Timing, git_revision};
-use crate::report::{ReportInput, write_report};
-use crate::run_dir::{RunDir, default_run_path};
-use crate::schema::{Experiment, ProbeStudy, Target};
-use crate::studies::{self, Activations, RandomSets};
+use crate::engine::activations::Activations;
+use crate::engine::head::{self, train_and_attach};
+use crate::engine::random::RandomSets;
+use crate::engine::{StudyContext, StudyError};
+use crate::plan::Experiment;
+use crate::registry::KINDS;
+use crate::report::{ReportBuildError, write_report};
+use crate::study::KindError;
 use cavern_model::LoadedModel;
+use cavern_runfolder::TableInfo;
+use cavern_runfolder::examples::{self, ExampleSet};
+use cavern_runfolder::manifest::{ExperimentInfo, Manifest, ModelInfo, Timing};
+use cavern_runfolder::rows::Rows;
+use cavern_runfolder::run_dir::{RunDir, default_run_path};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 use thiserror::Error;
@@ -18,19 +32,28 @@ use thiserror::Error;
 pub enum RunError {
     /// The run folder could not be created or committed.
     #[error(transparent)]
-    RunDir(#[from] crate::run_dir::RunDirError),
+    RunDir(#[from] cavern_runfolder::run_dir::RunDirError),
     /// A table could not be written.
     #[error(transparent)]
-    Table(#[from] crate::table::TableError),
+    Table(#[from] cavern_runfolder::table::TableError),
     /// The manifest could not be written.
     #[error(transparent)]
-    Manifest(#[from] crate::manifest::ManifestError),
+    Manifest(#[from] cavern_runfolder::manifest::ManifestError),
     /// The report could not be rendered.
     #[error(transparent)]
-    Report(#[from] crate::report::ReportError),
+    Report(#[from] ReportBuildError),
     /// A study failed.
     #[error(transparent)]
-    Study(#[from] studies::StudyError),
+    Study(#[from] StudyError),
+}
+
+impl From<KindError> for RunError {
+    fn from(error: KindError) -> Self {
+        match error {
+            KindError::Study(e) => RunError::Study(e),
+            KindError::Table(e) => RunError::Table(e),
+        }
+    }
 }
 
 /// Where and how to run.
@@ -65,181 +88,64 @@ pub fn run(
         ),
     };
     let run_dir = RunDir::create(&final_path)?;
-    let mut timings = Timings::default();
+    let mut timings = Vec::new();
+    let mut written: Vec<&'static TableInfo> = Vec::new();
+    // One random stream for the whole run, consumed in this order: the random sets, the head,
+    // then the studies in the registry's order.
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let random = experiment
         .random
         .as_ref()
         .map(|pool| RandomSets::draw(pool, &mut rng))
         .unwrap_or_default();
-    let head = timings.time("head", || {
-        experiment
-            .head
-            .as_ref()
-            .map(|spec| studies::head::train_and_attach(spec, experiment, &mut model, &mut rng))
-            .transpose()
-    })?;
+    let head = match &experiment.head {
+        Some(spec) => Some(timed(&mut timings, "head", || {
+            train_and_attach(spec, experiment, &mut model, &mut rng)
+        })?),
+        None => None,
+    };
     let model = &model;
     let progress = progress_bar(experiment, options.quiet);
-
     let mut activations = Activations::new(model, experiment.batch_size);
-    let probes = timings.time("probe", || {
-        run_probes(
-            &experiment.probes,
-            experiment,
-            &random,
-            &mut activations,
-            &mut rng,
-            &progress,
-        )
-    })?;
-    let mut tcav = studies::tcav::TcavOutput::default();
-    timings.time("tcav", || -> Result<(), RunError> {
-        for (index, study) in experiment.tcavs.iter().enumerate() {
-            let out = studies::tcav::run(
-                index,
-                study,
-                experiment,
-                &random,
-                &mut activations,
-                &mut rng,
-                &progress,
-            )?;
-            tcav.extend(out);
+    let mut cx = StudyContext {
+        model,
+        experiment,
+        seed,
+        random: &random,
+        activations: &mut activations,
+        rng: &mut rng,
+        progress: &progress,
+        index: 0,
+    };
+    for kind in KINDS {
+        let studies: Vec<_> = experiment.studies_of(kind.name()).collect();
+        if studies.is_empty() {
+            continue;
         }
-        Ok(())
-    })?;
-    let mut attention = studies::attention::AttentionOutput::default();
-    let mut attention_flow = Vec::new();
-    timings.time("attention", || -> Result<(), RunError> {
-        for (index, study) in experiment.attentions.iter().enumerate() {
-            let batch = experiment.batch_size;
-            attention.extend(studies::attention::run(
-                index, study, model, batch, &progress,
-            )?);
-            attention_flow.extend(studies::attention_flow::run(index, study, model, batch)?);
-        }
-        Ok(())
-    })?;
-    let mut attribution = studies::attribution::AttributionOutput::default();
-    timings.time("attribution", || -> Result<(), RunError> {
-        for (index, study) in experiment.attributions.iter().enumerate() {
-            let batch = experiment.batch_size;
-            attribution.extend(studies::attribution::run(
-                index, study, model, batch, seed, &progress,
-            )?);
-        }
-        Ok(())
-    })?;
-    let mut neighbors = studies::neighbors::NeighborsOutput::default();
-    timings.time("neighbors", || -> Result<(), RunError> {
-        for (index, study) in experiment.neighbors.iter().enumerate() {
-            neighbors.extend(studies::neighbors::run(
-                index,
-                study,
-                &experiment.concepts,
-                &mut activations,
-                &progress,
-            )?);
-        }
-        Ok(())
-    })?;
-    let mut patching = studies::patching::PatchingOutput::default();
-    timings.time("patching", || -> Result<(), RunError> {
-        for (index, study) in experiment.patchings.iter().enumerate() {
-            patching.extend(studies::patching::run(index, study, model, &progress)?);
-        }
-        Ok(())
-    })?;
-    let mut pruning = studies::pruning::PruningOutput::default();
-    timings.time("pruning", || -> Result<(), RunError> {
-        for (index, study) in experiment.prunings.iter().enumerate() {
-            pruning.extend(studies::pruning::run(index, study, model, &progress)?);
-        }
-        Ok(())
-    })?;
-    let mut steering = studies::steering::SteeringOutput::default();
-    timings.time("steering", || -> Result<(), RunError> {
-        for (index, study) in experiment.steerings.iter().enumerate() {
-            steering.extend(studies::steering::run(
-                index,
-                study,
-                experiment,
-                &random,
-                &mut activations,
-                &mut rng,
-                &progress,
-            )?);
-        }
-        Ok(())
-    })?;
-    let mut erasure = Vec::new();
-    timings.time("erasure", || -> Result<(), RunError> {
-        for (index, study) in experiment.erasures.iter().enumerate() {
-            erasure.extend(studies::erasure::run(
-                index,
-                study,
-                experiment,
-                &random,
-                &mut activations,
-                &mut rng,
-                &progress,
-            )?);
-        }
-        Ok(())
-    })?;
-    let mut counterfactual = studies::counterfactual::CounterfactualOutput::default();
-    timings.time("counterfactual", || -> Result<(), RunError> {
-        for (index, study) in experiment.counterfactuals.iter().enumerate() {
-            let batch = experiment.batch_size;
-            counterfactual.extend(studies::counterfactual::run(
-                index, study, model, batch, &progress,
-            )?);
-        }
-        Ok(())
-    })?;
+        let tables = timed(&mut timings, kind.name(), || {
+            kind.run(&studies, &mut cx, run_dir.path())
+        })?;
+        written.extend(tables);
+    }
     progress.finish_and_clear();
 
-    let example_sets = studies::examples::example_sets(experiment);
-    let mut tables = Vec::new();
-    timings.time("write", || -> Result<(), RunError> {
-        for table in [
-            studies::examples::table(&example_sets)?,
-            studies::head::table(head.as_ref())?,
-            studies::probe::table(&probes.rows)?,
-            studies::probe::relative_table(&probes.relative)?,
-            studies::probe::decomposition_table(&probes.decomposition)?,
-            studies::tcav::summary_table(&tcav.rows)?,
-            studies::tcav::runs_table(&tcav.runs)?,
-            studies::attention::heads_table(&attention.heads)?,
-            studies::attention::pattern_table(&attention.pattern)?,
-            studies::attribution::tokens_table(&attribution.tokens)?,
-            studies::attribution::summary_table(&attribution.summary)?,
-            studies::patching::table(&patching.rows)?,
-            studies::patching::summary_table(&patching.summary)?,
-            studies::patching::pairs_table(&patching.pairs)?,
-            studies::pruning::heads_table(&pruning.heads)?,
-            studies::pruning::curve_table(&pruning.curve)?,
-            studies::attention_flow::table(&attention_flow)?,
-            studies::neighbors::neighbors_table(&neighbors.neighbors)?,
-            studies::neighbors::prototypes_table(&neighbors.prototypes)?,
-            studies::steering::rows_table(&steering.rows)?,
-            studies::steering::summary_table(&steering.summary)?,
-            studies::steering::flips_table(&steering.flips)?,
-            studies::erasure::table(&erasure)?,
-            studies::counterfactual::rows_table(&counterfactual.rows)?,
-            studies::counterfactual::summary_table(&counterfactual.swaps)?,
-        ] {
-            if table.n_rows() > 0 {
-                table.write(&run_dir.tables_dir())?;
-                tables.push(table.name().to_string());
-            }
+    let tables_dir = run_dir.tables_dir();
+    let sets = example_sets(experiment);
+    let mut files: Vec<&'static TableInfo> = timed(&mut timings, "write", || {
+        let mut files = Vec::new();
+        let examples = examples::rows(&sets);
+        if !examples.is_empty() {
+            examples.write(&tables_dir)?;
+            files.push(examples.info());
         }
-        for cav in &tcav.cavs {
-            cav.write(&run_dir.cavs_dir())?;
+        if let Some(head) = &head {
+            let rows = head::rows(head);
+            rows.write(&tables_dir)?;
+            files.push(rows.info());
         }
-        Ok(())
+        Ok::<_, RunError>(files)
     })?;
+    files.extend(written);
     let manifest = Manifest {
         cavern_version: env!("CARGO_PKG_VERSION").to_string(),
         git_revision: git_revision(),
@@ -252,62 +158,67 @@ pub fn run(
             name: model.name().to_string(),
             source: model.source.clone(),
             sha256: model.sha256.clone(),
-            head: head.clone(),
+            head,
         },
         backend: options.backend.clone(),
         seed,
-        timings: timings.0,
-        tables,
+        timings,
+        tables: files.iter().map(|t| t.name.to_owned()).collect(),
+        table_keys: files
+            .iter()
+            .map(|t| {
+                (
+                    t.name.to_owned(),
+                    t.keys.iter().map(|k| k.to_string()).collect(),
+                )
+            })
+            .collect::<BTreeMap<_, _>>(),
     };
     manifest.write(run_dir.path())?;
-    write_report(
-        run_dir.path(),
-        &ReportInput {
-            title: experiment.name.clone(),
-            experiment_toml: experiment.source_text.clone(),
-            manifest: &manifest,
-            tcav: tcav.rows.clone(),
-            tcav_runs: tcav.runs.clone(),
-            example_sets,
-            probes: probes.rows.clone(),
-            attention: attention.heads,
-            attributions: attribution.tokens,
-            attribution_summary: attribution.summary,
-            patching: patching.rows,
-            patching_summary: patching.summary,
-            pruning_heads: pruning.heads,
-            pruning_curve: pruning.curve,
-            attention_flow,
-            neighbors: neighbors.neighbors,
-            prototypes: neighbors.prototypes,
-            steering: studies::SteeringResults {
-                steering: steering.rows,
-                steering_summary: steering.summary,
-                steering_flips: steering.flips,
-                erasure,
-                counterfactual_swaps: counterfactual.swaps,
-            },
-        },
-    )?;
+    write_report(run_dir.path(), &experiment.source_text)?;
     Ok(run_dir.commit()?)
 }
 
-fn run_probes(
-    probes: &[ProbeStudy],
-    experiment: &Experiment,
-    random: &RandomSets,
-    activations: &mut Activations,
-    rng: &mut ChaCha8Rng,
-    progress: &ProgressBar,
-) -> Result<studies::probe::ProbeOutput, RunError> {
-    let mut out = studies::probe::ProbeOutput::default();
-    for study in probes {
-        let study_out = studies::probe::run(study, experiment, random, activations, rng, progress)?;
-        out.rows.extend(study_out.rows);
-        out.relative.extend(study_out.relative);
-        out.decomposition.extend(study_out.decomposition);
+/// Runs `work` and records its wall-clock time as step `step`.
+fn timed<T>(timings: &mut Vec<Timing>, step: &str, work: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let out = work();
+    timings.push(Timing {
+        step: step.to_string(),
+        seconds: start.elapsed().as_secs_f64(),
+    });
+    out
+}
+
+/// Every set of texts the experiment names, for the `examples` table: the concepts, the pool,
+/// then each study's inputs, kind by kind in the registry's order.
+pub fn example_sets(experiment: &Experiment) -> Vec<ExampleSet> {
+    let set = |kind: &str, name: String, texts: Vec<String>| ExampleSet {
+        kind: kind.to_string(),
+        name,
+        texts,
+    };
+    let mut sets: Vec<ExampleSet> = experiment
+        .concepts
+        .iter()
+        .map(|(name, texts)| set("concept", name.clone(), texts.clone()))
+        .collect();
+    if let Some(pool) = &experiment.random {
+        sets.push(set("random", "pool".into(), pool.examples.clone()));
     }
-    Ok(out)
+    for kind in KINDS {
+        let Some(label) = kind.inputs_set() else {
+            continue;
+        };
+        for study in experiment.studies_of(kind.name()) {
+            sets.push(set(
+                label,
+                study.index.to_string(),
+                kind.inputs(&*study.spec),
+            ));
+        }
+    }
+    sets
 }
 
 /// Short hash naming a default run folder: the experiment file and the effective seed.
@@ -317,35 +228,20 @@ fn run_hash(experiment: &Experiment, seed: u64) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A progress bar as long as the studies' units of work.
 fn progress_bar(experiment: &Experiment, quiet: bool) -> ProgressBar {
     if quiet {
         return ProgressBar::hidden();
     }
-    let cells: usize = experiment
-        .probes
+    let units: usize = KINDS
         .iter()
-        .map(|p| p.concepts.len() * p.layers.len() * p.sites.len())
-        .chain(
+        .flat_map(|kind| {
             experiment
-                .tcavs
-                .iter()
-                .map(|t| t.concepts.len() * t.layers.len()),
-        )
-        .chain(experiment.attentions.iter().map(|a| a.layers.len()))
-        .chain(experiment.attributions.iter().map(|a| a.inputs.len()))
-        .chain(
-            experiment
-                .patchings
-                .iter()
-                .map(|p| p.sites.len() * p.directions.len()),
-        )
-        .chain(experiment.prunings.iter().map(|_| 2))
-        .chain(experiment.neighbors.iter().map(|_| 1))
-        .chain(experiment.steerings.iter().map(|s| s.layers.len()))
-        .chain(experiment.erasures.iter().map(|e| e.methods.len()))
-        .chain(experiment.counterfactuals.iter().map(|_| 1))
+                .studies_of(kind.name())
+                .map(|s| kind.work(&*s.spec))
+        })
         .sum();
-    let bar = ProgressBar::new(cells as u64);
+    let bar = ProgressBar::new(units as u64);
     if let Ok(style) =
         ProgressStyle::with_template("{spinner} {msg:<28} [{bar:30}] {pos}/{len} {elapsed}")
     {
@@ -354,26 +250,10 @@ fn progress_bar(experiment: &Experiment, quiet: bool) -> ProgressBar {
     bar
 }
 
-/// Wall-clock seconds per step, in the order the steps ran.
-#[derive(Default)]
-struct Timings(Vec<Timing>);
-
-impl Timings {
-    fn time<T>(&mut self, step: &str, work: impl FnOnce() -> T) -> T {
-        let start = Instant::now();
-        let out = work();
-        self.0.push(Timing {
-            step: step.to_string(),
-            seconds: start.elapsed().as_secs_f64(),
-        });
-        out
-    }
-}
-
-/// The name of a target in tables: `class:positive` or `token:Paris`.
-pub fn target_label(target: &Target) -> String {
-    match target {
-        Target::Class(c) => format!("class:{c}"),
-        Target::Token(t) => format!("token:{t}"),
-    }
+/// The git revision baked in at compile time through the `CAVERN_GIT_REVISION` environment
+/// variable (see build.rs); `None` if it was unset.
+pub fn git_revision() -> Option<String> {
+    option_env!("CAVERN_GIT_REVISION")
+        .filter(|rev| !rev.is_empty())
+        .map(str::to_owned)
 }

@@ -1,12 +1,18 @@
 //! Experiment-file validation: resolved values, and the position and wording of every
 //! class of diagnostic.
 
-use cavern_experiment::error::{Diagnostic, ExperimentError};
-use cavern_experiment::schema::{
-    CavMethod, Correction, DeviceChoice, Experiment, Pooling, SitePoint, Target, Validation,
+use cavern_experiment::kinds::attention::AttentionSpec;
+use cavern_experiment::kinds::attribution::AttributionSpec;
+use cavern_experiment::kinds::probe::ProbeSpec;
+use cavern_experiment::kinds::tcav::TcavSpec;
+use cavern_experiment::load_experiment;
+use cavern_experiment::plan::{
+    DeviceChoice, Diagnostic, Experiment, ExperimentError, ModelFacts, ModelKind, ModelProblem,
+    ModelRef, Target,
 };
-use cavern_experiment::schema::{Family, ModelRef};
-use cavern_experiment::validate::{ModelFacts, ModelKind, ModelProblem, load_experiment};
+use cavern_model::{Family, SitePoint};
+use cavern_probe::{CavMethod, Pooling, Validation};
+use cavern_stats::Correction;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
@@ -169,7 +175,8 @@ fn full_file_resolves_every_value() {
     let random = experiment.random.as_ref().expect("random pool");
     assert_eq!((random.examples.len(), random.sets, random.size), (6, 4, 5));
 
-    let [all, tuned] = experiment.probes.as_slice() else {
+    let probes = experiment.specs::<ProbeSpec>();
+    let [all, tuned] = probes.as_slice() else {
         panic!("two probes");
     };
     assert_eq!(all.concepts, ["praise", "colour"]);
@@ -194,7 +201,8 @@ fn full_file_resolves_every_value() {
         (0.5, 50, Validation::Holdout(0.25))
     );
 
-    let [first, second] = experiment.tcavs.as_slice() else {
+    let tcavs = experiment.specs::<TcavSpec>();
+    let [first, second] = tcavs.as_slice() else {
         panic!("two tcav studies");
     };
     assert_eq!(first.target, Target::Class("positive".into()));
@@ -220,7 +228,10 @@ fn folds_replace_holdout_but_not_both() {
         )
     };
     let experiment = load_str(&study("folds = 5")).expect("valid");
-    assert_eq!(experiment.probes[0].cav.validation, Validation::Folds(5));
+    assert_eq!(
+        experiment.specs::<ProbeSpec>()[0].cav.validation,
+        Validation::Folds(5)
+    );
     let both = errors(&study("holdout = 0.2\nfolds = 5"));
     let line = HEAD.lines().count() + 9;
     let d = expect(&both, "[[probe]] sets both `holdout` and `folds`", line, 9);
@@ -240,7 +251,7 @@ fn minimal_file_takes_defaults() {
     assert_eq!(experiment.device, DeviceChoice::Cpu);
     assert_eq!(experiment.batch_size, 32);
     assert!(experiment.concepts.is_empty() && experiment.random.is_none());
-    assert!(experiment.probes.is_empty() && experiment.tcavs.is_empty());
+    assert!(experiment.studies.is_empty());
 }
 
 #[test]
@@ -253,9 +264,9 @@ fn random_defaults_and_decoder_token_target() {
          concepts = [\"c\"]\nlayers = \"all\"\n"
     );
     let experiment = load_str(&toml).expect("valid");
-    let random = experiment.random.expect("pool");
+    let random = experiment.random.as_ref().expect("pool");
     assert_eq!((random.sets, random.size), (10, 50));
-    let tcav = &experiment.tcavs[0];
+    let tcav = &experiment.specs::<TcavSpec>()[0];
     assert_eq!(tcav.target, Target::Token("Paris".into()));
     assert_eq!(tcav.inputs, ["capital of France"]);
     assert_eq!(tcav.layers, [0, 1, 2, 3]);
@@ -652,10 +663,13 @@ fn a_head_gives_a_sentence_encoder_class_targets() {
         format!("{local}{sets}[head]\nclasses = [\"neg\", \"pos\"]\nholdout = 0.25\n{tcav}");
     let (_dir, path) = write(&with_head, files);
     let experiment = load(&path).expect("valid experiment");
-    let head = experiment.head.expect("a head");
+    let head = experiment.head.as_ref().expect("a head");
     assert_eq!(head.classes, ["neg", "pos"]);
     assert_eq!(head.holdout, 0.25);
-    assert_eq!(experiment.tcavs[0].target, Target::Class("pos".into()));
+    assert_eq!(
+        experiment.specs::<TcavSpec>()[0].target,
+        Target::Class("pos".into())
+    );
 
     // Without a head the encoder has no classes, and the help says how to get them.
     let d = errors_with(&format!("{local}{sets}{tcav}"), files);
@@ -711,8 +725,13 @@ fn relative_cavs_need_two_concepts() {
         1,
     );
     let experiment = load_str(&fixed).expect("valid");
-    assert!(!experiment.probes[0].relative && !experiment.probes[0].decompose);
-    assert!(experiment.probes[1].relative && experiment.probes[1].decompose);
+    assert!(
+        !experiment.specs::<ProbeSpec>()[0].relative
+            && !experiment.specs::<ProbeSpec>()[0].decompose
+    );
+    assert!(
+        experiment.specs::<ProbeSpec>()[1].relative && experiment.specs::<ProbeSpec>()[1].decompose
+    );
 }
 
 #[test]
@@ -724,7 +743,7 @@ fn a_probe_sweeps_a_list_of_sites() {
     let experiment =
         load_str(&format!("{body}sites = [\"resid_post\", \"attn_out\"]\n")).expect("valid");
     assert_eq!(
-        experiment.probes[0].sites,
+        experiment.specs::<ProbeSpec>()[0].sites,
         [SitePoint::ResidPost, SitePoint::AttnOut]
     );
     let d = errors(&format!("{body}sites = [\"resid_post\", \"atn_out\"]\n"));
@@ -943,8 +962,9 @@ fn attention_studies_resolve_without_a_random_pool() {
         layers = [3, 1]\naverage_pattern = false\n";
     let experiment = load_str(toml).expect("valid");
     assert!(experiment.random.is_none());
-    let [all, some] = &experiment.attentions[..] else {
-        panic!("two attention studies: {:#?}", experiment.attentions);
+    let attentions = experiment.specs::<AttentionSpec>();
+    let [all, some] = attentions[..] else {
+        panic!("two attention studies: {attentions:#?}");
     };
     assert_eq!(all.inputs, ["a b", "c"]);
     assert_eq!(all.layers, [0, 1, 2, 3]);
@@ -1004,7 +1024,7 @@ layers = "all"
 
 #[test]
 fn attribution_studies_resolve_with_defaults_and_without_a_random_pool() {
-    use cavern_experiment::schema::{AttributionBaseline, AttributionMethod};
+    use cavern_experiment::kinds::attribution::{AttributionBaseline, AttributionMethod};
     let toml = "[experiment]\nname = \"a\"\nmodel = \"toy-sentiment\"\n\
         [[attribution]]\ntarget = { class = \"positive\" }\ninputs = { examples = [\"a b\", \"c\"] }\n\
         [[attribution]]\ntarget = { class = \"positive\" }\ncontrast = { class = \"negative\" }\n\
@@ -1012,8 +1032,9 @@ fn attribution_studies_resolve_with_defaults_and_without_a_random_pool() {
         steps = 64\nbaseline = \"zeros\"\nsite = \"resid_pre\"\nlayer = 1\nwindow = 2\n";
     let experiment = load_str(toml).expect("valid");
     assert!(experiment.random.is_none());
-    let [plain, full] = &experiment.attributions[..] else {
-        panic!("two attribution studies: {:#?}", experiment.attributions);
+    let attributions = experiment.specs::<AttributionSpec>();
+    let [plain, full] = attributions[..] else {
+        panic!("two attribution studies: {attributions:#?}");
     };
     assert_eq!(plain.target, Target::Class("positive".into()));
     assert_eq!(plain.contrast, None);

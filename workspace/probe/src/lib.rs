@@ -9,7 +9,6 @@ pub mod control;
 pub mod decompose;
 pub mod error;
 pub mod examples;
-pub mod extract;
 pub mod head;
 pub mod leace;
 pub mod lime;

@@ -1,0 +1,212 @@
+//! Running an `[[attribution]]`: per-token attributions of a target logit over an input set — saliency,
+//! gradient × input and integrated gradients at a site, occlusion of input tokens (see
+//! [`cavern_probe::attribution`]), and a LIME surrogate on token-masked inputs (see
+//! [`cavern_probe::lime`]) — with integrated gradients' completeness gap and LIME's fidelity per
+//! input.
+//!
+//! LIME's masks are the only random choice: input `i` of study `s` draws them from ChaCha8
+//! seeded with the `i`-th number of a ChaCha8 generator seeded with the run's seed on stream
+//! `s`, so they depend on the seed, the study and the input, and not on the other studies.
+
+use super::spec::{AttributionBaseline, AttributionMethod, AttributionSpec};
+use super::tables::{AttributionOutput, AttributionSummary, TokenAttribution};
+use crate::engine::outputs::target_index;
+use crate::engine::{StudyContext, StudyError};
+use crate::plan::Target;
+use cavern_model::{LoadedModel, Site, SitePoint};
+use cavern_probe::ProbeError;
+use cavern_probe::attribution::{
+    AttributionInput, Baseline, Objective, SiteActivation, baseline_activation,
+    gradient_attributions, integrated_gradients, occlusion,
+};
+use cavern_probe::lime::lime;
+use cavern_probe::surrogate::SurrogateOptions;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// The label of a study's target: `class:positive`, or `class:positive - class:negative` with a
+/// contrast.
+fn objective_label(target: &Target, contrast: Option<&Target>) -> String {
+    match contrast {
+        Some(contrast) => format!("{} - {}", target.label(), contrast.label()),
+        None => target.label(),
+    }
+}
+
+/// Token spellings tried for the `unk` and `mask` baselines.
+const UNK_TOKENS: [&str; 3] = ["[UNK]", "[unk]", "<unk>"];
+const MASK_TOKENS: [&str; 3] = ["[MASK]", "[mask]", "<mask>"];
+
+/// The baseline of a study on this model.
+fn baseline_of(model: &LoadedModel, choice: AttributionBaseline) -> Result<Baseline, StudyError> {
+    let find = |spellings: &[&str]| {
+        let token = spellings
+            .iter()
+            .find_map(|s| model.tokenizer().single_token(s))
+            .map(Baseline::Token);
+        token.ok_or_else(|| {
+            StudyError::Probe(ProbeError::Attribution(format!(
+                "baseline `{}`: model `{}` has none of the tokens {}; use `baseline = \"pad\"` \
+                 or `\"zeros\"`",
+                choice.as_str(),
+                model.name(),
+                spellings.join(", ")
+            )))
+        })
+    };
+    match choice {
+        AttributionBaseline::Pad => Ok(Baseline::Token(model.config().pad_id)),
+        AttributionBaseline::Zeros => Ok(Baseline::Zeros),
+        AttributionBaseline::Unk => find(&UNK_TOKENS),
+        AttributionBaseline::Mask => find(&MASK_TOKENS),
+    }
+}
+
+/// Runs an attribution study, one input at a time; integrated-gradients path points, occlusion
+/// variants and LIME samples run `batch_size` rows per pass. LIME's masks derive from the run's
+/// seed.
+pub(super) fn run(
+    study: &AttributionSpec,
+    cx: &mut StudyContext<'_, '_>,
+) -> Result<AttributionOutput, StudyError> {
+    let (index, model, batch_size) = (cx.index, cx.model, cx.batch_size());
+    cx.progress
+        .set_message(format!("attribution study {index}"));
+    let target = target_index(model, &study.target)?;
+    let objective = match &study.contrast {
+        Some(contrast) => Objective::difference(target, target_index(model, contrast)?),
+        None => Objective::logit(target),
+    };
+    let label = objective_label(&study.target, study.contrast.as_ref());
+    let baseline = baseline_of(model, study.baseline)?;
+    let site = match study.layer {
+        Some(layer) => Site::new(study.site, layer),
+        None => Site::global(study.site),
+    };
+    let embed = Site::global(SitePoint::Embed);
+    let wants = |m: AttributionMethod| study.methods.contains(&m);
+    let encodings = model
+        .encode_texts(&study.inputs)
+        .map_err(ProbeError::from)?;
+    let mut seeds = ChaCha8Rng::seed_from_u64(cx.seed);
+    seeds.set_stream(index as u64);
+    let mut out = AttributionOutput::default();
+    for (i, (text, encoding)) in study.inputs.iter().zip(encodings).enumerate() {
+        let special = model
+            .tokenizer()
+            .special_mask(text)
+            .map_err(ProbeError::from)?;
+        let input = AttributionInput {
+            ids: encoding.ids,
+            special,
+        };
+        let mut values: Vec<(AttributionMethod, Vec<f64>)> = Vec::new();
+        if wants(AttributionMethod::Saliency) || wants(AttributionMethod::GradientXInput) {
+            let g = gradient_attributions(model, &input, site, objective)?;
+            values.push((AttributionMethod::Saliency, g.saliency));
+            values.push((AttributionMethod::GradientXInput, g.gradient_x_input));
+        }
+        // The baseline at `embed`, which occlusion and LIME share (and integrated gradients
+        // at `embed`): computed once.
+        let mut embed_base: Option<SiteActivation> = None;
+        if wants(AttributionMethod::IntegratedGradients) {
+            let base = baseline_activation(model, &input, site, baseline)?;
+            let ig = integrated_gradients(
+                model,
+                &input,
+                site,
+                objective,
+                &base,
+                study.steps,
+                batch_size,
+            )?;
+            out.summary.push(AttributionSummary {
+                study: index,
+                input: i,
+                target: label.clone(),
+                site: site.to_string(),
+                baseline: study.baseline.as_str().to_string(),
+                method: AttributionMethod::IntegratedGradients.as_str().to_string(),
+                steps: study.steps,
+                f_x: ig.f_x,
+                f_baseline: ig.f_baseline,
+                completeness_gap: ig.completeness_gap,
+                fidelity_r2: f64::NAN,
+            });
+            values.push((AttributionMethod::IntegratedGradients, ig.attributions));
+            if site == embed {
+                embed_base = Some(base);
+            }
+        }
+        let perturbs = wants(AttributionMethod::Occlusion) || wants(AttributionMethod::Lime);
+        if perturbs && embed_base.is_none() {
+            embed_base = Some(baseline_activation(model, &input, embed, baseline)?);
+        }
+        let embed_base = embed_base.as_ref();
+        if let (true, Some(base)) = (wants(AttributionMethod::Occlusion), embed_base) {
+            let occ = occlusion(model, &input, objective, base, study.window, batch_size)?;
+            values.push((AttributionMethod::Occlusion, occ));
+        }
+        // Drawn for every input, so that an input's masks do not depend on the methods.
+        let lime_seed = seeds.next_u64();
+        if let (true, Some(base)) = (wants(AttributionMethod::Lime), embed_base) {
+            let options = SurrogateOptions {
+                samples: study.samples,
+                seed: lime_seed,
+                ..SurrogateOptions::default()
+            };
+            let fit = lime(model, &input, objective, base, &options, batch_size)?;
+            out.summary.push(AttributionSummary {
+                study: index,
+                input: i,
+                target: label.clone(),
+                site: embed.to_string(),
+                baseline: study.baseline.as_str().to_string(),
+                method: AttributionMethod::Lime.as_str().to_string(),
+                steps: fit.samples,
+                f_x: fit.f_x,
+                f_baseline: fit.f_baseline,
+                completeness_gap: fit.coefficients.iter().sum::<f64>() - (fit.f_x - fit.f_baseline),
+                fidelity_r2: fit.r2,
+            });
+            values.push((AttributionMethod::Lime, fit.coefficients));
+        }
+        // In the order the study lists its methods.
+        for &method in &study.methods {
+            let Some((_, per_token)) = values.iter().find(|(m, _)| *m == method) else {
+                continue;
+            };
+            for (position, &attribution) in per_token.iter().enumerate() {
+                out.tokens.push(TokenAttribution {
+                    study: index,
+                    input: i,
+                    text: text.clone(),
+                    target: label.clone(),
+                    position,
+                    token: encoding.tokens[position].clone(),
+                    is_special: input.special.get(position).copied().unwrap_or(false),
+                    method: method.as_str().to_string(),
+                    attribution,
+                });
+            }
+        }
+        cx.progress.inc(1);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_contrast_is_labelled_as_a_difference() {
+        let positive = Target::Class("positive".into());
+        let negative = Target::Class("negative".into());
+        assert_eq!(objective_label(&positive, None), "class:positive");
+        assert_eq!(
+            objective_label(&positive, Some(&negative)),
+            "class:positive - class:negative"
+        );
+    }
+}

@@ -1,0 +1,151 @@
+//! Forward passes with a steering vector added at one site (`Op::Add`): output rows, greedy
+//! continuations, and the search for the α at which a prediction flips.
+
+use super::spec::SteeringPositions;
+use crate::engine::StudyError;
+use crate::engine::forward::output_rows;
+use crate::engine::outputs::OutputRow;
+use cavern_intervene::{Intervention, Op};
+use cavern_model::tokenizer::Tokenizer;
+use cavern_model::{LoadedModel, Site};
+
+/// Points of the flip search's scan over `(0, bound]`.
+pub const FLIP_GRID: usize = 16;
+/// Bisection steps after the scan: the flip α is then known to `bound / 16 / 2¹²`.
+pub const FLIP_BISECTIONS: usize = 12;
+
+/// Adds `α · step` at `site` (every real token, or the last one) while running `model`.
+pub struct Steerer<'m> {
+    /// The model.
+    pub model: &'m LoadedModel,
+    /// Where the vector is added.
+    pub site: Site,
+    /// Which tokens get it.
+    pub positions: SteeringPositions,
+    /// One unit of α: the unit direction times the activation scale.
+    pub step: Vec<f32>,
+    /// Inputs per forward pass (with `All`; `Last` runs one input at a time).
+    pub batch_size: usize,
+}
+
+impl Steerer<'_> {
+    /// The output row of each input (token ids) with `α · step` added.
+    pub fn outputs(&self, inputs: &[Vec<u32>], alpha: f64) -> Result<Vec<OutputRow>, StudyError> {
+        match self.positions {
+            // Padding follows the real tokens and is never attended to or pooled, so adding
+            // the vector there too changes nothing.
+            SteeringPositions::All => self.forward(inputs, self.batch_size, alpha, None),
+            SteeringPositions::Last => {
+                let mut rows = Vec::with_capacity(inputs.len());
+                for ids in inputs {
+                    let last = ids.len().saturating_sub(1);
+                    rows.extend(self.forward(std::slice::from_ref(ids), 1, alpha, Some(last))?);
+                }
+                Ok(rows)
+            }
+        }
+    }
+
+    /// `n` tokens continuing `prompt` greedily, steered at every position (`All`) or at the
+    /// prompt's last token and every generated one (`Last`).
+    pub fn continuation(
+        &self,
+        prompt: &[u32],
+        alpha: f64,
+        n: usize,
+    ) -> Result<Vec<u32>, StudyError> {
+        let mut ids = prompt.to_vec();
+        let from = match self.positions {
+            SteeringPositions::All => None,
+            SteeringPositions::Last => Some(prompt.len().saturating_sub(1)),
+        };
+        for _ in 0..n {
+            let row = self.forward(std::slice::from_ref(&ids), 1, alpha, from)?;
+            ids.push(row[0].predicted() as u32);
+        }
+        Ok(ids[prompt.len()..].to_vec())
+    }
+
+    /// Per input, the α closest to 0 on each side (`[positive, negative]`, within `bound`) at
+    /// which the prediction is no longer `original[i]`: a scan of [`FLIP_GRID`] points, then
+    /// [`FLIP_BISECTIONS`] bisection steps between the last unflipped and the first flipped.
+    pub fn flip_alphas(
+        &self,
+        inputs: &[Vec<u32>],
+        original: &[usize],
+        bound: f64,
+    ) -> Result<Vec<[Option<f64>; 2]>, StudyError> {
+        let mut found = vec![[None, None]; inputs.len()];
+        for (side, sign) in [1.0f64, -1.0].into_iter().enumerate() {
+            // The first grid point at which each input flips.
+            let mut first: Vec<Option<usize>> = vec![None; inputs.len()];
+            for k in 1..=FLIP_GRID {
+                let alpha = sign * bound * k as f64 / FLIP_GRID as f64;
+                let pending: Vec<usize> =
+                    (0..inputs.len()).filter(|&i| first[i].is_none()).collect();
+                if pending.is_empty() {
+                    break;
+                }
+                let batch: Vec<Vec<u32>> = pending.iter().map(|&i| inputs[i].clone()).collect();
+                for (row, &i) in self.outputs(&batch, alpha)?.iter().zip(&pending) {
+                    if row.predicted() != original[i] {
+                        first[i] = Some(k);
+                    }
+                }
+            }
+            for (i, k) in first.into_iter().enumerate() {
+                let Some(k) = k else { continue };
+                let step = bound / FLIP_GRID as f64;
+                let (mut kept, mut flipped) = ((k - 1) as f64 * step, k as f64 * step);
+                for _ in 0..FLIP_BISECTIONS {
+                    let mid = (kept + flipped) / 2.0;
+                    let row = self.outputs(std::slice::from_ref(&inputs[i]), sign * mid)?;
+                    if row[0].predicted() != original[i] {
+                        flipped = mid;
+                    } else {
+                        kept = mid;
+                    }
+                }
+                found[i][side] = Some(sign * flipped);
+            }
+        }
+        Ok(found)
+    }
+
+    /// The output rows of `inputs`, `batch_size` a pass, adding `α · step` at every position,
+    /// or from `from` on (then one pass holds the inputs of one length).
+    fn forward(
+        &self,
+        inputs: &[Vec<u32>],
+        batch_size: usize,
+        alpha: f64,
+        from: Option<usize>,
+    ) -> Result<Vec<OutputRow>, StudyError> {
+        let len = inputs.iter().map(Vec::len).max().unwrap_or(0);
+        let list = if alpha == 0.0 {
+            Vec::new()
+        } else {
+            let op = Op::Add {
+                alpha: alpha as f32,
+                vector: self.step.clone(),
+            };
+            let intervention = Intervention::new(self.site, op);
+            vec![match from {
+                Some(start) => intervention.at_positions((start..len).collect()),
+                None => intervention,
+            }]
+        };
+        output_rows(self.model, inputs, batch_size, &list)
+    }
+}
+
+/// Generated tokens as text: decoded bytes for BPE, words joined by spaces otherwise.
+pub fn continuation_text(tokenizer: &Tokenizer, ids: &[u32]) -> String {
+    match tokenizer {
+        Tokenizer::Bpe(bpe) => bpe.decode(ids),
+        other => {
+            let words: Vec<String> = ids.iter().map(|&id| other.token_text(id)).collect();
+            words.join(" ")
+        }
+    }
+}

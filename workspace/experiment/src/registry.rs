@@ -1,0 +1,103 @@
+//! The registry: the one list that names every study kind.
+//!
+//! Its order is the order kinds are documented, validated, run and reported in, and the order in
+//! which the run's single random stream is consumed (the `[random]` sets are drawn first, then
+//! the `[head]` is trained, then each kind's studies run), so appending a kind changes no other
+//! kind's numbers. Adding a kind is a module in `kinds/` and a line here.
+
+use crate::kinds::attention::Attention;
+use crate::kinds::attribution::Attribution;
+use crate::kinds::counterfactual::Counterfactual;
+use crate::kinds::erasure::Erasure;
+use crate::kinds::neighbors::Neighbors;
+use crate::kinds::patching::Patching;
+use crate::kinds::probe::Probe;
+use crate::kinds::pruning::Pruning;
+use crate::kinds::steering::Steering;
+use crate::kinds::tcav::Tcav;
+use crate::study::{Kind, Registered};
+
+/// Every study kind.
+pub static KINDS: &[&dyn Kind] = &[
+    &Registered::<Probe>::KIND,
+    &Registered::<Tcav>::KIND,
+    &Registered::<Attention>::KIND,
+    &Registered::<Attribution>::KIND,
+    &Registered::<Neighbors>::KIND,
+    &Registered::<Patching>::KIND,
+    &Registered::<Pruning>::KIND,
+    &Registered::<Steering>::KIND,
+    &Registered::<Erasure>::KIND,
+    &Registered::<Counterfactual>::KIND,
+];
+
+/// The kind named `name`.
+pub fn kind(name: &str) -> Option<&'static dyn Kind> {
+    KINDS.iter().copied().find(|k| k.name() == name)
+}
+
+/// The key columns of the table named `name`, as its kind declares them (for runs whose
+/// manifests do not record them).
+pub fn table_keys(name: &str) -> Option<&'static [&'static str]> {
+    let tables = KINDS.iter().flat_map(|k| k.tables());
+    let fixed = [
+        &<cavern_runfolder::examples::ExampleRow as cavern_runfolder::Row>::TABLE,
+        &<crate::engine::head::HeadRow as cavern_runfolder::Row>::TABLE,
+    ];
+    (fixed.into_iter().chain(tables))
+        .find(|t| t.name == name)
+        .map(|t| t.keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::FILE_TABLES;
+    use std::collections::HashSet;
+
+    #[test]
+    fn names_and_tables_are_unique_and_keys_name_columns() {
+        let names: HashSet<&str> = KINDS.iter().map(|k| k.name()).collect();
+        assert_eq!(names.len(), KINDS.len(), "two kinds share a name");
+        assert!(
+            FILE_TABLES.iter().all(|t| !names.contains(t)),
+            "a kind named like a file table"
+        );
+        let mut tables = HashSet::new();
+        for table in KINDS.iter().flat_map(|k| k.tables()) {
+            assert!(tables.insert(table.name), "table {} twice", table.name);
+            for key in table.keys {
+                assert!(
+                    table.columns.iter().any(|c| c.name == *key),
+                    "{}: key {key} is no column",
+                    table.name
+                );
+            }
+        }
+        assert_eq!(
+            table_keys("tcav"),
+            Some(&["concept", "target", "layer", "site"][..])
+        );
+        assert_eq!(table_keys("examples"), Some(&["kind", "set", "index"][..]));
+        assert_eq!(table_keys("no_such_table"), None);
+    }
+
+    #[test]
+    fn every_key_of_a_kind_is_in_its_schema_section() {
+        for kind in KINDS {
+            let schema = kind.schema();
+            assert!(
+                schema.starts_with(&format!("## [[{}]]\n", kind.name())),
+                "{}: {schema}",
+                kind.name()
+            );
+            for key in kind.keys() {
+                assert!(
+                    schema.contains(&format!("| {key} ")),
+                    "[[{}]]: key `{key}` is not in its schema table",
+                    kind.name()
+                );
+            }
+        }
+    }
+}
