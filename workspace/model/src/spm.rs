@@ -228,11 +228,14 @@ fn merge_rank(order: MergeOrder, scores: &[f64]) -> Vec<u32> {
     }
 }
 
+/// A cut of a token: its merge rank, the lengths of its parts (longer first) and the parts.
+type Cut = (u32, Reverse<usize>, Reverse<usize>, String, String);
+
 /// Every cut of a token into two tokens, best first: by the merged token's rank, then the
 /// longer left part, then the longer right part, then the merged token's id (the order of
 /// `transformers`' `generate_merges`, a stable sort over the tokens in file order).
 fn merges(tokens: &[String], vocab: &Vocab, rank: &[u32]) -> Vec<(String, String)> {
-    let mut cuts: Vec<(u32, Reverse<usize>, Reverse<usize>, String, String)> = Vec::new();
+    let mut cuts: Vec<Cut> = Vec::new();
     for (id, token) in tokens.iter().enumerate() {
         // A repeated spelling belongs to its last id, as in a Python dict.
         if vocab.get(token) != Some(&(id as u32)) {
@@ -246,7 +249,7 @@ fn merges(tokens: &[String], vocab: &Vocab, rank: &[u32]) -> Vec<(String, String
             }
         }
     }
-    cuts.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    cuts.sort_by_key(|cut| (cut.0, cut.1, cut.2));
     cuts.into_iter().map(|(_, _, _, l, r)| (l, r)).collect()
 }
 

