@@ -10,7 +10,8 @@
 use crate::attention::Attention;
 use crate::block::Block;
 use crate::config::{
-    Architecture, MlpActivation, NormKind, OutputHead, Positions, TransformerConfig,
+    Architecture, AttentionBias, FamilyOptions, MlpActivation, NormKind, OutputHead, Positions,
+    TransformerConfig,
 };
 use crate::error::ModelError;
 use crate::gguf::dequant::{bf16_le, f16_le};
@@ -117,10 +118,11 @@ pub fn config_from_json(bytes: &[u8], file: &Path) -> Result<TransformerConfig, 
             max_len: hf.max_position_embeddings,
         },
         activation,
-        attention_bias: true,
+        attention_bias: AttentionBias::All,
         mlp_bias: true,
         head: OutputHead::SentenceEmbedding,
         pad_id: hf.pad_token_id.unwrap_or(0),
+        options: FamilyOptions::default(),
     };
     config
         .check()
@@ -243,6 +245,10 @@ impl Loader<'_> {
             n_heads: config.n_heads,
             n_kv_heads: config.n_kv_heads,
             d_head: config.d_head,
+            q_norm: None,
+            k_norm: None,
+            scale: None,
+            softcap: None,
         };
         let mlp = Mlp {
             up: self.linear(&part("intermediate.dense"), d, m),
@@ -255,7 +261,10 @@ impl Loader<'_> {
             mlp,
             norm1: self.layer_norm(&part("attention.output.LayerNorm"), config),
             norm2: self.layer_norm(&part("output.LayerNorm"), config),
+            post_attn_norm: None,
+            post_mlp_norm: None,
             pre_norm: false,
+            parallel: false,
         }
     }
 

@@ -12,7 +12,8 @@
 use crate::attention::Attention;
 use crate::block::Block;
 use crate::config::{
-    Architecture, MlpActivation, NormKind, OutputHead, Positions, TransformerConfig,
+    Architecture, AttentionBias, FamilyOptions, MlpActivation, NormKind, OutputHead, Positions,
+    RopeConfig, RopeLayout, TransformerConfig,
 };
 use crate::error::ModelError;
 use crate::gguf::{GgufFile, MetaValue};
@@ -71,18 +72,19 @@ pub fn config_from_gguf(file: &GgufFile) -> Result<TransformerConfig, ModelError
         d_mlp: meta.usize("llama.feed_forward_length")?,
         norm: NormKind::RmsNorm,
         norm_eps: meta.f64("llama.attention.layer_norm_rms_epsilon")?,
-        positions: Positions::Rope {
-            base: meta
-                .optional_f64("llama.rope.freq_base")?
+        positions: Positions::Rope(RopeConfig::new(
+            meta.optional_f64("llama.rope.freq_base")?
                 .unwrap_or(DEFAULT_ROPE_BASE) as f32,
-        },
+            RopeLayout::AdjacentPairs,
+        )),
         activation: MlpActivation::SwiGlu,
-        attention_bias: false,
+        attention_bias: AttentionBias::None,
         mlp_bias: false,
         head: OutputHead::LanguageModel {
             tied: file.tensor("output.weight").is_none(),
         },
         pad_id: pad_id(&meta)?,
+        options: FamilyOptions::default(),
     };
     config
         .check()
@@ -401,6 +403,10 @@ impl Loader<'_> {
             n_heads: config.n_heads,
             n_kv_heads: config.n_kv_heads,
             d_head: config.d_head,
+            q_norm: None,
+            k_norm: None,
+            scale: None,
+            softcap: None,
         };
         let mlp = Mlp {
             up: self.linear(&name("ffn_up"), d, mlp)?,
@@ -413,7 +419,10 @@ impl Loader<'_> {
             mlp,
             norm1: self.norm(&name("attn_norm"), config)?,
             norm2: self.norm(&name("ffn_norm"), config)?,
+            post_attn_norm: None,
+            post_mlp_norm: None,
             pre_norm: true,
+            parallel: false,
         })
     }
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor, TensorData};
-use cavern_model::config::{OutputHead, Positions};
+use cavern_model::config::{OutputHead, Positions, RopeConfig, RopeLayout};
 use cavern_model::gguf::{GgmlType, GgufFile, MetaValue};
 use cavern_model::llama::{config_from_gguf, load_gguf_weights};
 use cavern_model::{ModelError, Site, SitePoint, TokenBatch, Transformer};
@@ -160,7 +160,10 @@ fn config_comes_from_the_metadata() {
         ),
         (4, 2, 8, 48)
     );
-    assert_eq!(config.positions, Positions::Rope { base: 10_000.0 });
+    assert_eq!(
+        config.positions,
+        Positions::Rope(RopeConfig::new(10_000.0, RopeLayout::AdjacentPairs))
+    );
     assert!((config.norm_eps - 1e-5).abs() < 1e-10);
     assert_eq!(config.head, OutputHead::LanguageModel { tied: true });
     assert_eq!(config.pad_id, 0);
