@@ -38,7 +38,7 @@ fn facts(model: &ModelRef) -> Result<ModelFacts, ModelProblem> {
             _ => Err(ModelProblem::Unknown),
         },
         ModelRef::Local {
-            family: Family::Bert,
+            family: Some(Family::Bert),
             path,
         } if path.is_dir() => Ok(encoder(6, &[])),
         ModelRef::Local { path, .. } => Err(ModelProblem::Unavailable(format!(
@@ -612,7 +612,7 @@ fn local_models_resolve_against_the_file_and_report_their_problems() {
     let (dir, path) = write(toml, &[("models/mini/config.json", b"{}")]);
     let experiment = load(&path).expect("valid experiment");
     let expected = ModelRef::Local {
-        family: Family::Bert,
+        family: Some(Family::Bert),
         path: dir.path().join("models/mini"),
     };
     assert_eq!(experiment.model, expected);

@@ -17,6 +17,7 @@ use crate::config::{
 };
 use crate::error::ModelError;
 use crate::gguf::{GgufFile, MetaValue};
+use crate::hf::weights::{check_finite, transpose};
 use crate::mlp::Mlp;
 use crate::norm::Norm;
 use crate::transformer::Transformer;
@@ -465,6 +466,7 @@ impl Loader<'_> {
             .file
             .dequantize(name)
             .map_err(|e| fail(self.file, e.to_string()))?;
+        check_finite(name, &values).map_err(|e| fail(self.file, e))?;
         if values.len() != len {
             return Err(fail(
                 self.file,
@@ -475,28 +477,5 @@ impl Loader<'_> {
             ));
         }
         Ok(values)
-    }
-}
-
-/// The transpose of a row-major `rows x cols` matrix.
-fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    let mut out = vec![0.0; values.len()];
-    for (r, row) in values.chunks_exact(cols).enumerate() {
-        for (c, &v) in row.iter().enumerate() {
-            out[c * rows + r] = v;
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::transpose;
-
-    #[test]
-    fn transpose_swaps_rows_and_columns() {
-        // [[1, 2, 3], [4, 5, 6]] -> [[1, 4], [2, 5], [3, 6]]
-        let t = transpose(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3);
-        assert_eq!(t, vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
     }
 }

@@ -74,9 +74,19 @@ impl HfTokenizer {
         }
     }
 
-    /// The vocabulary entry of `id` (`##ing`, `[CLS]`), empty outside the vocabulary.
+    /// The readable text of `id`, empty outside the vocabulary: a WordPiece vocabulary's entry
+    /// as it is (`##ing`, `[CLS]`), else the decoder's text of the token alone (` Paris` for
+    /// the byte-level entry `ĠParis`).
     pub fn token_text(&self, id: u32) -> String {
-        self.inner.id_to_token(id).unwrap_or_default()
+        match self.inner.get_model() {
+            tokenizers::models::ModelWrapper::WordPiece(_) => {
+                self.inner.id_to_token(id).unwrap_or_default()
+            }
+            _ => match self.inner.id_to_token(id) {
+                Some(_) => self.inner.decode(&[id], false).unwrap_or_default(),
+                None => String::new(),
+            },
+        }
     }
 
     /// Vocabulary size, added tokens included.
