@@ -406,3 +406,24 @@ fn vocabulary_size_falls_back_to_the_embedding() {
     file.metadata.remove("llama.vocab_size");
     assert_eq!(config_from_gguf(&file).unwrap().vocab_size, 64);
 }
+
+#[test]
+fn a_non_finite_weight_is_named() {
+    let mut bytes = std::fs::read(fixture_path("tiny_llama.gguf")).expect("fixture");
+    let name = "blk.1.ffn_down.weight";
+    // The tensor's first values, found in the file and replaced by an infinity.
+    let first: Vec<u8> = gguf("tiny_llama.gguf").dequantize(name).expect("f32")[..4]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let at = bytes
+        .windows(first.len())
+        .position(|w| w == first.as_slice())
+        .expect("the tensor's bytes");
+    bytes[at..at + 4].copy_from_slice(&f32::INFINITY.to_le_bytes());
+    let file = GgufFile::parse(bytes).expect("still parses");
+    assert_mentions(
+        &load_error(&file),
+        &["`blk.1.ffn_down.weight` holds 1 non-finite"],
+    );
+}
