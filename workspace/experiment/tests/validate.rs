@@ -620,12 +620,16 @@ fn local_models_resolve_against_the_file_and_report_their_problems() {
     let d = errors("[experiment]\nname = \"t\"\nmodel = { family = \"bret\", path = \"m\" }\n");
     assert_eq!(
         help(expect(&d, "unknown family `bret`", 3, 20)),
-        "did you mean `bert`? expected one of: `bert`, `llama`"
+        "did you mean `bert`? expected one of: `bert`, `gpt2`, `gpt_neox`, `llama`, `mistral`, \
+         `qwen2`, `qwen3`, `gemma2`, `gemma3`"
     );
+    // `family` is optional: the folder's config.json names it.
     let d = errors("[experiment]\nname = \"t\"\nmodel = { path = \"m\" }\n");
+    expect(&d, "m is not a model folder", 3, 9);
+    let d = errors("[experiment]\nname = \"t\"\nmodel = { family = \"bert\" }\n");
     expect(
         &d,
-        "missing required key `family` in `model` of [experiment]",
+        "missing required key `path` in `model` of [experiment]",
         3,
         9,
     );
