@@ -17,9 +17,13 @@ paths resolve against the directory of the experiment file.
 | name       | string  | -       | required; 1-64 characters from `A-Z a-z 0-9 _ -`     |
 | seed       | integer | 0       | seed for every random choice (non-negative)          |
 | model      | string  | -       | required; a model name, or an inline table           |
-|            | or      |         | `{ family = "bert", path = "FOLDER" }` (config.json, |
-|            | table   |         | model.safetensors, tokenizer.json) or                |
-|            |         |         | `{ family = "llama", path = "FILE.gguf" }`           |
+|            | or      |         | `{ path = "FOLDER" }` (a Hugging Face folder:        |
+|            | table   |         | config.json, model.safetensors or shards with        |
+|            |         |         | model.safetensors.index.json, tokenizer.json) or     |
+|            |         |         | `{ path = "FILE.gguf" }`; the family (`bert`,        |
+|            |         |         | `gpt2`, `gpt_neox`, `llama`, `mistral`, `qwen2`,     |
+|            |         |         | `qwen3`, `gemma2`, `gemma3`) is read from the files; |
+|            |         |         | an optional `family = "..."` must agree with them    |
 | device     | string  | "cpu"   | `"cpu"` or `"cuda"`                                  |
 | batch_size | integer | 32      | examples per forward pass, >= 1                      |
 
@@ -534,5 +538,16 @@ mod tests {
     fn docs_schema_md_matches_the_reference() {
         let docs = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/schema.md"));
         assert_eq!(docs, super::SCHEMA_REFERENCE);
+    }
+
+    #[test]
+    fn every_model_family_is_listed() {
+        for family in cavern_model::Family::ALL {
+            let name = format!("`{family}`");
+            assert!(
+                super::SCHEMA_REFERENCE.contains(&name),
+                "{name} is not listed"
+            );
+        }
     }
 }

@@ -87,7 +87,7 @@ pub enum RawModel {
     Local(RawLocalModel),
 }
 
-/// A local model as written: `{ family = "bert" | "llama", path = "..." }`.
+/// A local model as written: `{ path = "..." }`, optionally with `family = "..."`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(
     deny_unknown_fields,
@@ -529,7 +529,7 @@ choice_enum! {
 
 /// Model families read from local files.
 impl Choice for Family {
-    const ALL: &'static [Self] = &[Family::Bert, Family::Llama];
+    const ALL: &'static [Self] = &Family::ALL;
     const DEFAULT: Self = Family::Bert;
     fn name(self) -> &'static str {
         self.as_str()

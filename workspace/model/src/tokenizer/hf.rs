@@ -17,7 +17,8 @@ pub struct HfTokenizer {
 enum TokenTexts {
     /// Its vocabulary entry (`##ing`, `[CLS]`), as for WordPiece.
     Vocabulary,
-    /// What the decoder makes of it alone (` Paris` for `▁Paris`), as for SentencePiece.
+    /// What the decoder makes of it alone (` Paris` for `▁Paris` or `ĠParis`), as for
+    /// SentencePiece and byte-level BPE.
     Decoded,
 }
 
@@ -43,10 +44,12 @@ impl HfTokenizer {
         inner
             .with_truncation(None)
             .map_err(|e| format!("cannot switch truncation off: {e}"))?;
-        Ok(HfTokenizer {
-            inner,
-            texts: TokenTexts::Vocabulary,
-        })
+        // A WordPiece entry reads as it is; a byte-level BPE entry (`ĠParis`) as its decoded text.
+        let texts = match inner.get_model() {
+            tokenizers::models::ModelWrapper::WordPiece(_) => TokenTexts::Vocabulary,
+            _ => TokenTexts::Decoded,
+        };
+        Ok(HfTokenizer { inner, texts })
     }
 
     /// A tokenizer built in code (no padding or truncation) whose tokens read as the decoder
