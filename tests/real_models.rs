@@ -1,6 +1,6 @@
-//! The fetched real models end to end through the CLI: SmolLM2's next token and the MiniLM
-//! sentiment TCAV experiment's findings. Needs `cavern models fetch minilm-l6 smollm2-135m`
-//! (the README's test command does it); fails, saying so, when they are absent.
+//! The fetched real models end to end through the CLI: SmolLM2's and Gemma 3's next token and the
+//! MiniLM sentiment TCAV experiment's findings. Needs `cavern models fetch minilm-l6 smollm2-135m
+//! gemma3-270m` (the README's test command does it); fails, saying so, when they are absent.
 
 mod common;
 
@@ -31,6 +31,30 @@ fn smollm2_puts_paris_first() {
     assert_exit(&out, 0);
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
     assert_eq!(json[0]["top"][0]["token"], " Paris", "{json}");
+}
+
+/// `cavern predict` on Gemma 3 270M agrees with transformers' top token for the same prompt
+/// (`workspace/model/tests/fixtures/real/gemma3.json`; the base model puts " the" first).
+#[test]
+#[ignore = "needs the Gemma 3 architecture in the GGUF loader"]
+fn gemma3_predicts_the_top_token_transformers_predicts() {
+    require("gemma3-270m");
+    let fixture: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string("workspace/model/tests/fixtures/real/gemma3.json").unwrap(),
+    )
+    .unwrap();
+    let case = &fixture["prompts"][0];
+    assert_eq!(case["prompt"], "The capital of France is");
+    let out = run_cavern([
+        "predict",
+        "--json",
+        "--model",
+        "gemma3-270m",
+        "The capital of France is",
+    ]);
+    assert_exit(&out, 0);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(json[0]["top"][0]["token"], case["top5_tokens"][0], "{json}");
 }
 
 #[test]

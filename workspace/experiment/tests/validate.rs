@@ -44,7 +44,7 @@ fn facts(model: &ModelRef) -> Result<ModelFacts, ModelProblem> {
             _ => Err(ModelProblem::Unknown),
         },
         ModelRef::Local {
-            family: Family::Bert,
+            family: Some(Family::Bert),
             path,
         } if path.is_dir() => Ok(encoder(6, &[])),
         ModelRef::Local { path, .. } => Err(ModelProblem::Unavailable(format!(
@@ -623,7 +623,7 @@ fn local_models_resolve_against_the_file_and_report_their_problems() {
     let (dir, path) = write(toml, &[("models/mini/config.json", b"{}")]);
     let experiment = load(&path).expect("valid experiment");
     let expected = ModelRef::Local {
-        family: Family::Bert,
+        family: Some(Family::Bert),
         path: dir.path().join("models/mini"),
     };
     assert_eq!(experiment.model, expected);
@@ -631,12 +631,16 @@ fn local_models_resolve_against_the_file_and_report_their_problems() {
     let d = errors("[experiment]\nname = \"t\"\nmodel = { family = \"bret\", path = \"m\" }\n");
     assert_eq!(
         help(expect(&d, "unknown family `bret`", 3, 20)),
-        "did you mean `bert`? expected one of: `bert`, `llama`"
+        "did you mean `bert`? expected one of: `bert`, `gpt2`, `gpt_neox`, `llama`, `mistral`, \
+         `qwen2`, `qwen3`, `gemma2`, `gemma3`"
     );
+    // `family` is optional: the folder's config.json names it.
     let d = errors("[experiment]\nname = \"t\"\nmodel = { path = \"m\" }\n");
+    expect(&d, "m is not a model folder", 3, 9);
+    let d = errors("[experiment]\nname = \"t\"\nmodel = { family = \"bert\" }\n");
     expect(
         &d,
-        "missing required key `family` in `model` of [experiment]",
+        "missing required key `path` in `model` of [experiment]",
         3,
         9,
     );

@@ -1,8 +1,9 @@
 //! Multi-head (grouped-query) self-attention with `pattern` and `z` hook points.
 
-use crate::config::TransformerConfig;
+use crate::config::{NormKind, TransformerConfig};
 use crate::hooks::{self, BatchInfo, Hooks};
 use crate::linear;
+use crate::norm::Norm;
 use crate::rope::Rope;
 use crate::site::{Site, SitePoint};
 use burn::module::Module;
@@ -27,15 +28,28 @@ pub struct Attention {
     pub n_kv_heads: usize,
     /// Head width.
     pub d_head: usize,
+    /// RMSNorm over each query head before RoPE (Qwen3, Gemma 3).
+    pub q_norm: Option<Norm>,
+    /// RMSNorm over each key head before RoPE.
+    pub k_norm: Option<Norm>,
+    /// Factor of the query-key dot products; `1/sqrt(d_head)` when `None`.
+    #[module(skip)]
+    pub scale: Option<f64>,
+    /// Scores pass through `cap * tanh(score / cap)` before the mask (Gemma 2).
+    #[module(skip)]
+    pub softcap: Option<f64>,
 }
 
 impl Attention {
     /// Fresh, randomly initialised attention.
     pub fn new(config: &TransformerConfig, device: &Device) -> Attention {
-        let linear = |i, o| {
-            LinearConfig::new(i, o)
-                .with_bias(config.attention_bias)
-                .init(device)
+        let linear = |i, o, bias| LinearConfig::new(i, o).with_bias(bias).init(device);
+        let (qkv_bias, o_bias) = (config.attention_bias.qkv(), config.attention_bias.output());
+        let head_norm = || {
+            config
+                .options
+                .qk_norm
+                .then(|| Norm::new(NormKind::RmsNorm, config.d_head, config.norm_eps, device))
         };
         let (d, h, kv, dh) = (
             config.d_model,
@@ -44,20 +58,48 @@ impl Attention {
             config.d_head,
         );
         Attention {
-            q: linear(d, h * dh),
-            k: linear(d, kv * dh),
-            v: linear(d, kv * dh),
-            o: linear(h * dh, d),
+            q: linear(d, h * dh, qkv_bias),
+            k: linear(d, kv * dh, qkv_bias),
+            v: linear(d, kv * dh, qkv_bias),
+            o: linear(h * dh, d, o_bias),
             n_heads: h,
             n_kv_heads: kv,
             d_head: dh,
+            q_norm: head_norm(),
+            k_norm: head_norm(),
+            scale: config.options.attn_scale,
+            softcap: config.options.attn_softcap,
+        }
+    }
+
+    /// Attention with the given projections (and head norms, where the config has them); the
+    /// head counts, scale and soft-cap come from `config`.
+    pub fn from_parts(
+        config: &TransformerConfig,
+        [q, k, v, o]: [Linear; 4],
+        head_norms: Option<(Norm, Norm)>,
+    ) -> Attention {
+        let (q_norm, k_norm) = head_norms.unzip();
+        Attention {
+            q,
+            k,
+            v,
+            o,
+            n_heads: config.n_heads,
+            n_kv_heads: config.n_kv_heads,
+            d_head: config.d_head,
+            q_norm,
+            k_norm,
+            scale: config.options.attn_scale,
+            softcap: config.options.attn_softcap,
         }
     }
 
     /// Attention output before it joins the residual stream, `[batch, pos, d_model]`.
     ///
     /// `mask_bias` is `[batch, 1, pos, pos]`, 0 where a query may look and a large negative
-    /// number where it may not (padding, and the future for decoders).
+    /// number where it may not (padding, the future for decoders, and what lies outside a
+    /// sliding window).
     pub fn forward(
         &self,
         x: Tensor<3>,
@@ -73,6 +115,10 @@ impl Attention {
         let mut q = split(linear::tokens(&self.q, x.clone()), h);
         let mut k = split(linear::tokens(&self.k, x.clone()), kv);
         let mut v = split(linear::tokens(&self.v, x), kv);
+        if let (Some(q_norm), Some(k_norm)) = (&self.q_norm, &self.k_norm) {
+            q = q_norm.forward(q);
+            k = k_norm.forward(k);
+        }
         if let Some(rope) = rope {
             q = rope.apply(q);
             k = rope.apply(k);
@@ -86,7 +132,16 @@ impl Attention {
             k = repeat(k);
             v = repeat(v);
         }
-        let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((dh as f64).sqrt()) + mask_bias;
+        let scores = q.matmul(k.swap_dims(2, 3));
+        let scores = match self.scale {
+            Some(scale) => scores.mul_scalar(scale),
+            None => scores.div_scalar((dh as f64).sqrt()),
+        };
+        let scores = match self.softcap {
+            Some(cap) => scores.div_scalar(cap).tanh().mul_scalar(cap),
+            None => scores,
+        };
+        let scores = scores + mask_bias;
         let pattern = softmax(scores, 3);
         let pattern = hooks::heads(hooks, Site::new(SitePoint::Pattern, layer), batch, pattern);
         let z = pattern.matmul(v).swap_dims(1, 2);

@@ -10,42 +10,18 @@
 use crate::attention::Attention;
 use crate::block::Block;
 use crate::config::{
-    Architecture, MlpActivation, NormKind, OutputHead, Positions, TransformerConfig,
+    Architecture, AttentionBias, FamilyOptions, MlpActivation, NormKind, OutputHead, Positions,
+    TransformerConfig,
 };
 use crate::error::ModelError;
-use crate::gguf::dequant::{bf16_le, f16_le};
+use crate::hf::build::Build;
+use crate::hf::weights::{Plan, Tensors};
 use crate::mlp::Mlp;
-use crate::norm::Norm;
-use crate::tokenizer::HfTokenizer;
 use crate::transformer::Transformer;
 use burn::module::Param;
-use burn::nn::{Embedding, Linear};
-use burn::tensor::{Device, Tensor, TensorData};
-use safetensors::{Dtype, SafeTensors};
+use burn::nn::Embedding;
 use serde::Deserialize;
-use std::path::{Path, PathBuf};
-
-/// The three files of a BERT folder.
-#[derive(Debug, Clone)]
-pub struct BertFiles {
-    /// `config.json`.
-    pub config: PathBuf,
-    /// `model.safetensors`.
-    pub weights: PathBuf,
-    /// `tokenizer.json`.
-    pub tokenizer: PathBuf,
-}
-
-impl BertFiles {
-    /// The standard file names inside `dir`.
-    pub fn in_dir(dir: &Path) -> BertFiles {
-        BertFiles {
-            config: dir.join("config.json"),
-            weights: dir.join("model.safetensors"),
-            tokenizer: dir.join("tokenizer.json"),
-        }
-    }
-}
+use std::path::Path;
 
 /// The fields of a Hugging Face `config.json` that a BERT encoder needs.
 #[derive(Debug, Deserialize)]
@@ -117,10 +93,11 @@ pub fn config_from_json(bytes: &[u8], file: &Path) -> Result<TransformerConfig, 
             max_len: hf.max_position_embeddings,
         },
         activation,
-        attention_bias: true,
+        attention_bias: AttentionBias::All,
         mlp_bias: true,
         head: OutputHead::SentenceEmbedding,
         pad_id: hf.pad_token_id.unwrap_or(0),
+        options: FamilyOptions::default(),
     };
     config
         .check()
@@ -131,57 +108,116 @@ pub fn config_from_json(bytes: &[u8], file: &Path) -> Result<TransformerConfig, 
 /// `model_type` values of the BERT family.
 const BERT_TYPES: [&str; 1] = ["bert"];
 
-/// Loads a BERT folder onto `device`: the encoder and its tokenizer.
-pub fn load_bert(
-    files: &BertFiles,
-    device: &Device,
-) -> Result<(Transformer, HfTokenizer), ModelError> {
-    let config = config_from_json(&read(&files.config)?, &files.config)?;
-    let tokenizer = HfTokenizer::from_file(&files.tokenizer)?;
-    let weights = read(&files.weights)?;
-    let transformer = load_bert_weights(&weights, config, &files.weights, device)?;
-    Ok((transformer, tokenizer))
-}
-
-/// Builds the encoder from the bytes of a `model.safetensors` (named `file` in errors).
-///
-/// Accepts tensor names with or without a `bert.` prefix and LayerNorm parameters named
-/// `weight`/`bias` or `gamma`/`beta`, stored as F32, F16 or BF16. Every missing or misshapen
-/// tensor is reported together.
-pub fn load_bert_weights(
-    bytes: &[u8],
-    config: TransformerConfig,
-    file: &Path,
-    device: &Device,
-) -> Result<Transformer, ModelError> {
-    let tensors = SafeTensors::deserialize(bytes).map_err(|e| {
-        checkpoint_error(
-            file,
-            format!("not a valid safetensors file (corrupt or truncated?): {e}"),
-        )
-    })?;
-    let prefix = if tensors.names().iter().any(|n| n.starts_with("bert.")) {
-        "bert."
-    } else {
-        ""
-    };
-    let mut loader = Loader {
-        tensors: &tensors,
-        prefix,
-        device,
-        problems: Vec::new(),
-    };
-    let transformer = loader.transformer(config);
-    match loader.problems.is_empty() {
-        true => Ok(transformer),
-        false => Err(checkpoint_error(file, loader.problems.join("; "))),
+/// The tensor-name prefix the file uses (`bert.` in files saved with a task head).
+fn prefix(tensors: &Tensors) -> &'static str {
+    match tensors.names().any(|n| n.starts_with("bert.")) {
+        true => "bert.",
+        false => "",
     }
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, ModelError> {
-    std::fs::read(path).map_err(|source| ModelError::Io {
-        path: path.display().to_string(),
-        source,
+/// The names of a LayerNorm's scale and shift: `weight`/`bias`, or `gamma`/`beta` in older files.
+fn layer_norm_names(tensors: &Tensors, name: &str) -> [String; 2] {
+    match tensors.has(&format!("{name}.gamma")) {
+        true => [format!("{name}.gamma"), format!("{name}.beta")],
+        false => [format!("{name}.weight"), format!("{name}.bias")],
+    }
+}
+
+/// The tensors a BERT configuration needs (the pooler and task heads are not among them).
+pub fn plan(tensors: &Tensors, config: &TransformerConfig) -> Plan {
+    let p = prefix(tensors);
+    let (d, m, vocab) = (config.d_model, config.d_mlp, config.vocab_size);
+    let mut plan = Plan::default();
+    plan.need(format!("{p}embeddings.word_embeddings.weight"), &[vocab, d]);
+    let max_len = config.max_len().unwrap_or(0);
+    plan.need(
+        format!("{p}embeddings.position_embeddings.weight"),
+        &[max_len, d],
+    );
+    let types = format!("{p}embeddings.token_type_embeddings.weight");
+    if let Some(rows) = tensors.shape(&types).and_then(|s| s.first()) {
+        plan.need(types, &[(*rows).max(1), d]);
+    }
+    let layer_norm = |plan: &mut Plan, name: &str| {
+        for part in layer_norm_names(tensors, name) {
+            plan.need(part, &[d]);
+        }
+    };
+    layer_norm(&mut plan, &format!("{p}embeddings.LayerNorm"));
+    for layer in 0..config.n_layers {
+        let name = |part: &str| format!("{p}encoder.layer.{layer}.{part}");
+        for (part, d_in, d_out) in [
+            ("attention.self.query", d, d),
+            ("attention.self.key", d, d),
+            ("attention.self.value", d, d),
+            ("attention.output.dense", d, d),
+            ("intermediate.dense", d, m),
+            ("output.dense", m, d),
+        ] {
+            plan.need(name(&format!("{part}.weight")), &[d_out, d_in]);
+            plan.need(name(&format!("{part}.bias")), &[d_out]);
+        }
+        layer_norm(&mut plan, &name("attention.output.LayerNorm"));
+        layer_norm(&mut plan, &name("output.LayerNorm"));
+    }
+    plan
+}
+
+/// The encoder, from tensors [`plan`] has checked. Segment 0's token-type embedding is added to
+/// the position embeddings (cavern feeds single texts).
+pub fn build(b: &Build, config: TransformerConfig) -> Result<Transformer, String> {
+    let p = prefix(b.tensors);
+    let (d, m, vocab) = (config.d_model, config.d_mlp, config.vocab_size);
+    let max_len = config.max_len().unwrap_or(0);
+    let mut positions = b.values(&format!("{p}embeddings.position_embeddings.weight"))?;
+    let types = format!("{p}embeddings.token_type_embeddings.weight");
+    if b.tensors.has(&types) {
+        let types = b.values(&types)?;
+        for row in positions.chunks_exact_mut(d) {
+            row.iter_mut().zip(&types[..d]).for_each(|(p, t)| *p += t);
+        }
+    }
+    let layer_norm = |name: &str| {
+        let [scale, shift] = layer_norm_names(b.tensors, name);
+        b.norm(&scale, Some(&shift), d, config.norm_eps, 0.0)
+    };
+    let mut blocks = Vec::with_capacity(config.n_layers);
+    for layer in 0..config.n_layers {
+        let name = |part: &str| format!("{p}encoder.layer.{layer}.{part}");
+        let linear = |part: &str, d_in, d_out| {
+            let bias = name(&format!("{part}.bias"));
+            b.linear(&name(&format!("{part}.weight")), Some(&bias), d_in, d_out)
+        };
+        let projections = [
+            linear("attention.self.query", d, d)?,
+            linear("attention.self.key", d, d)?,
+            linear("attention.self.value", d, d)?,
+            linear("attention.output.dense", d, d)?,
+        ];
+        let mlp = Mlp {
+            up: linear("intermediate.dense", d, m)?,
+            gate: None,
+            down: linear("output.dense", m, d)?,
+            activation: config.activation,
+        };
+        let norms = [
+            layer_norm(&name("attention.output.LayerNorm"))?,
+            layer_norm(&name("output.LayerNorm"))?,
+        ];
+        let attn = Attention::from_parts(&config, projections, None);
+        blocks.push(Block::from_parts(&config, attn, mlp, norms, None));
+    }
+    Ok(Transformer {
+        token_embedding: b.embedding(&format!("{p}embeddings.word_embeddings.weight"), vocab, d)?,
+        position_embedding: Some(Embedding {
+            weight: Param::from_tensor(b.tensor(positions, [max_len, d])),
+        }),
+        embed_norm: Some(layer_norm(&format!("{p}embeddings.LayerNorm"))?),
+        blocks,
+        final_norm: None,
+        head: None,
+        config,
     })
 }
 
@@ -190,168 +226,5 @@ fn checkpoint_error(file: &Path, detail: String) -> ModelError {
         name: "bert".into(),
         file: file.display().to_string(),
         detail,
-    }
-}
-
-/// Reads tensors, collecting problems instead of stopping at the first (a missing tensor loads
-/// as zeros so that the rest can still be checked; the result is discarded then).
-struct Loader<'a> {
-    tensors: &'a SafeTensors<'a>,
-    prefix: &'a str,
-    device: &'a Device,
-    problems: Vec<String>,
-}
-
-impl Loader<'_> {
-    fn transformer(&mut self, config: TransformerConfig) -> Transformer {
-        let (d, vocab) = (config.d_model, config.vocab_size);
-        let max_len = config.max_len().unwrap_or(0);
-        let token = self.values("embeddings.word_embeddings.weight", &[vocab, d]);
-        let mut positions = self.values("embeddings.position_embeddings.weight", &[max_len, d]);
-        if self.has("embeddings.token_type_embeddings.weight") {
-            let types = self.values_any_rows("embeddings.token_type_embeddings.weight", d);
-            for row in positions.chunks_exact_mut(d) {
-                row.iter_mut().zip(&types[..d]).for_each(|(p, t)| *p += t);
-            }
-        }
-        let blocks = (0..config.n_layers)
-            .map(|layer| self.block(&config, layer))
-            .collect();
-        Transformer {
-            token_embedding: Embedding {
-                weight: Param::from_tensor(self.tensor(token, [vocab, d])),
-            },
-            position_embedding: Some(Embedding {
-                weight: Param::from_tensor(self.tensor(positions, [max_len, d])),
-            }),
-            embed_norm: Some(self.layer_norm("embeddings.LayerNorm", &config)),
-            blocks,
-            final_norm: None,
-            head: None,
-            config,
-        }
-    }
-
-    fn block(&mut self, config: &TransformerConfig, layer: usize) -> Block {
-        let (d, m) = (config.d_model, config.d_mlp);
-        let part = |name: &str| format!("encoder.layer.{layer}.{name}");
-        let attn = Attention {
-            q: self.linear(&part("attention.self.query"), d, d),
-            k: self.linear(&part("attention.self.key"), d, d),
-            v: self.linear(&part("attention.self.value"), d, d),
-            o: self.linear(&part("attention.output.dense"), d, d),
-            n_heads: config.n_heads,
-            n_kv_heads: config.n_kv_heads,
-            d_head: config.d_head,
-        };
-        let mlp = Mlp {
-            up: self.linear(&part("intermediate.dense"), d, m),
-            gate: None,
-            down: self.linear(&part("output.dense"), m, d),
-            activation: config.activation,
-        };
-        Block {
-            attn,
-            mlp,
-            norm1: self.layer_norm(&part("attention.output.LayerNorm"), config),
-            norm2: self.layer_norm(&part("output.LayerNorm"), config),
-            pre_norm: false,
-        }
-    }
-
-    /// A linear map from `d_in` to `d_out` with bias; burn's weight is the transpose of the
-    /// stored PyTorch `(d_out, d_in)` matrix.
-    fn linear(&mut self, name: &str, d_in: usize, d_out: usize) -> Linear {
-        let stored = self.values(&format!("{name}.weight"), &[d_out, d_in]);
-        let mut weight = vec![0.0; stored.len()];
-        for (row, values) in stored.chunks_exact(d_in.max(1)).enumerate() {
-            for (col, &v) in values.iter().enumerate() {
-                weight[col * d_out + row] = v;
-            }
-        }
-        let bias = self.values(&format!("{name}.bias"), &[d_out]);
-        Linear {
-            weight: Param::from_tensor(self.tensor(weight, [d_in, d_out])),
-            bias: Some(Param::from_tensor(self.tensor(bias, [d_out]))),
-        }
-    }
-
-    /// A LayerNorm stored as `weight`/`bias` or, in older files, `gamma`/`beta`.
-    fn layer_norm(&mut self, name: &str, config: &TransformerConfig) -> Norm {
-        let d = config.d_model;
-        let (scale, shift) = match self.has(&format!("{name}.gamma")) {
-            true => ("gamma", "beta"),
-            false => ("weight", "bias"),
-        };
-        let weight = self.values(&format!("{name}.{scale}"), &[d]);
-        let bias = self.values(&format!("{name}.{shift}"), &[d]);
-        Norm {
-            weight: Param::from_tensor(self.tensor(weight, [d])),
-            bias: Some(Param::from_tensor(self.tensor(bias, [d]))),
-            eps: config.norm_eps,
-            rms: false,
-        }
-    }
-
-    fn tensor<const D: usize>(&self, values: Vec<f32>, shape: [usize; D]) -> Tensor<D> {
-        Tensor::from_data(TensorData::new(values, shape), self.device)
-    }
-
-    fn has(&self, name: &str) -> bool {
-        self.tensors
-            .tensor(&format!("{}{name}", self.prefix))
-            .is_ok()
-    }
-
-    /// A tensor of any row count with rows of width `d` (zeros, recorded as a problem, if absent).
-    fn values_any_rows(&mut self, name: &str, d: usize) -> Vec<f32> {
-        let rows = self
-            .tensors
-            .tensor(&format!("{}{name}", self.prefix))
-            .map(|t| t.shape().first().copied().unwrap_or(0))
-            .unwrap_or(0);
-        self.values(name, &[rows.max(1), d])
-    }
-
-    /// Tensor `name` as `f32`, checked to have `shape` (zeros, recorded as a problem, if not).
-    fn values(&mut self, name: &str, shape: &[usize]) -> Vec<f32> {
-        let len = shape.iter().product();
-        let full = format!("{}{name}", self.prefix);
-        let view = match self.tensors.tensor(&full) {
-            Ok(view) => view,
-            Err(_) => {
-                self.problems.push(format!("tensor `{full}` is missing"));
-                return vec![0.0; len];
-            }
-        };
-        if view.shape() != shape {
-            self.problems.push(format!(
-                "tensor `{full}` has shape {:?} where the config implies {shape:?}",
-                view.shape()
-            ));
-            return vec![0.0; len];
-        }
-        let data = view.data();
-        match view.dtype() {
-            Dtype::F32 => data
-                .as_chunks::<4>()
-                .0
-                .iter()
-                .map(|b| f32::from_le_bytes(*b))
-                .collect(),
-            Dtype::F16 => data.as_chunks::<2>().0.iter().map(|b| f16_le(*b)).collect(),
-            Dtype::BF16 => data
-                .as_chunks::<2>()
-                .0
-                .iter()
-                .map(|b| bf16_le(*b))
-                .collect(),
-            other => {
-                self.problems.push(format!(
-                    "tensor `{full}` is {other:?}; cavern reads F32, F16 and BF16"
-                ));
-                vec![0.0; len]
-            }
-        }
     }
 }

@@ -23,12 +23,12 @@ use std::sync::Mutex;
 use regex::Regex;
 
 use crate::ModelError;
-use crate::gguf::{GgufFile, MetaValue};
+use crate::gguf::GgufFile;
+use crate::gguf_vocab::{
+    TOKEN_TYPE_CONTROL, TOKEN_TYPE_USER_DEFINED, invalid, meta_id, meta_str, meta_strings,
+    token_types,
+};
 
-/// GGUF token type of a control token such as `<|im_start|>`.
-const TOKEN_TYPE_CONTROL: u64 = 3;
-/// GGUF token type of a user-defined added token.
-const TOKEN_TYPE_USER_DEFINED: u64 = 4;
 /// The GPT-2 word pattern without its `\s+(?!\S)` alternative, whose lookahead the `regex` crate
 /// lacks; [`BpeTokenizer::split_words`] emulates it on the `\s+` matches.
 const GPT2_WORDS: &str = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+";
@@ -172,7 +172,7 @@ impl BpeTokenizer {
         })?;
         let tokens = meta_strings(file, "tokenizer.ggml.tokens")?;
         let merges = meta_strings(file, "tokenizer.ggml.merges")?;
-        let specials = special_ids_of(file)?;
+        let specials = special_ids_of(file, tokens.len())?;
         let ids = SpecialIds {
             bos: meta_id(file, "tokenizer.ggml.bos_token_id")?,
             eos: meta_id(file, "tokenizer.ggml.eos_token_id")?,
@@ -552,78 +552,14 @@ fn is_printable_byte(b: u8) -> bool {
 }
 
 /// The ids of the control and user-defined tokens (`tokenizer.ggml.token_type` 3 and 4).
-fn special_ids_of(file: &GgufFile) -> Result<Vec<u32>, ModelError> {
-    let Some(value) = file.get("tokenizer.ggml.token_type") else {
-        return Ok(Vec::new());
-    };
-    let types = value.as_array().ok_or_else(|| {
-        invalid(format!(
-            "tokenizer.ggml.token_type is {}",
-            value.type_name()
-        ))
-    })?;
-    let mut ids = Vec::new();
-    for (id, kind) in types.iter().enumerate() {
-        let kind = kind.as_u64().ok_or_else(|| {
-            invalid(format!(
-                "tokenizer.ggml.token_type[{id}] is {}",
-                kind.type_name()
-            ))
-        })?;
-        if kind == TOKEN_TYPE_CONTROL || kind == TOKEN_TYPE_USER_DEFINED {
-            ids.push(id as u32);
-        }
-    }
-    Ok(ids)
-}
-
-/// A required string value.
-fn meta_str<'a>(file: &'a GgufFile, key: &str) -> Result<&'a str, ModelError> {
-    let value = file
-        .get(key)
-        .ok_or_else(|| invalid(format!("{key} is missing")))?;
-    value
-        .as_str()
-        .ok_or_else(|| invalid(format!("{key} is {}, not a string", value.type_name())))
-}
-
-/// A required array of strings.
-fn meta_strings(file: &GgufFile, key: &str) -> Result<Vec<String>, ModelError> {
-    let value = file
-        .get(key)
-        .ok_or_else(|| invalid(format!("{key} is missing")))?;
-    let items = value
-        .as_array()
-        .ok_or_else(|| invalid(format!("{key} is {}, not an array", value.type_name())))?;
-    items
+fn special_ids_of(file: &GgufFile, n_tokens: usize) -> Result<Vec<u32>, ModelError> {
+    let types = token_types(file, n_tokens)?.unwrap_or_default();
+    Ok(types
         .iter()
         .enumerate()
-        .map(|(i, item)| match item {
-            MetaValue::String(s) => Ok(s.clone()),
-            other => Err(invalid(format!("{key}[{i}] is {}", other.type_name()))),
-        })
-        .collect()
-}
-
-/// An optional token id.
-fn meta_id(file: &GgufFile, key: &str) -> Result<Option<u32>, ModelError> {
-    let Some(value) = file.get(key) else {
-        return Ok(None);
-    };
-    value
-        .as_u64()
-        .and_then(|id| u32::try_from(id).ok())
-        .map(Some)
-        .ok_or_else(|| invalid(format!("{key} is not a token id: {value:?}")))
-}
-
-/// A tokenizer-metadata error.
-fn invalid(detail: String) -> ModelError {
-    ModelError::Checkpoint {
-        name: "tokenizer".to_string(),
-        file: "GGUF tokenizer metadata".to_string(),
-        detail,
-    }
+        .filter(|&(_, &kind)| kind == TOKEN_TYPE_CONTROL || kind == TOKEN_TYPE_USER_DEFINED)
+        .map(|(id, _)| id as u32)
+        .collect())
 }
 
 #[cfg(test)]

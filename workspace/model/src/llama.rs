@@ -12,10 +12,12 @@
 use crate::attention::Attention;
 use crate::block::Block;
 use crate::config::{
-    Architecture, MlpActivation, NormKind, OutputHead, Positions, TransformerConfig,
+    Architecture, AttentionBias, FamilyOptions, MlpActivation, NormKind, OutputHead, Positions,
+    RopeConfig, RopeLayout, TransformerConfig,
 };
 use crate::error::ModelError;
 use crate::gguf::{GgufFile, MetaValue};
+use crate::hf::weights::{check_finite, transpose};
 use crate::mlp::Mlp;
 use crate::norm::Norm;
 use crate::transformer::Transformer;
@@ -71,18 +73,19 @@ pub fn config_from_gguf(file: &GgufFile) -> Result<TransformerConfig, ModelError
         d_mlp: meta.usize("llama.feed_forward_length")?,
         norm: NormKind::RmsNorm,
         norm_eps: meta.f64("llama.attention.layer_norm_rms_epsilon")?,
-        positions: Positions::Rope {
-            base: meta
-                .optional_f64("llama.rope.freq_base")?
+        positions: Positions::Rope(RopeConfig::new(
+            meta.optional_f64("llama.rope.freq_base")?
                 .unwrap_or(DEFAULT_ROPE_BASE) as f32,
-        },
+            RopeLayout::AdjacentPairs,
+        )),
         activation: MlpActivation::SwiGlu,
-        attention_bias: false,
+        attention_bias: AttentionBias::None,
         mlp_bias: false,
         head: OutputHead::LanguageModel {
             tied: file.tensor("output.weight").is_none(),
         },
         pad_id: pad_id(&meta)?,
+        options: FamilyOptions::default(),
     };
     config
         .check()
@@ -401,6 +404,10 @@ impl Loader<'_> {
             n_heads: config.n_heads,
             n_kv_heads: config.n_kv_heads,
             d_head: config.d_head,
+            q_norm: None,
+            k_norm: None,
+            scale: None,
+            softcap: None,
         };
         let mlp = Mlp {
             up: self.linear(&name("ffn_up"), d, mlp)?,
@@ -413,7 +420,10 @@ impl Loader<'_> {
             mlp,
             norm1: self.norm(&name("attn_norm"), config)?,
             norm2: self.norm(&name("ffn_norm"), config)?,
+            post_attn_norm: None,
+            post_mlp_norm: None,
             pre_norm: true,
+            parallel: false,
         })
     }
 
@@ -456,6 +466,7 @@ impl Loader<'_> {
             .file
             .dequantize(name)
             .map_err(|e| fail(self.file, e.to_string()))?;
+        check_finite(name, &values).map_err(|e| fail(self.file, e))?;
         if values.len() != len {
             return Err(fail(
                 self.file,
@@ -466,28 +477,5 @@ impl Loader<'_> {
             ));
         }
         Ok(values)
-    }
-}
-
-/// The transpose of a row-major `rows x cols` matrix.
-fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    let mut out = vec![0.0; values.len()];
-    for (r, row) in values.chunks_exact(cols).enumerate() {
-        for (c, &v) in row.iter().enumerate() {
-            out[c * rows + r] = v;
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::transpose;
-
-    #[test]
-    fn transpose_swaps_rows_and_columns() {
-        // [[1, 2, 3], [4, 5, 6]] -> [[1, 4], [2, 5], [3, 6]]
-        let t = transpose(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3);
-        assert_eq!(t, vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
     }
 }

@@ -1,13 +1,13 @@
 //! Loading any model by what an experiment file or command names: a built-in toy model, a
-//! fetched model, or a local BERT folder or GGUF file.
+//! fetched model, or a local Hugging Face folder or GGUF file.
 
-use crate::bert::{BertFiles, config_from_json, load_bert};
-use crate::bpe::BpeTokenizer;
 use crate::builtin::{builtin_names, hex_sha256, load_builtin};
 use crate::config::TransformerConfig;
 use crate::error::ModelError;
+pub use crate::family::Family;
 use crate::fetch::{self, cavern_home};
 use crate::gguf::GgufFile;
+use crate::hf::{self, HfFolder};
 use crate::llama::{config_from_gguf, load_gguf_weights};
 use crate::loaded::LoadedModel;
 use crate::tokenizer::{HfTokenizer, Tokenizer};
@@ -17,59 +17,31 @@ use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// The model families cavern reads from files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Family {
-    /// BERT encoders: a folder with `config.json`, `model.safetensors`, `tokenizer.json`.
-    Bert,
-    /// Llama decoders: one GGUF file.
-    Llama,
-}
-
-impl Family {
-    /// The name used in experiment files.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Family::Bert => "bert",
-            Family::Llama => "llama",
-        }
-    }
-}
-
 /// What names a model.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ModelRef {
     /// A built-in or fetchable model's name.
     Named(String),
-    /// A local folder (BERT) or GGUF file (Llama).
+    /// A local Hugging Face folder or GGUF file.
     Local {
-        /// The family, which decides how `path` is read.
-        family: Family,
+        /// The family, when named; a folder's `config.json` says it otherwise, and a named one
+        /// must agree with it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        family: Option<Family>,
         /// The folder or file.
         path: PathBuf,
     },
 }
 
 impl ModelRef {
-    /// What a command-line `--model` names: an existing folder is a BERT model, an existing
-    /// `.gguf` file a Llama model, anything else a built-in or fetchable name.
+    /// What a command-line `--model` names: an existing folder or `.gguf` file is a local
+    /// model (its family read from it), anything else a built-in or fetchable name.
     pub fn from_arg(arg: &str) -> ModelRef {
         let path = Path::new(arg);
-        if path.is_dir() {
+        if path.is_dir() || (path.is_file() && is_gguf(path)) {
             return ModelRef::Local {
-                family: Family::Bert,
-                path: path.to_path_buf(),
-            };
-        }
-        if path.is_file()
-            && path
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
-        {
-            return ModelRef::Local {
-                family: Family::Llama,
+                family: None,
                 path: path.to_path_buf(),
             };
         }
@@ -113,21 +85,20 @@ pub fn inspect_model(model: &ModelRef) -> Result<ModelInfo, ModelError> {
                 class_names: loaded.class_names,
             })
         }
-        Located::File(Family::Bert, dir) => {
-            let files = BertFiles::in_dir(&dir);
+        Located::Folder(family, dir) => {
+            let folder = HfFolder::open(&dir)?;
+            let (_, config) = hf::inspect(&folder, family)?;
             Ok(ModelInfo {
-                config: config_from_json(&read(&files.config)?, &files.config)?,
-                tokenizer: Tokenizer::HuggingFace(HfTokenizer::from_file(&files.tokenizer)?),
+                config,
+                tokenizer: Tokenizer::HuggingFace(HfTokenizer::from_file(&folder.tokenizer)?),
                 class_names: Vec::new(),
             })
         }
-        Located::File(Family::Llama, path) => {
+        Located::Gguf(path) => {
             let file = read_gguf(&path)?;
             Ok(ModelInfo {
                 config: config_from_gguf(&file).map_err(|e| in_file(e, &path))?,
-                tokenizer: Tokenizer::Bpe(
-                    BpeTokenizer::from_gguf(&file).map_err(|e| in_file(e, &path))?,
-                ),
+                tokenizer: Tokenizer::from_gguf(&file).map_err(|e| in_file(e, &path))?,
                 class_names: Vec::new(),
             })
         }
@@ -146,21 +117,32 @@ pub fn load_model(model: &ModelRef, device: &Device) -> Result<LoadedModel, Mode
     };
     match locate(model)? {
         Located::Builtin(name) => load_builtin(&name, device),
-        Located::File(Family::Bert, dir) => {
-            let files = BertFiles::in_dir(&dir);
-            let (transformer, tokenizer) = load_bert(&files, device)?;
+        Located::Folder(family, dir) => {
+            let folder = HfFolder::open(&dir)?;
+            let (family, transformer, tokenizer) = hf::load(&folder, family, device)?;
             let c = &transformer.config;
-            let description = format!(
-                "BERT encoder, {} layers, d={}, {} heads, read from {}",
-                c.n_layers,
-                c.d_model,
-                c.n_heads,
-                dir.display()
-            );
+            let description = match family {
+                Family::Bert => format!(
+                    "BERT encoder, {} layers, d={}, {} heads, read from {}",
+                    c.n_layers,
+                    c.d_model,
+                    c.n_heads,
+                    dir.display()
+                ),
+                _ => format!(
+                    "{family} decoder, {} layers, d={}, {} query / {} key-value heads, read from {}",
+                    c.n_layers,
+                    c.d_model,
+                    c.n_heads,
+                    c.n_kv_heads,
+                    dir.display()
+                ),
+            };
+            let files = folder.files();
             Ok(LoadedModel {
                 name,
                 description,
-                sha256: sha256_of_files(&[&files.config, &files.weights, &files.tokenizer])?,
+                sha256: sha256_of_files(&files)?,
                 transformer,
                 tokenizer: Tokenizer::HuggingFace(tokenizer),
                 class_names: Vec::new(),
@@ -168,9 +150,9 @@ pub fn load_model(model: &ModelRef, device: &Device) -> Result<LoadedModel, Mode
                 source: dir.display().to_string(),
             })
         }
-        Located::File(Family::Llama, path) => {
+        Located::Gguf(path) => {
             let file = read_gguf(&path)?;
-            let tokenizer = BpeTokenizer::from_gguf(&file).map_err(|e| in_file(e, &path))?;
+            let tokenizer = Tokenizer::from_gguf(&file).map_err(|e| in_file(e, &path))?;
             let transformer = load_gguf_weights(&file, device).map_err(|e| in_file(e, &path))?;
             let c = &transformer.config;
             let description = format!(
@@ -186,7 +168,7 @@ pub fn load_model(model: &ModelRef, device: &Device) -> Result<LoadedModel, Mode
                 description,
                 sha256: hex_sha256(&[file.bytes()]),
                 transformer,
-                tokenizer: Tokenizer::Bpe(tokenizer),
+                tokenizer,
                 class_names: Vec::new(),
                 heldout_accuracy: None,
                 source: path.display().to_string(),
@@ -198,7 +180,14 @@ pub fn load_model(model: &ModelRef, device: &Device) -> Result<LoadedModel, Mode
 /// Where a model's files are.
 enum Located {
     Builtin(String),
-    File(Family, PathBuf),
+    /// A Hugging Face folder, with the family the caller named, if any.
+    Folder(Option<Family>, PathBuf),
+    Gguf(PathBuf),
+}
+
+fn is_gguf(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
 }
 
 fn locate(model: &ModelRef) -> Result<Located, ModelError> {
@@ -213,36 +202,24 @@ fn locate(model: &ModelRef) -> Result<Located, ModelError> {
             })?;
             let dir = fetch::local_path(name, &cavern_home())
                 .map_err(|e| ModelError::Unavailable(e.to_string()))?;
-            Ok(match spec.family {
-                Family::Bert => Located::File(Family::Bert, dir),
-                Family::Llama => Located::File(Family::Llama, dir.join(spec.files[0].file)),
+            Ok(match spec.files {
+                [only] if is_gguf(Path::new(only.file)) => Located::Gguf(dir.join(only.file)),
+                _ => Located::Folder(Some(spec.family), dir),
             })
         }
-        ModelRef::Local { family, path } => {
-            let want_dir = *family == Family::Bert;
-            if want_dir != path.is_dir() || !path.exists() {
-                let what = match family {
-                    Family::Bert => {
-                        "a folder holding config.json, model.safetensors and tokenizer.json"
-                    }
-                    Family::Llama => "a GGUF file",
-                };
-                return Err(ModelError::Unavailable(format!(
-                    "{} is not {what} (family = \"{}\")",
-                    path.display(),
-                    family.as_str()
-                )));
-            }
-            Ok(Located::File(*family, path.clone()))
+        ModelRef::Local { family, path } if path.is_dir() => {
+            Ok(Located::Folder(*family, path.clone()))
         }
+        ModelRef::Local { path, .. } if path.is_file() && is_gguf(path) => {
+            Ok(Located::Gguf(path.clone()))
+        }
+        ModelRef::Local { path, .. } => Err(ModelError::Unavailable(format!(
+            "{} is not a folder holding config.json, model.safetensors (or sharded \
+             *.safetensors with model.safetensors.index.json) and tokenizer.json, nor a .gguf \
+             file",
+            path.display()
+        ))),
     }
-}
-
-fn read(path: &Path) -> Result<Vec<u8>, ModelError> {
-    std::fs::read(path).map_err(|source| ModelError::Io {
-        path: path.display().to_string(),
-        source,
-    })
 }
 
 fn read_gguf(path: &Path) -> Result<GgufFile, ModelError> {
@@ -266,7 +243,7 @@ fn in_file(error: ModelError, path: &Path) -> ModelError {
 }
 
 /// The sha256 of the files' contents, concatenated in order, hex.
-fn sha256_of_files(paths: &[&Path]) -> Result<String, ModelError> {
+fn sha256_of_files(paths: &[PathBuf]) -> Result<String, ModelError> {
     let mut hasher = Sha256::new();
     let mut buffer = vec![0; 1 << 20];
     for path in paths {

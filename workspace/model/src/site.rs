@@ -25,24 +25,32 @@ pub enum SitePoint {
     Z,
     /// What attention adds to the residual stream.
     AttnOut,
+    /// Attention's output before the post-attention norm (Gemma); the same values as `AttnOut`
+    /// in families without one.
+    AttnOutPreNorm,
     /// MLP neurons after the activation function.
     MlpPost,
     /// What the MLP adds to the residual stream.
     MlpOut,
+    /// The MLP's output before the post-MLP norm (Gemma); the same values as `MlpOut` in
+    /// families without one.
+    MlpOutPreNorm,
     /// Final normalised residual (for post-norm encoders: the last block's output).
     LnFinal,
 }
 
 impl SitePoint {
     /// Every point, in forward order within a block.
-    pub const ALL: [SitePoint; 10] = [
+    pub const ALL: [SitePoint; 12] = [
         SitePoint::Embed,
         SitePoint::ResidPre,
         SitePoint::Pattern,
         SitePoint::Z,
+        SitePoint::AttnOutPreNorm,
         SitePoint::AttnOut,
         SitePoint::ResidMid,
         SitePoint::MlpPost,
+        SitePoint::MlpOutPreNorm,
         SitePoint::MlpOut,
         SitePoint::ResidPost,
         SitePoint::LnFinal,
@@ -58,8 +66,10 @@ impl SitePoint {
             SitePoint::Pattern => "pattern",
             SitePoint::Z => "z",
             SitePoint::AttnOut => "attn_out",
+            SitePoint::AttnOutPreNorm => "attn_out_pre_norm",
             SitePoint::MlpPost => "mlp_post",
             SitePoint::MlpOut => "mlp_out",
+            SitePoint::MlpOutPreNorm => "mlp_out_pre_norm",
             SitePoint::LnFinal => "ln_final",
         }
     }
@@ -115,6 +125,8 @@ impl Site {
 
 impl fmt::Display for Site {
     /// TransformerLens names: `embed`, `blocks.2.hook_resid_post`, `blocks.0.attn.hook_z`, ...
+    /// (TransformerLens has no hook before Gemma's post-norms; those are
+    /// `blocks.L.hook_attn_out_pre_norm` and `blocks.L.hook_mlp_out_pre_norm`.)
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let layer = self.layer.unwrap_or(0);
         match self.point {

@@ -2,7 +2,7 @@
 
 use crate::batch::{TokenBatch, last_token_mask, token_mask};
 use crate::block::Block;
-use crate::config::{Architecture, OutputHead, Positions, TransformerConfig};
+use crate::config::{Architecture, OutputHead, Positions, RopeScaling, TransformerConfig};
 use crate::hooks::{self, BatchInfo, Hooks};
 use crate::norm::Norm;
 use crate::rope::Rope;
@@ -66,7 +66,7 @@ impl Transformer {
                 Positions::Learned { max_len } => {
                     Some(EmbeddingConfig::new(max_len, d).init(device))
                 }
-                Positions::Rope { .. } => None,
+                Positions::Rope(_) => None,
             },
             embed_norm: post_norm.then(norm),
             blocks: (0..config.n_layers)
@@ -95,6 +95,9 @@ impl Transformer {
                 .repeat_dim(0, b);
             x = x + pos.forward(positions);
         }
+        if let Some(scale) = self.config.options.embed_scale {
+            x = x.mul_scalar(scale as f32);
+        }
         if let Some(norm) = &self.embed_norm {
             x = norm.forward(x);
         }
@@ -115,14 +118,26 @@ impl Transformer {
         hooks: &mut dyn Hooks,
     ) -> Output {
         let device = self.device();
-        let t = info.seq_len;
-        let mask_bias = self.mask_bias(info, &device);
-        let rope = match self.config.positions {
-            Positions::Rope { base } => Some(Rope::new(base, self.config.d_head, t, &device)),
-            Positions::Learned { .. } => None,
-        };
+        let global = LayerTables::new(&self.config, None, info, &device);
+        let local = self
+            .config
+            .options
+            .sliding_window
+            .as_ref()
+            .map(|w| LayerTables::new(&self.config, Some(w.size), info, &device));
         for (layer, block) in self.blocks.iter().enumerate().skip(start) {
-            x = block.forward(x, layer, mask_bias.clone(), rope.as_ref(), hooks, info);
+            let tables = match (&local, self.config.window(layer)) {
+                (Some(local), Some(_)) => local,
+                _ => &global,
+            };
+            x = block.forward(
+                x,
+                layer,
+                tables.mask_bias.clone(),
+                tables.rope.as_ref(),
+                hooks,
+                info,
+            );
         }
         if let Some(norm) = &self.final_norm {
             x = norm.forward(x);
@@ -157,10 +172,14 @@ impl Transformer {
             OutputHead::LanguageModel { tied } => {
                 let select = last_token_mask(info, device).unsqueeze_dim::<3>(2);
                 let last = (x * select).sum_dim(1).reshape([b, d]);
-                if tied {
+                let logits = if tied {
                     last.matmul(self.token_embedding.weight.val().transpose())
                 } else {
                     self.linear_head(last)
+                };
+                match self.config.options.final_softcap {
+                    Some(cap) => logits.div_scalar(cap).tanh().mul_scalar(cap),
+                    None => logits,
                 }
             }
         }
@@ -183,20 +202,67 @@ impl Transformer {
             None => x,
         }
     }
+}
 
-    /// `[batch, 1, pos, pos]` additive attention mask: padding keys, and the future for decoders.
-    fn mask_bias(&self, info: &BatchInfo, device: &Device) -> Tensor<4> {
-        let t = info.seq_len;
-        let causal = self.config.architecture == Architecture::PreNormDecoder;
-        let mut flat = Vec::with_capacity(info.lengths.len() * t * t);
-        for &len in &info.lengths {
-            for q in 0..t {
-                for k in 0..t {
-                    let hidden = k >= len || (causal && k > q);
-                    flat.push(if hidden { MASKED } else { 0.0 });
-                }
+/// What every layer of one kind (global, or sliding-window) shares in a forward pass.
+struct LayerTables {
+    /// `[batch, 1, pos, pos]` additive attention mask.
+    mask_bias: Tensor<4>,
+    /// Rotary tables, for RoPE models.
+    rope: Option<Rope>,
+}
+
+impl LayerTables {
+    /// The tables of global layers (`window` `None`) or of layers with that sliding window.
+    fn new(
+        config: &TransformerConfig,
+        window: Option<usize>,
+        info: &BatchInfo,
+        device: &Device,
+    ) -> LayerTables {
+        let rope = match &config.positions {
+            Positions::Rope(rope) => {
+                let (base, scaling) = match (window, rope.local_base) {
+                    (Some(_), Some(local)) => (local, RopeScaling::None),
+                    _ => (rope.base, rope.scaling),
+                };
+                Some(Rope::new(
+                    rope,
+                    base,
+                    scaling,
+                    config.d_head,
+                    info.seq_len,
+                    device,
+                ))
+            }
+            Positions::Learned { .. } => None,
+        };
+        LayerTables {
+            mask_bias: mask_bias(config, window, info, device),
+            rope,
+        }
+    }
+}
+
+/// `[batch, 1, pos, pos]` additive attention mask: padding keys, the future for decoders, and
+/// keys `window` or more positions back.
+fn mask_bias(
+    config: &TransformerConfig,
+    window: Option<usize>,
+    info: &BatchInfo,
+    device: &Device,
+) -> Tensor<4> {
+    let t = info.seq_len;
+    let causal = config.architecture == Architecture::PreNormDecoder;
+    let mut flat = Vec::with_capacity(info.lengths.len() * t * t);
+    for &len in &info.lengths {
+        for q in 0..t {
+            for k in 0..t {
+                let outside = window.is_some_and(|w| k + w <= q);
+                let hidden = k >= len || (causal && k > q) || outside;
+                flat.push(if hidden { MASKED } else { 0.0 });
             }
         }
-        Tensor::from_data(TensorData::new(flat, [info.lengths.len(), 1, t, t]), device)
     }
+    Tensor::from_data(TensorData::new(flat, [info.lengths.len(), 1, t, t]), device)
 }

@@ -4,7 +4,8 @@
 //! errors on damaged folders, each naming the file and what is wrong.
 
 use burn::tensor::Device;
-use cavern_model::load::{Family, ModelRef, load_model};
+use cavern_model::Family;
+use cavern_model::load::{ModelRef, load_model};
 use cavern_model::{LoadedModel, ModelError, Site, SitePoint};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -39,7 +40,7 @@ fn folder() -> PathBuf {
 
 fn bert(path: &Path) -> ModelRef {
     ModelRef::Local {
-        family: Family::Bert,
+        family: Some(Family::Bert),
         path: path.to_path_buf(),
     }
 }
@@ -243,6 +244,48 @@ fn damaged_folders_are_clear_errors_naming_the_file() {
     let message = error_of(&folder().join("model.safetensors"));
     assert!(
         message.contains("is not a folder holding config.json"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_huge_vocabulary_in_config_json_is_refused_before_allocating() {
+    let (_dir, path) = damaged(|dir| {
+        let config = dir.join("config.json");
+        let text = std::fs::read_to_string(&config).expect("read");
+        let text = text.replace("\"vocab_size\": 35", "\"vocab_size\": 1000000000000");
+        std::fs::write(&config, text).expect("write");
+    });
+    let message = error_of(&path);
+    assert!(
+        message.contains("has shape [35, 16] where the config implies [1000000000000, 16]"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_nan_weight_is_an_error_naming_the_tensor() {
+    let (_dir, path) = damaged(|dir| {
+        let weights = dir.join("model.safetensors");
+        let bytes = std::fs::read(&weights).expect("read");
+        let tensors = safetensors::SafeTensors::deserialize(&bytes).expect("parses");
+        let name = "encoder.layer.0.attention.self.key.weight";
+        let mut data = tensors.tensor(name).expect("tensor").data().to_vec();
+        data[..4].copy_from_slice(&f32::NAN.to_le_bytes());
+        let mut views = tensors.tensors();
+        let view = views.iter_mut().find(|(n, _)| n == name).expect("listed");
+        view.1 =
+            safetensors::tensor::TensorView::new(view.1.dtype(), view.1.shape().to_vec(), &data)
+                .expect("view");
+        std::fs::write(
+            &weights,
+            safetensors::serialize(views, None).expect("serializes"),
+        )
+        .expect("write");
+    });
+    let message = error_of(&path);
+    assert!(
+        message.contains("`encoder.layer.0.attention.self.key.weight` holds 1 non-finite"),
         "{message}"
     );
 }

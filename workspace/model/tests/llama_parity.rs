@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor, TensorData};
-use cavern_model::config::{OutputHead, Positions};
+use cavern_model::config::{OutputHead, Positions, RopeConfig, RopeLayout};
 use cavern_model::gguf::{GgmlType, GgufFile, MetaValue};
 use cavern_model::llama::{config_from_gguf, load_gguf_weights};
 use cavern_model::{ModelError, Site, SitePoint, TokenBatch, Transformer};
@@ -160,7 +160,10 @@ fn config_comes_from_the_metadata() {
         ),
         (4, 2, 8, 48)
     );
-    assert_eq!(config.positions, Positions::Rope { base: 10_000.0 });
+    assert_eq!(
+        config.positions,
+        Positions::Rope(RopeConfig::new(10_000.0, RopeLayout::AdjacentPairs))
+    );
     assert!((config.norm_eps - 1e-5).abs() < 1e-10);
     assert_eq!(config.head, OutputHead::LanguageModel { tied: true });
     assert_eq!(config.pad_id, 0);
@@ -402,4 +405,25 @@ fn vocabulary_size_falls_back_to_the_embedding() {
     file.metadata.remove("tokenizer.ggml.tokens");
     file.metadata.remove("llama.vocab_size");
     assert_eq!(config_from_gguf(&file).unwrap().vocab_size, 64);
+}
+
+#[test]
+fn a_non_finite_weight_is_named() {
+    let mut bytes = std::fs::read(fixture_path("tiny_llama.gguf")).expect("fixture");
+    let name = "blk.1.ffn_down.weight";
+    // The tensor's first values, found in the file and replaced by an infinity.
+    let first: Vec<u8> = gguf("tiny_llama.gguf").dequantize(name).expect("f32")[..4]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let at = bytes
+        .windows(first.len())
+        .position(|w| w == first.as_slice())
+        .expect("the tensor's bytes");
+    bytes[at..at + 4].copy_from_slice(&f32::INFINITY.to_le_bytes());
+    let file = GgufFile::parse(bytes).expect("still parses");
+    assert_mentions(
+        &load_error(&file),
+        &["`blk.1.ffn_down.weight` holds 1 non-finite"],
+    );
 }

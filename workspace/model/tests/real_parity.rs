@@ -3,12 +3,14 @@
 //!
 //! * all-MiniLM-L6-v2: token ids, the hidden states of every layer (max relative error
 //!   ≤ 1e-4), the attention probabilities (≤ 1e-5 absolute) and the sentence embedding;
-//! * SmolLM2-135M-Instruct (Q4_1 GGUF): token ids, last-position logits (relative L2 error
-//!   ≤ 1e-3, identical top-5) and every layer's residual stream.
+//! * SmolLM2-135M-Instruct (Q4_1 GGUF) and Gemma 3 270M (Q4_K_M GGUF): token ids,
+//!   last-position logits (relative L2 error ≤ 1e-3, identical top-5) and every layer's residual
+//!   stream.
 //!
 //! The texts cover punctuation, capitals, digits, a rare word and non-ASCII text. Each runs
 //! alone and then all together as one padded batch. The models must have been fetched
-//! (`cavern models fetch minilm-l6 smollm2-135m`); the tests fail, saying so, when they are not.
+//! (`cavern models fetch minilm-l6 smollm2-135m gemma3-270m`); the tests fail, saying so, when
+//! they are not.
 
 use burn::tensor::Device;
 use cavern_model::fetch::{cavern_home, local_path};
@@ -208,6 +210,61 @@ fn smollm2_matches_pytorch() {
     assert_eq!(
         model.tokenizer().token_text(argmax(&first) as u32),
         " Paris"
+    );
+}
+
+/// Gemma 3 270M (Q4_K_M GGUF) against transformers loading the same file
+/// (`make_gemma3_fixtures.py`): token ids with BOS, last-position logits (relative L2 error
+/// ≤ 1e-3, identical top-5) and every layer's residual stream, each prompt alone and then all
+/// of them as one padded batch.
+#[test]
+#[ignore = "needs the Gemma 3 architecture (GeGLU, 1 + w RMSNorm, pre/post norms, q/k norm, \
+            sliding window, local RoPE base) in the GGUF loader"]
+fn gemma3_matches_pytorch() {
+    let model = fetched("gemma3-270m");
+    let (bytes, fixture): (_, SmolFixture) = fixture("gemma3");
+    let tensors = SafeTensors::deserialize(&bytes).expect("fixture safetensors");
+    let (d, vocab, layers) = (640, 262_144, 18);
+    let texts: Vec<String> = fixture.prompts.iter().map(|p| p.prompt.clone()).collect();
+    let (mut logits_error, mut resid_error) = (0.0f64, 0.0f64);
+    let mut groups: Vec<Vec<usize>> = (0..texts.len()).map(|i| vec![i]).collect();
+    groups.push((0..texts.len()).collect());
+    for group in &groups {
+        let batch_texts: Vec<String> = group.iter().map(|&i| texts[i].clone()).collect();
+        let batch = model.encode(&batch_texts).expect("prompts encode");
+        let mut recorder = Recorder::default();
+        let logits = to_f64(model.transformer.forward(&batch, &mut recorder).logits);
+        let t = batch.max_len();
+        for (b, &i) in group.iter().enumerate() {
+            let want_ids = ids(&tensors, &format!("p{i}.ids"));
+            assert_eq!(batch.ids[b], want_ids, "token ids of {:?}", texts[i]);
+            let got = &logits[b * vocab..(b + 1) * vocab];
+            let want = floats(&tensors, &format!("p{i}.logits"));
+            logits_error = logits_error.max(relative_error(got, &want));
+            assert_eq!(
+                top5(got),
+                fixture.prompts[i].top5_ids,
+                "top 5 of {:?}",
+                texts[i]
+            );
+            let last = want_ids.len() - 1;
+            let want_resid = floats(&tensors, &format!("p{i}.resid_post"));
+            for layer in 0..layers {
+                let x = to_f64(recorder.streams[&Site::new(SitePoint::ResidPost, layer)].clone());
+                let at = (b * t + last) * d;
+                let error = relative_error(&x[at..at + d], &want_resid[layer * d..(layer + 1) * d]);
+                resid_error = resid_error.max(error);
+            }
+        }
+    }
+    eprintln!("Gemma 3: logits {logits_error:.2e}, resid_post {resid_error:.2e} (relative L2)");
+    assert!(
+        logits_error <= LOGITS_TOLERANCE,
+        "logits off by {logits_error:e}"
+    );
+    assert!(
+        resid_error <= LOGITS_TOLERANCE,
+        "residual stream off by {resid_error:e}"
     );
 }
 

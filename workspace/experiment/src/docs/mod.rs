@@ -121,6 +121,15 @@ mod tests {
     }
 
     #[test]
+    fn every_model_family_is_listed() {
+        let schema = schema_reference();
+        for family in cavern_model::Family::ALL {
+            let name = format!("`{family}`");
+            assert!(schema.contains(&name), "{name} is not listed");
+        }
+    }
+
+    #[test]
     fn wrapping_breaks_at_spaces_before_the_width() {
         assert_eq!(wrap("aa bb cc", 5), "aa bb\ncc");
         assert_eq!(wrap("aaaaaaa b", 5), "aaaaaaa\nb");

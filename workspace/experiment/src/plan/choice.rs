@@ -75,7 +75,7 @@ choice_enum! {
 
 /// Model families read from local files.
 impl Choice for Family {
-    const ALL: &'static [Self] = &[Family::Bert, Family::Llama];
+    const ALL: &'static [Self] = &Family::ALL;
     const DEFAULT: Self = Family::Bert;
     fn name(self) -> &'static str {
         self.as_str()

@@ -47,14 +47,15 @@ impl Resolver<'_> {
             RawModel::Name(name) => ModelRef::Named(name.clone()),
             RawModel::Local(local) => {
                 let t = TableCtx::inline("`model` of [experiment]", raw.span());
-                let help = "write `model = { family = \"bert\", path = \"folder\" }` or \
-                            `{ family = \"llama\", path = \"model.gguf\" }`";
-                let family = self.required(&local.family, "family", &t, Some(help.into()));
+                let help = "write `model = { path = \"folder\" }` (a Hugging Face folder) or \
+                            `{ path = \"model.gguf\" }`; `family = \"...\"` is optional";
                 let path = self.required(&local.path, "path", &t, Some(help.into()));
-                let family =
-                    family.and_then(|_| self.choice::<Family>(&local.family, "family", &t));
+                let family = match &local.family {
+                    Some(_) => Some(self.choice::<Family>(&local.family, "family", &t)?),
+                    None => None,
+                };
                 ModelRef::Local {
-                    family: family?,
+                    family,
                     path: self.cx.base_dir.join(path?.get_ref()),
                 }
             }

@@ -42,7 +42,7 @@ pub enum RawModel {
     Local(RawLocalModel),
 }
 
-/// A local model as written: `{ family = "bert" | "llama", path = "..." }`.
+/// A local model as written: `{ path = "..." }`, optionally with `family = "..."`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(
     deny_unknown_fields,

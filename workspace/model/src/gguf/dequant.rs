@@ -21,8 +21,12 @@ pub(super) fn dequantize(kind: GgmlType, data: &[u8]) -> Option<Vec<f32>> {
         GgmlType::Q8_0 => blocks(data, &mut out, q8_0),
         GgmlType::Q4_0 => blocks(data, &mut out, q4_0),
         GgmlType::Q4_1 => blocks(data, &mut out, q4_1),
+        GgmlType::Q5_0 => blocks(data, &mut out, q5_0),
+        GgmlType::Q5_1 => blocks(data, &mut out, q5_1),
         GgmlType::Q4_K => blocks(data, &mut out, q4_k),
+        GgmlType::Q5_K => blocks(data, &mut out, q5_k),
         GgmlType::Q6_K => blocks(data, &mut out, q6_k),
+        GgmlType::Q8_K => blocks(data, &mut out, q8_k),
         GgmlType::Other(_) => return None,
     }
     Some(out)
@@ -76,6 +80,41 @@ fn q4_1(b: &[u8; 20], out: &mut Vec<f32>) {
     out.extend(qs.iter().map(|&q| f32::from(q >> 4) * d + m));
 }
 
+/// The fifth bits of a Q5_0 or Q5_1 block: bit `j` of the little-endian `u32` belongs to
+/// element `j`.
+fn high_bits(qh: &[u8]) -> u32 {
+    u32::from_le_bytes([qh[0], qh[1], qh[2], qh[3]])
+}
+
+/// The 5-bit values of a Q5_0 or Q5_1 block: low nibbles of `qs` are elements 0..16 and high
+/// nibbles 16..32, each topped with its bit of `qh`.
+fn five_bit_values(qh: &[u8], qs: &[u8]) -> [u8; 32] {
+    let high = high_bits(qh);
+    let mut q = [0u8; 32];
+    for (j, &byte) in qs.iter().enumerate() {
+        let bit = |k: usize| (((high >> k) & 1) as u8) << 4;
+        q[j] = (byte & 0x0F) | bit(j);
+        q[j + 16] = (byte >> 4) | bit(j + 16);
+    }
+    q
+}
+
+/// `block_q5_0`: f16 `d`, 4 bytes of fifth bits, then 16 bytes of nibbles; `x = (q - 16) * d`.
+fn q5_0(b: &[u8; 22], out: &mut Vec<f32>) {
+    let d = f16_le([b[0], b[1]]);
+    let q = five_bit_values(&b[2..6], &b[6..]);
+    out.extend(q.iter().map(|&q| f32::from(q.cast_signed() - 16) * d));
+}
+
+/// `block_q5_1`: f16 `d`, f16 `m`, 4 bytes of fifth bits, then 16 bytes of nibbles;
+/// `x = q * d + m`.
+fn q5_1(b: &[u8; 24], out: &mut Vec<f32>) {
+    let d = f16_le([b[0], b[1]]);
+    let m = f16_le([b[2], b[3]]);
+    let q = five_bit_values(&b[4..8], &b[8..]);
+    out.extend(q.iter().map(|&q| f32::from(q) * d + m));
+}
+
 /// ggml's `get_scale_min_k4`: the 6-bit scale and minimum of sub-block `j` (0..8) from the
 /// 12 packed bytes of a Q4_K super-block.
 fn scale_min_k4(j: usize, q: &[u8]) -> (u8, u8) {
@@ -105,6 +144,27 @@ fn q4_k(b: &[u8; 144], out: &mut Vec<f32>) {
     }
 }
 
+/// `block_q5_K`: f16 `d`, f16 `dmin`, 12 bytes of packed 6-bit scales and minimums (as in
+/// Q4_K), 32 bytes `qh` of fifth bits, then 128 bytes of nibbles. Each 32 bytes of nibbles hold
+/// two sub-blocks of 32 (low nibbles first); sub-block `s` takes bit `s` of each `qh` byte.
+fn q5_k(b: &[u8; 176], out: &mut Vec<f32>) {
+    let d = f16_le([b[0], b[1]]);
+    let min = f16_le([b[2], b[3]]);
+    let scales = &b[4..16];
+    let qh = &b[16..48];
+    for (chunk, q) in b[48..].chunks_exact(32).enumerate() {
+        for (half, shift) in [(0, 0), (1, 4)] {
+            let sub = 2 * chunk + half;
+            let (sc, m) = scale_min_k4(sub, scales);
+            let (d, m) = (d * f32::from(sc), min * f32::from(m));
+            out.extend(q.iter().zip(qh).map(|(&x, &h)| {
+                let q = ((x >> shift) & 0x0F) | (((h >> sub) & 1) << 4);
+                d * f32::from(q) - m
+            }));
+        }
+    }
+}
+
 /// `block_q6_K`: 128 bytes `ql` (low 4 bits), 64 bytes `qh` (high 2 bits), 16 `i8` scales,
 /// then f16 `d` last; `x = d * scale * (q - 32)`, in two halves of 128 elements.
 fn q6_k(b: &[u8; 210], out: &mut Vec<f32>) {
@@ -129,4 +189,15 @@ fn q6_k(b: &[u8; 210], out: &mut Vec<f32>) {
         }
         out.extend_from_slice(&y);
     }
+}
+
+/// `block_q8_K`: f32 `d`, 256 `i8` values, then 16 `i16` sums of groups of 16 (only used by
+/// ggml's dot products); `x = q * d`.
+fn q8_k(b: &[u8; 292], out: &mut Vec<f32>) {
+    let d = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    out.extend(
+        b[4..4 + QK_K]
+            .iter()
+            .map(|&q| f32::from(q.cast_signed()) * d),
+    );
 }

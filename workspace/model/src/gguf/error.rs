@@ -72,8 +72,8 @@ pub enum GgufError {
     },
     /// The tensor's element type cannot be dequantised by this reader.
     #[error(
-        "tensor `{name}` has type {kind}, which cavern cannot dequantise \
-         (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K)"
+        "tensor `{name}` has type {kind}, which cavern cannot dequantise (supported: {})",
+        GgmlType::supported_names()
     )]
     UnsupportedType {
         /// The tensor.

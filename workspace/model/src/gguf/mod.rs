@@ -3,8 +3,9 @@
 //! A GGUF file (versions 2 and 3, little-endian) is read whole into memory by
 //! [`GgufFile::read`] or [`GgufFile::parse`], which check the header, every metadata value and
 //! every tensor table entry, and that each tensor of known layout lies inside the file.
-//! [`GgufFile::dequantize`] then decodes one tensor to `f32` from F32, F16, BF16, Q8_0, Q4_0,
-//! Q4_1, Q4_K or Q6_K, following ggml's reference decoders bit for bit.
+//! [`GgufFile::dequantize`] then decodes one tensor to `f32` from any of
+//! [`GgmlType::supported`] (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K,
+//! Q8_K), following ggml's reference decoders bit for bit.
 //!
 //! No input makes this module panic: a truncated or corrupt file gives a [`GgufError`] saying
 //! what is wrong and at which byte.

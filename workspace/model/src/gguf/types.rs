@@ -21,10 +21,18 @@ pub enum GgmlType {
     Q4_0,
     /// Blocks of 32: an f16 scale, an f16 minimum and 32 nibbles (id 3).
     Q4_1,
+    /// Blocks of 32: an f16 scale and 32 five-bit values offset by 16 (id 6).
+    Q5_0,
+    /// Blocks of 32: an f16 scale, an f16 minimum and 32 five-bit values (id 7).
+    Q5_1,
     /// Super-blocks of 256 with 6-bit sub-block scales and minimums and 4-bit values (id 12).
     Q4_K,
+    /// Super-blocks of 256 with 6-bit sub-block scales and minimums and 5-bit values (id 13).
+    Q5_K,
     /// Super-blocks of 256 with 8-bit sub-block scales and 6-bit values (id 14).
     Q6_K,
+    /// Super-blocks of 256: an f32 scale and 256 signed bytes (id 15).
+    Q8_K,
     /// Any other ggml type id, known to ggml or not.
     Other(u32),
 }
@@ -37,9 +45,13 @@ impl GgmlType {
             1 => Self::F16,
             2 => Self::Q4_0,
             3 => Self::Q4_1,
+            6 => Self::Q5_0,
+            7 => Self::Q5_1,
             8 => Self::Q8_0,
             12 => Self::Q4_K,
+            13 => Self::Q5_K,
             14 => Self::Q6_K,
+            15 => Self::Q8_K,
             30 => Self::BF16,
             other => Self::Other(other),
         }
@@ -52,9 +64,13 @@ impl GgmlType {
             Self::F16 => 1,
             Self::Q4_0 => 2,
             Self::Q4_1 => 3,
+            Self::Q5_0 => 6,
+            Self::Q5_1 => 7,
             Self::Q8_0 => 8,
             Self::Q4_K => 12,
+            Self::Q5_K => 13,
             Self::Q6_K => 14,
+            Self::Q8_K => 15,
             Self::BF16 => 30,
             Self::Other(id) => id,
         }
@@ -78,6 +94,20 @@ impl GgmlType {
     /// Whether [`GgufFile::dequantize`](super::GgufFile::dequantize) can decode this type.
     pub fn is_supported(self) -> bool {
         !matches!(Self::from_id(self.id()), Self::Other(_))
+    }
+
+    /// Every type [`GgufFile::dequantize`](super::GgufFile::dequantize) can decode, by id.
+    pub fn supported() -> impl Iterator<Item = GgmlType> {
+        TYPE_TABLE
+            .iter()
+            .map(|row| Self::from_id(row.0))
+            .filter(|kind| kind.is_supported())
+    }
+
+    /// The names of [`GgmlType::supported`], comma-separated, for messages.
+    pub fn supported_names() -> String {
+        let names: Vec<&str> = Self::supported().filter_map(Self::name).collect();
+        names.join(", ")
     }
 }
 

@@ -5,10 +5,21 @@ use std::path::Path;
 
 /// A `tokenizer.json` tokenizer with padding and truncation switched off (MiniLM's file pads
 /// and truncates every text to 128 tokens; cavern pads batches itself and refuses texts longer
-/// than the model takes).
+/// than the model takes), or one built in code (SentencePiece from GGUF, [`crate::spm`]).
 #[derive(Debug)]
 pub struct HfTokenizer {
     inner: tokenizers::Tokenizer,
+    texts: TokenTexts,
+}
+
+/// What a token's readable text is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TokenTexts {
+    /// Its vocabulary entry (`##ing`, `[CLS]`), as for WordPiece.
+    Vocabulary,
+    /// What the decoder makes of it alone (` Paris` for `▁Paris` or `ĠParis`), as for
+    /// SentencePiece and byte-level BPE.
+    Decoded,
 }
 
 impl HfTokenizer {
@@ -33,7 +44,21 @@ impl HfTokenizer {
         inner
             .with_truncation(None)
             .map_err(|e| format!("cannot switch truncation off: {e}"))?;
-        Ok(HfTokenizer { inner })
+        // A WordPiece entry reads as it is; a byte-level BPE entry (`ĠParis`) as its decoded text.
+        let texts = match inner.get_model() {
+            tokenizers::models::ModelWrapper::WordPiece(_) => TokenTexts::Vocabulary,
+            _ => TokenTexts::Decoded,
+        };
+        Ok(HfTokenizer { inner, texts })
+    }
+
+    /// A tokenizer built in code (no padding or truncation) whose tokens read as the decoder
+    /// writes them.
+    pub(crate) fn with_decoded_tokens(inner: tokenizers::Tokenizer) -> HfTokenizer {
+        HfTokenizer {
+            inner,
+            texts: TokenTexts::Decoded,
+        }
     }
 
     /// Ids and token strings of `text`, with the post-processor's special tokens.
@@ -45,7 +70,12 @@ impl HfTokenizer {
                 text: text.to_string(),
                 detail: e.to_string(),
             })?;
-        Ok((encoding.get_ids().to_vec(), encoding.get_tokens().to_vec()))
+        let ids = encoding.get_ids().to_vec();
+        let tokens = match self.texts {
+            TokenTexts::Vocabulary => encoding.get_tokens().to_vec(),
+            TokenTexts::Decoded => ids.iter().map(|&id| self.token_text(id)).collect(),
+        };
+        Ok((ids, tokens))
     }
 
     /// Whether each token of `text` (as [`HfTokenizer::encode`] cuts it) is a special token:
@@ -74,9 +104,23 @@ impl HfTokenizer {
         }
     }
 
-    /// The vocabulary entry of `id` (`##ing`, `[CLS]`), empty outside the vocabulary.
+    /// The readable text of `id` (`##ing`, `[CLS]`, ` Paris`), empty outside the vocabulary.
     pub fn token_text(&self, id: u32) -> String {
-        self.inner.id_to_token(id).unwrap_or_default()
+        match self.texts {
+            TokenTexts::Vocabulary => self.inner.id_to_token(id),
+            TokenTexts::Decoded => self.inner.decode(&[id], false).ok(),
+        }
+        .unwrap_or_default()
+    }
+
+    /// The text of a token sequence, special tokens written out.
+    pub fn decode(&self, ids: &[u32]) -> Result<String, ModelError> {
+        self.inner
+            .decode(ids, false)
+            .map_err(|e| ModelError::Tokenize {
+                text: format!("{ids:?}"),
+                detail: e.to_string(),
+            })
     }
 
     /// Vocabulary size, added tokens included.

@@ -8,17 +8,21 @@ pub use word::{PAD, UNK, WordTokenizer};
 
 use crate::bpe::BpeTokenizer;
 use crate::error::ModelError;
+use crate::gguf::GgufFile;
+use crate::gguf_vocab::{invalid, meta_str};
+use crate::spm;
 
-/// A model's tokenizer: word-level (toy models), byte-level BPE from GGUF metadata (Llama
-/// family), or a Hugging Face `tokenizer.json` (BERT family).
+/// A model's tokenizer: word-level (toy models), byte-level BPE from GGUF metadata (SmolLM2),
+/// or the `tokenizers` crate running a `tokenizer.json` (BERT family) or a SentencePiece model
+/// from GGUF metadata (Gemma).
 #[derive(Debug)]
 pub enum Tokenizer {
     /// Lower-cased whitespace words of a toy language.
     Word(WordTokenizer),
     /// Byte-level BPE rebuilt from a GGUF file; adds no BOS token.
     Bpe(BpeTokenizer),
-    /// A `tokenizer.json` run by the `tokenizers` crate, with its special tokens (`[CLS]`,
-    /// `[SEP]`) and without padding or truncation.
+    /// A `tokenizer.json` or a GGUF SentencePiece model run by the `tokenizers` crate, with its
+    /// special tokens (`[CLS]`, `[SEP]`, `<bos>`) and without padding or truncation.
     HuggingFace(HfTokenizer),
 }
 
@@ -32,6 +36,19 @@ pub struct Encoding {
 }
 
 impl Tokenizer {
+    /// The tokenizer a GGUF file's `tokenizer.ggml.model` names: byte-level BPE for `"gpt2"`,
+    /// SentencePiece for `"llama"`.
+    pub fn from_gguf(file: &GgufFile) -> Result<Tokenizer, ModelError> {
+        match meta_str(file, "tokenizer.ggml.model")? {
+            "llama" => Ok(Tokenizer::HuggingFace(spm::from_gguf(file)?)),
+            "gpt2" => Ok(Tokenizer::Bpe(BpeTokenizer::from_gguf(file)?)),
+            other => Err(invalid(format!(
+                "tokenizer.ggml.model is {other:?}; cavern reads \"gpt2\" (byte-level BPE) and \
+                 \"llama\" (SentencePiece)"
+            ))),
+        }
+    }
+
     /// The ids and token texts of `text`, with the special tokens the model expects.
     pub fn encode(&self, text: &str) -> Result<Encoding, ModelError> {
         let (ids, tokens) = match self {

@@ -59,12 +59,13 @@ impl ToyTask for RecallTask {
             d_mlp: 64,
             norm: NormKind::RmsNorm,
             norm_eps: 1e-5,
-            positions: Positions::Rope { base: 10000.0 },
+            positions: Positions::Rope(RopeConfig::new(10000.0, RopeLayout::AdjacentPairs)),
             activation: MlpActivation::SwiGlu,
-            attention_bias: false,
+            attention_bias: AttentionBias::None,
             mlp_bias: false,
             head: OutputHead::LanguageModel { tied: true },
             pad_id: 0,
+            options: FamilyOptions::default(),
         }
     }
 

@@ -192,10 +192,11 @@ impl ToyTask for SentimentTask {
             norm_eps: 1e-5,
             positions: Positions::Learned { max_len: 16 },
             activation: MlpActivation::Gelu,
-            attention_bias: true,
+            attention_bias: AttentionBias::All,
             mlp_bias: true,
             head: OutputHead::Classifier { n_classes: 2 },
             pad_id: 0,
+            options: FamilyOptions::default(),
         }
     }
 
