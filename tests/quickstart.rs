@@ -203,6 +203,13 @@ fn check_manifest(run: &Path, seed: u64) {
         .map(|t| t.as_str().expect("table name"))
         .collect();
     assert!(tables.contains(&"tcav"), "manifest tables {tables:?}");
+    // Timings only for the steps that ran: the file's two study kinds, then writing (no head).
+    let timings = manifest["timings"].as_array().expect("manifest timings");
+    let steps: Vec<&str> = timings
+        .iter()
+        .map(|t| t["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["probe", "tcav", "write"], "manifest timings");
     for table in tables {
         assert!(
             run.join("tables").join(format!("{table}.csv")).is_file(),

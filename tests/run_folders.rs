@@ -294,6 +294,30 @@ fn validate_json_describes_a_valid_file_and_the_diagnostics_of_an_invalid_one() 
     assert_eq!(ok["probe_studies"], 1);
     assert_eq!(ok["tcav_studies"], 1);
 
+    // Every kind's count, as the text output reports them.
+    let out = run_cavern([
+        "validate",
+        "experiments/toy_steering_erasure.toml",
+        "--json",
+    ]);
+    assert_exit(&out, 0);
+    let ok = json_stdout(&out);
+    for kind in cavern_experiment::registry::KINDS {
+        let key = format!("{}_studies", kind.name());
+        assert!(ok[&key].is_u64(), "no {key} in {ok:#}");
+    }
+    let counts = [("steering", 1), ("erasure", 2), ("counterfactual", 1)];
+    for (kind, count) in counts {
+        assert_eq!(ok[format!("{kind}_studies")], count, "{ok:#}");
+    }
+    let out = run_cavern(["validate", "experiments/toy_steering_erasure.toml"]);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("studies: 1 steering, 2 erasure, 1 counterfactual;"),
+        "{}",
+        describe(&out)
+    );
+
     let tmp = tempfile::tempdir().unwrap();
     let bad = tmp.path().join("bad.toml");
     fs::write(
