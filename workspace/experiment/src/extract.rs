@@ -1,6 +1,8 @@
 //! `cavern extract`: activations at chosen sites for a file of texts, written for notebooks as
 //! Parquet (one row per token, or per text when pooled), safetensors or NumPy `.npy`.
 
+use crate::engine::StudyError;
+use crate::engine::forward::forward_batches;
 use cavern_intervene::Interventions;
 use cavern_model::{LoadedModel, Site};
 use cavern_probe::pool::pool;
@@ -18,6 +20,9 @@ pub enum ExtractError {
     /// Tokenizing or running the model failed.
     #[error(transparent)]
     Probe(#[from] ProbeError),
+    /// The forward pass failed.
+    #[error(transparent)]
+    Forward(#[from] StudyError),
     /// The output cannot hold what was asked for.
     #[error("{0}")]
     Output(String),
@@ -60,7 +65,8 @@ pub struct Extraction {
     pub pooling: Option<Pooling>,
 }
 
-/// Runs `model` over `texts` in batches, recording `sites`; `pooling` makes one row per text.
+/// Runs `model` over `texts` in batches (through the engine's one batched forward pass),
+/// recording `sites`; `pooling` makes one row per text.
 pub fn extract(
     model: &LoadedModel,
     texts: &[String],
@@ -68,42 +74,53 @@ pub fn extract(
     pooling: Option<Pooling>,
     batch_size: usize,
 ) -> Result<Extraction, ExtractError> {
-    let mut rows = Vec::new();
-    let mut columns: Vec<Vec<Vec<f32>>> = vec![Vec::new(); sites.len()];
-    for (chunk_index, chunk) in texts.chunks(batch_size.max(1)).enumerate() {
-        let first = chunk_index * batch_size.max(1);
-        let encodings = model.encode_texts(chunk).map_err(ProbeError::from)?;
-        let batch = model.batch(encodings.iter().map(|e| e.ids.clone()).collect());
-        let mut hooks = Interventions::recording(sites.iter().copied());
-        model.transformer.forward(&batch, &mut hooks);
+    let encodings = model.encode_texts(texts).map_err(ProbeError::from)?;
+    let ids: Vec<Vec<u32>> = encodings.iter().map(|e| e.ids.clone()).collect();
+    let recording = |_: &[Vec<u32>]| Interventions::recording(sites.iter().copied());
+    // Per text, per site: the text's rows (one when pooled, else one per token).
+    let per_text = forward_batches(model, &ids, batch_size, recording, |pass, _, hooks| {
         let cache = hooks.into_recorded().map_err(ProbeError::from)?;
-        let lengths = batch.info().lengths;
-        for (column, site) in columns.iter_mut().zip(sites) {
+        let lengths: Vec<usize> = pass.inputs.iter().map(Vec::len).collect();
+        let mut out = vec![Vec::with_capacity(sites.len()); lengths.len()];
+        for site in sites {
             let x = cache
                 .stream(site)
                 .ok_or_else(|| ProbeError::NotRecorded(site.to_string()))?;
-            match pooling {
-                Some(pooling) => column.extend(pool(x, &lengths, pooling)),
-                None => column.extend(token_rows(x, &lengths)),
+            let mut rows = match pooling {
+                Some(pooling) => pool(x, &lengths, pooling),
+                None => token_rows(x, &lengths),
+            }
+            .into_iter();
+            for (text, &length) in out.iter_mut().zip(&lengths) {
+                let count = if pooling.is_some() { 1 } else { length };
+                text.push(rows.by_ref().take(count).collect::<Vec<_>>());
             }
         }
-        for (i, encoding) in encodings.iter().enumerate() {
-            match pooling {
-                Some(_) => rows.push(RowKey {
-                    example: first + i,
-                    position: None,
-                    token_id: None,
-                    token: None,
-                }),
-                None => rows.extend(encoding.ids.iter().zip(&encoding.tokens).enumerate().map(
-                    |(position, (&id, token))| RowKey {
-                        example: first + i,
-                        position: Some(position),
-                        token_id: Some(id),
-                        token: Some(token.clone()),
-                    },
-                )),
-            }
+        Ok(out)
+    })?;
+    let mut columns: Vec<Vec<Vec<f32>>> = vec![Vec::new(); sites.len()];
+    for text in per_text {
+        for (column, rows) in columns.iter_mut().zip(text) {
+            column.extend(rows);
+        }
+    }
+    let mut rows = Vec::new();
+    for (example, encoding) in encodings.iter().enumerate() {
+        match pooling {
+            Some(_) => rows.push(RowKey {
+                example,
+                position: None,
+                token_id: None,
+                token: None,
+            }),
+            None => rows.extend(encoding.ids.iter().zip(&encoding.tokens).enumerate().map(
+                |(position, (&id, token))| RowKey {
+                    example,
+                    position: Some(position),
+                    token_id: Some(id),
+                    token: Some(token.clone()),
+                },
+            )),
         }
     }
     Ok(Extraction {

@@ -1,6 +1,7 @@
 //! The model's forward pass over many inputs: `batch_size` inputs a pass, in input order, each
-//! pass with hooks made for its inputs. Studies run their texts through the model here (or
-//! through the activation cache), so that how inputs are batched is decided in one place.
+//! pass with hooks made for its inputs. Studies (and `cavern extract`) run their texts through the
+//! model here (or through the activation cache), so that how inputs are batched is decided in one
+//! place.
 
 use super::StudyError;
 use super::outputs::{OutputRow, logit_rows};
