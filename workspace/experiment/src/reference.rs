@@ -28,9 +28,10 @@ paths resolve against the directory of the experiment file.
 | batch_size | integer | 32      | examples per forward pass, >= 1                      |
 
 Model names: the built-in `toy-sentiment` and `toy-recall`, and the fetchable
-`minilm-l6` (all-MiniLM-L6-v2, a BERT sentence encoder) and `smollm2-135m`
-(SmolLM2-135M-Instruct, a Llama decoder); `cavern models list` shows which are
-present, and `cavern models fetch NAME` gets one.
+`minilm-l6` (all-MiniLM-L6-v2, a BERT sentence encoder), `smollm2-135m`
+(SmolLM2-135M-Instruct, a Llama decoder) and `gemma3-270m` (Gemma 3 270M, a
+Gemma 3 decoder); `cavern models list` shows which are present, and
+`cavern models fetch NAME` gets one.
 
 ## [concepts.NAME]
 
