@@ -58,8 +58,8 @@ impl GgufNames {
     }
 
     /// Per-layer parts: Hugging Face, llama.cpp.
-    fn layer_parts(&self) -> impl Iterator<Item = &(&'static str, &'static str)> {
-        let norms: &[(&str, &str)] = match self.gemma {
+    fn layer_parts(self) -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+        let norms: &'static [(&str, &str)] = match self.gemma {
             true => &GEMMA_NORMS,
             false => &LLAMA_NORMS,
         };
@@ -67,7 +67,7 @@ impl GgufNames {
     }
 
     /// The GGUF name of Hugging Face tensor `hf`, if it has one.
-    pub fn to_gguf(&self, hf: &str) -> Option<String> {
+    pub fn to_gguf(self, hf: &str) -> Option<String> {
         let (stem, kind) = hf.rsplit_once('.')?;
         if let Some((_, gguf)) = GLOBAL.iter().find(|(h, _)| *h == stem) {
             return Some(format!("{gguf}.{kind}"));
@@ -79,7 +79,7 @@ impl GgufNames {
     }
 
     /// The Hugging Face name of GGUF tensor `gguf`, if it has one.
-    pub fn to_hf(&self, gguf: &str) -> Option<String> {
+    pub fn to_hf(self, gguf: &str) -> Option<String> {
         let (stem, kind) = gguf.rsplit_once('.')?;
         if let Some((hf, _)) = GLOBAL.iter().find(|(_, g)| *g == stem) {
             return Some(format!("{hf}.{kind}"));
