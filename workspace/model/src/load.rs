@@ -7,8 +7,8 @@ use crate::error::ModelError;
 pub use crate::family::Family;
 use crate::fetch::{self, cavern_home};
 use crate::gguf::GgufFile;
+use crate::gguf_model::{config_from_gguf, family_of, load_gguf_weights};
 use crate::hf::{self, HfFolder};
-use crate::llama::{config_from_gguf, load_gguf_weights};
 use crate::loaded::LoadedModel;
 use crate::tokenizer::{HfTokenizer, Tokenizer};
 use burn::tensor::Device;
@@ -94,8 +94,9 @@ pub fn inspect_model(model: &ModelRef) -> Result<ModelInfo, ModelError> {
                 class_names: Vec::new(),
             })
         }
-        Located::Gguf(path) => {
+        Located::Gguf(family, path) => {
             let file = read_gguf(&path)?;
+            gguf_family(&file, family, &path)?;
             Ok(ModelInfo {
                 config: config_from_gguf(&file).map_err(|e| in_file(e, &path))?,
                 tokenizer: Tokenizer::from_gguf(&file).map_err(|e| in_file(e, &path))?,
@@ -129,14 +130,7 @@ pub fn load_model(model: &ModelRef, device: &Device) -> Result<LoadedModel, Mode
                     c.n_heads,
                     dir.display()
                 ),
-                _ => format!(
-                    "{family} decoder, {} layers, d={}, {} query / {} key-value heads, read from {}",
-                    c.n_layers,
-                    c.d_model,
-                    c.n_heads,
-                    c.n_kv_heads,
-                    dir.display()
-                ),
+                _ => decoder_description(family, c, &dir),
             };
             let files = folder.files();
             Ok(LoadedModel {
@@ -150,19 +144,12 @@ pub fn load_model(model: &ModelRef, device: &Device) -> Result<LoadedModel, Mode
                 source: dir.display().to_string(),
             })
         }
-        Located::Gguf(path) => {
+        Located::Gguf(family, path) => {
             let file = read_gguf(&path)?;
+            let family = gguf_family(&file, family, &path)?;
             let tokenizer = Tokenizer::from_gguf(&file).map_err(|e| in_file(e, &path))?;
             let transformer = load_gguf_weights(&file, device).map_err(|e| in_file(e, &path))?;
-            let c = &transformer.config;
-            let description = format!(
-                "Llama decoder, {} layers, d={}, {} query / {} key-value heads, read from {}",
-                c.n_layers,
-                c.d_model,
-                c.n_heads,
-                c.n_kv_heads,
-                path.display()
-            );
+            let description = decoder_description(family, &transformer.config, &path);
             Ok(LoadedModel {
                 name,
                 description,
@@ -182,7 +169,37 @@ enum Located {
     Builtin(String),
     /// A Hugging Face folder, with the family the caller named, if any.
     Folder(Option<Family>, PathBuf),
-    Gguf(PathBuf),
+    /// A GGUF file, with the family the caller named, if any.
+    Gguf(Option<Family>, PathBuf),
+}
+
+/// What a loaded decoder is, for `LoadedModel::description`.
+fn decoder_description(family: Family, c: &TransformerConfig, source: &Path) -> String {
+    format!(
+        "{family} decoder, {} layers, d={}, {} query / {} key-value heads, read from {}",
+        c.n_layers,
+        c.d_model,
+        c.n_heads,
+        c.n_kv_heads,
+        source.display()
+    )
+}
+
+/// The family of a GGUF file (its `general.architecture`), checked against the one the caller
+/// named.
+fn gguf_family(file: &GgufFile, named: Option<Family>, path: &Path) -> Result<Family, ModelError> {
+    let family = family_of(file).map_err(|e| in_file(e, path))?;
+    match named {
+        Some(named) if named != family => Err(ModelError::Checkpoint {
+            name: family.to_string(),
+            file: path.display().to_string(),
+            detail: format!(
+                "declares family `{family}` (general.architecture), but the experiment says \
+                 `{named}`; remove `family` or correct it"
+            ),
+        }),
+        _ => Ok(family),
+    }
 }
 
 fn is_gguf(path: &Path) -> bool {
@@ -203,15 +220,17 @@ fn locate(model: &ModelRef) -> Result<Located, ModelError> {
             let dir = fetch::local_path(name, &cavern_home())
                 .map_err(|e| ModelError::Unavailable(e.to_string()))?;
             Ok(match spec.files {
-                [only] if is_gguf(Path::new(only.file)) => Located::Gguf(dir.join(only.file)),
+                [only] if is_gguf(Path::new(only.file)) => {
+                    Located::Gguf(Some(spec.family), dir.join(only.file))
+                }
                 _ => Located::Folder(Some(spec.family), dir),
             })
         }
         ModelRef::Local { family, path } if path.is_dir() => {
             Ok(Located::Folder(*family, path.clone()))
         }
-        ModelRef::Local { path, .. } if path.is_file() && is_gguf(path) => {
-            Ok(Located::Gguf(path.clone()))
+        ModelRef::Local { family, path } if path.is_file() && is_gguf(path) => {
+            Ok(Located::Gguf(*family, path.clone()))
         }
         ModelRef::Local { path, .. } => Err(ModelError::Unavailable(format!(
             "{} is not a folder holding config.json, model.safetensors (or sharded \
@@ -224,7 +243,7 @@ fn locate(model: &ModelRef) -> Result<Located, ModelError> {
 
 fn read_gguf(path: &Path) -> Result<GgufFile, ModelError> {
     GgufFile::read(path).map_err(|e| ModelError::Checkpoint {
-        name: "llama".into(),
+        name: "model".into(),
         file: path.display().to_string(),
         detail: e.to_string(),
     })

@@ -4,6 +4,10 @@
 //! with what transformers computes in float64: last-position logits and every layer's residual
 //! stream (relative L2 error ≤ 1e-4), attention probabilities (≤ 1e-5 absolute), token ids.
 //!
+//! The families llama.cpp stores under their own architecture (qwen2, qwen3, gemma2, gemma3)
+//! are checked the same way from GGUF files written as its converter writes them
+//! (`tests/fixtures/families/gguf/`), tokenizer included.
+//!
 //! Each family also has a negative control: the layout mistake its loader must avoid, made
 //! on purpose, breaks parity well beyond the tolerance.
 
@@ -30,13 +34,28 @@ fn folder(family: Family) -> PathBuf {
         .join(family.as_str())
 }
 
-fn load(family: Family) -> LoadedModel {
-    let reference = ModelRef::Local {
-        family: None,
-        path: folder(family),
-    };
+/// `family`'s GGUF fixture; its reference is the `.safetensors` file beside it.
+fn gguf_file(family: Family) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/families/gguf")
+        .join(format!("{family}.gguf"))
+}
+
+/// Loads a fixture folder or GGUF file, its family read from it.
+fn load(path: PathBuf) -> LoadedModel {
+    let reference = ModelRef::Local { family: None, path };
     load_model(&reference, &Device::flex())
-        .unwrap_or_else(|e| panic!("{family} fixture loads: {e}"))
+        .unwrap_or_else(|e| panic!("{} loads: {e}", reference.label()))
+}
+
+/// The reference file of a loaded fixture: `expected.safetensors` in its folder, or the
+/// `.safetensors` file beside its GGUF file.
+fn reference_file(model: &LoadedModel) -> PathBuf {
+    let source = PathBuf::from(&model.source);
+    match source.extension().is_some_and(|e| e == "gguf") {
+        true => source.with_extension("safetensors"),
+        false => source.join("expected.safetensors"),
+    }
 }
 
 /// One reference case: ids, last-position logits, `[layers, t, d]` residuals and
@@ -48,9 +67,9 @@ struct Case {
     pattern: Vec<f64>,
 }
 
-/// The texts and the reference cases of a family.
-fn expected(family: Family) -> (Vec<String>, Vec<Case>) {
-    let bytes = std::fs::read(folder(family).join("expected.safetensors")).expect("fixture");
+/// The texts and the reference cases in `file`.
+fn expected(file: &std::path::Path) -> (Vec<String>, Vec<Case>) {
+    let bytes = std::fs::read(file).expect("fixture");
     let (_, metadata) = SafeTensors::read_metadata(&bytes).expect("header");
     let texts: Vec<String> =
         serde_json::from_str(&metadata.metadata().as_ref().expect("metadata")["texts"])
@@ -128,10 +147,21 @@ fn compare(model: &LoadedModel, cases: &[&Case]) -> Errors {
     errors
 }
 
-/// Loads `family`'s fixture and checks it against PyTorch, one case at a time and batched.
+/// Loads `family`'s fixture folder and checks it against PyTorch.
 fn assert_parity(family: Family) -> LoadedModel {
-    let model = load(family);
-    let (texts, cases) = expected(family);
+    check_parity(family, load(folder(family)))
+}
+
+/// Loads `family`'s GGUF fixture and checks it against PyTorch.
+fn assert_gguf_parity(family: Family) -> LoadedModel {
+    let model = load(gguf_file(family));
+    assert!(model.description.starts_with(&format!("{family} decoder")));
+    check_parity(family, model)
+}
+
+/// Checks `model` of `family` against its reference, one case at a time and batched.
+fn check_parity(family: Family, model: LoadedModel) -> LoadedModel {
+    let (texts, cases) = expected(&reference_file(&model));
     for (text, case) in texts.iter().zip(&cases) {
         let encoding = model.tokenizer().encode(text).expect("encodes");
         assert_eq!(encoding.ids, case.ids, "{family}: token ids of {text:?}");
@@ -158,7 +188,7 @@ fn assert_parity(family: Family) -> LoadedModel {
 
 /// The deliberately broken `model` misses the reference logits by more than [`BROKEN`].
 fn assert_broken(family: Family, model: &LoadedModel, mistake: &str) {
-    let (_, cases) = expected(family);
+    let (_, cases) = expected(&reference_file(model));
     let worst = cases
         .iter()
         .map(|case| compare(model, &[case]).logits)
@@ -335,6 +365,86 @@ fn gemma3_matches_pytorch() {
         Family::Gemma3,
         &model,
         "the global RoPE base on local layers",
+    );
+}
+
+/// Adds 1 to every norm scale of a Gemma model loaded from GGUF, whose scales hold it already.
+fn norms_shifted_twice(model: &mut LoadedModel) {
+    let plus_one = |norm: &mut cavern_model::norm::Norm| {
+        norm.weight = Param::from_tensor(norm.weight.val().add_scalar(1.0));
+    };
+    for block in &mut model.transformer.blocks {
+        plus_one(&mut block.norm1);
+        plus_one(&mut block.norm2);
+        plus_one(block.post_attn_norm.as_mut().expect("post norm"));
+        plus_one(block.post_mlp_norm.as_mut().expect("post norm"));
+    }
+}
+
+#[test]
+fn qwen2_from_gguf_matches_pytorch() {
+    let mut model = assert_gguf_parity(Family::Qwen2);
+    assert_eq!(
+        model.config().attention_bias,
+        cavern_model::config::AttentionBias::Qkv
+    );
+    adjacent_pairs(&mut model);
+    assert_broken(Family::Qwen2, &model, "llama's adjacent-pair RoPE");
+}
+
+#[test]
+fn qwen3_from_gguf_matches_pytorch() {
+    let mut model = assert_gguf_parity(Family::Qwen3);
+    let c = model.config();
+    assert_eq!(c.d_head, 16);
+    assert_eq!(
+        c.head,
+        cavern_model::config::OutputHead::LanguageModel { tied: false }
+    );
+    adjacent_pairs(&mut model);
+    assert_broken(Family::Qwen3, &model, "llama's adjacent-pair RoPE");
+}
+
+#[test]
+fn gemma2_from_gguf_matches_pytorch() {
+    let mut model = assert_gguf_parity(Family::Gemma2);
+    let c = model.config();
+    assert_eq!((c.window(0), c.window(1)), (Some(4), None));
+    assert!(c.options.attn_softcap.is_some() && c.options.final_softcap.is_some());
+    norms_shifted_twice(&mut model);
+    assert_broken(Family::Gemma2, &model, "the 1 of 1 + w added again");
+}
+
+#[test]
+fn gemma3_from_gguf_matches_pytorch() {
+    let mut model = assert_gguf_parity(Family::Gemma3);
+    let c = model.config();
+    let local: Vec<bool> = (0..c.n_layers).map(|l| c.window(l).is_some()).collect();
+    assert_eq!(local, [true, true, true, true, true, false]);
+    let Positions::Rope(rope) = c.positions else {
+        panic!("rope")
+    };
+    assert_eq!((rope.base, rope.local_base), (1e6, Some(1e4)));
+    assert_eq!(
+        rope.scaling,
+        cavern_model::config::RopeScaling::Linear { factor: 2.0 }
+    );
+    norms_shifted_twice(&mut model);
+    assert_broken(Family::Gemma3, &model, "the 1 of 1 + w added again");
+}
+
+#[test]
+fn a_named_family_must_agree_with_the_gguf_file() {
+    let reference = ModelRef::Local {
+        family: Some(Family::Gemma2),
+        path: gguf_file(Family::Gemma3),
+    };
+    let error = load_model(&reference, &Device::flex())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("`gemma3`") && error.contains("`gemma2`"),
+        "{error}"
     );
 }
 
@@ -527,7 +637,7 @@ fn damaged_folders_are_clear_errors() {
 
 #[test]
 fn byte_level_tokens_read_as_the_text_they_stand_for() {
-    let model = load(Family::Gpt2);
+    let model = load(folder(Family::Gpt2));
     let tokens = model.tokenizer().single_tokens();
     assert!(
         tokens.iter().any(|t| t.starts_with(' ') && t.len() > 1),

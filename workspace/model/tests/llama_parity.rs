@@ -8,9 +8,9 @@ use std::path::PathBuf;
 
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor, TensorData};
-use cavern_model::config::{OutputHead, Positions, RopeConfig, RopeLayout};
+use cavern_model::config::{OutputHead, Positions, RopeConfig, RopeLayout, RopeScaling};
 use cavern_model::gguf::{GgmlType, GgufFile, MetaValue};
-use cavern_model::llama::{config_from_gguf, load_gguf_weights};
+use cavern_model::gguf_model::{config_from_gguf, load_gguf_weights};
 use cavern_model::{ModelError, Site, SitePoint, TokenBatch, Transformer};
 use serde::Deserialize;
 
@@ -358,7 +358,7 @@ fn missing_or_mistyped_metadata_is_named() {
     let mut file = gguf("tiny_llama.gguf");
     file.metadata
         .insert("llama.attention.head_count".into(), MetaValue::U32(0));
-    assert_mentions(&load_error(&file), &["llama.attention.head_count (0)"]);
+    assert_mentions(&load_error(&file), &["`llama.attention.head_count` is 0"]);
 }
 
 #[test]
@@ -371,8 +371,13 @@ fn unsupported_llama_variants_are_refused() {
         ),
         (
             "llama.rope.scaling.type",
-            MetaValue::String("linear".into()),
-            "RoPE scaling `linear`",
+            MetaValue::String("yarn".into()),
+            "RoPE scaling \"yarn\" is not supported",
+        ),
+        (
+            "llama.attention.value_length",
+            MetaValue::U32(4),
+            "llama.attention.value_length is 4",
         ),
         (
             "llama.expert_count",
@@ -426,4 +431,24 @@ fn a_non_finite_weight_is_named() {
         &load_error(&file),
         &["`blk.1.ffn_down.weight` holds 1 non-finite"],
     );
+}
+
+#[test]
+fn linear_rope_scaling_is_read_with_its_factor() {
+    let mut file = gguf("tiny_llama.gguf");
+    file.metadata.insert(
+        "llama.rope.scaling.type".into(),
+        MetaValue::String("linear".into()),
+    );
+    assert_mentions(
+        &load_error(&file),
+        &["RoPE scaling needs `llama.rope.scaling.factor`"],
+    );
+    file.metadata
+        .insert("llama.rope.scaling.factor".into(), MetaValue::F32(4.0));
+    let Positions::Rope(rope) = config_from_gguf(&file).unwrap().positions else {
+        panic!("rotary positions")
+    };
+    assert_eq!(rope.scaling, RopeScaling::Linear { factor: 4.0 });
+    assert_eq!(rope.layout, RopeLayout::AdjacentPairs);
 }

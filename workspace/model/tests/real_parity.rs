@@ -218,8 +218,6 @@ fn smollm2_matches_pytorch() {
 /// ≤ 1e-3, identical top-5) and every layer's residual stream, each prompt alone and then all
 /// of them as one padded batch.
 #[test]
-#[ignore = "needs the Gemma 3 architecture (GeGLU, 1 + w RMSNorm, pre/post norms, q/k norm, \
-            sliding window, local RoPE base) in the GGUF loader"]
 fn gemma3_matches_pytorch() {
     let model = fetched("gemma3-270m");
     let (bytes, fixture): (_, SmolFixture) = fixture("gemma3");

@@ -13,6 +13,9 @@ pub struct Build<'a> {
     pub tensors: &'a Tensors<'a>,
     /// Where the weights go.
     pub device: &'a Device,
+    /// Whether Gemma's `1 + w` norm scales are stored whole, the 1 already added (as llama.cpp's
+    /// GGUF converter stores them), rather than as `w` (as Hugging Face does).
+    pub norms_hold_one: bool,
 }
 
 impl Build<'_> {

@@ -6,6 +6,9 @@
 //! before the MLP. Gemma's blocks have four: `input_layernorm`, `post_attention_layernorm`
 //! (after attention), `pre_feedforward_layernorm` and `post_feedforward_layernorm`; Gemma
 //! stores each RMSNorm's `w` and scales by `1 + w`, which is folded into the loaded scale.
+//!
+//! GGUF files of these families load through the same plan and builder, their tensors renamed
+//! by [`crate::gguf_names`].
 
 use super::build::Build;
 use super::weights::{Plan, Tensors};
@@ -108,7 +111,11 @@ pub fn build(b: &Build, config: TransformerConfig) -> Result<Transformer, String
         config.d_head,
     );
     let (q_width, kv_width) = (config.n_heads * dh, config.n_kv_heads * dh);
-    let (eps, offset) = (config.norm_eps, if is_gemma(&config) { 1.0 } else { 0.0 });
+    let offset = match is_gemma(&config) && !b.norms_hold_one {
+        true => 1.0,
+        false => 0.0,
+    };
+    let eps = config.norm_eps;
     let norm = |name: &str, width| b.norm(&format!("{name}.weight"), None, width, eps, offset);
     let (pre, post) = norm_names(&config);
     let mut blocks = Vec::with_capacity(config.n_layers);

@@ -9,7 +9,7 @@
 pub mod build;
 pub mod config;
 mod gpt2;
-mod llama;
+pub(crate) mod llama;
 mod neox;
 pub mod weights;
 
@@ -200,6 +200,7 @@ pub fn load(
     let build = Build {
         tensors: &tensors,
         device,
+        norms_hold_one: false,
     };
     let transformer = match family {
         Family::Bert => bert::build(&build, config),

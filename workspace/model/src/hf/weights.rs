@@ -1,14 +1,28 @@
-//! The tensors of a Hugging Face checkpoint: one `model.safetensors` or the shards a
-//! `model.safetensors.index.json` lists, checked against what a configuration needs before any
-//! of them is converted, then read as `f32`.
+//! The tensors of a checkpoint, checked against what a configuration needs before any of them
+//! is converted, then read as `f32`: one `model.safetensors` or the shards a
+//! `model.safetensors.index.json` lists, or a GGUF file read under Hugging Face names.
 
+use crate::gguf::GgufFile;
 use crate::gguf::dequant::{bf16_le, f16_le};
+use crate::gguf_names::GgufNames;
 use safetensors::{Dtype, SafeTensors};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Every tensor of a checkpoint by name, over one or more safetensors files.
+/// Every tensor of a checkpoint by its Hugging Face name.
 pub struct Tensors<'a> {
-    by_name: BTreeMap<String, safetensors::tensor::TensorView<'a>>,
+    store: Store<'a>,
+}
+
+/// Where the tensors are.
+enum Store<'a> {
+    /// Safetensors files, by name.
+    Safetensors(BTreeMap<String, safetensors::tensor::TensorView<'a>>),
+    /// A GGUF file whose llama.cpp names `names` translates; problems name the GGUF tensors,
+    /// with their dims in GGUF order.
+    Gguf {
+        file: &'a GgufFile,
+        names: GgufNames,
+    },
 }
 
 /// The tensors a configuration needs: names and shapes (PyTorch order).
@@ -42,22 +56,47 @@ impl<'a> Tensors<'a> {
                 by_name.insert(name, view);
             }
         }
-        Ok(Tensors { by_name })
+        Ok(Tensors {
+            store: Store::Safetensors(by_name),
+        })
+    }
+
+    /// The tensors of a GGUF file, under the Hugging Face names `names` gives them.
+    pub fn gguf(file: &'a GgufFile, names: GgufNames) -> Tensors<'a> {
+        Tensors {
+            store: Store::Gguf { file, names },
+        }
     }
 
     /// Whether the checkpoint holds `name`.
     pub fn has(&self, name: &str) -> bool {
-        self.by_name.contains_key(name)
+        self.shape(name).is_some()
     }
 
-    /// The shape of `name`, if present.
-    pub fn shape(&self, name: &str) -> Option<&[usize]> {
-        self.by_name.get(name).map(|v| v.shape())
+    /// The shape of `name` (PyTorch order), if present.
+    pub fn shape(&self, name: &str) -> Option<Vec<usize>> {
+        match &self.store {
+            Store::Safetensors(by_name) => by_name.get(name).map(|v| v.shape().to_vec()),
+            Store::Gguf { file, names } => {
+                let info = file.tensor(&names.to_gguf(name)?)?;
+                info.row_major_shape()
+                    .into_iter()
+                    .map(|d| usize::try_from(d).ok())
+                    .collect()
+            }
+        }
     }
 
-    /// Every tensor name.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.by_name.keys().map(String::as_str)
+    /// Every tensor name (a GGUF tensor without a Hugging Face name under its own).
+    pub fn names(&self) -> Vec<String> {
+        match &self.store {
+            Store::Safetensors(by_name) => by_name.keys().cloned().collect(),
+            Store::Gguf { file, names } => file
+                .tensors
+                .iter()
+                .map(|info| names.to_hf(&info.name).unwrap_or_else(|| info.name.clone()))
+                .collect(),
+        }
     }
 
     /// Checks `plan` against the file before anything is converted: every planned tensor is
@@ -65,27 +104,14 @@ impl<'a> Tensors<'a> {
     /// `ignorable` accepts (buffers, a saved copy of a tied head) rather than a weight this
     /// plan would silently leave out. Lists every problem.
     pub fn check(&self, plan: &Plan, ignorable: impl Fn(&str) -> bool) -> Result<(), String> {
-        let mut problems = Vec::new();
-        for (name, shape) in &plan.tensors {
-            match self.by_name.get(name) {
-                None => problems.push(format!("tensor `{name}` is missing")),
-                Some(view) if view.shape() != shape.as_slice() => problems.push(format!(
-                    "tensor `{name}` has shape {:?} where the config implies {shape:?}",
-                    view.shape()
-                )),
-                Some(view) if !readable(view.dtype()) => problems.push(format!(
-                    "tensor `{name}` is {:?}; cavern reads F32, F16 and BF16",
-                    view.dtype()
-                )),
-                Some(_) => {}
-            }
-        }
-        let unexpected: BTreeSet<&str> = self
-            .names()
-            .filter(|name| !plan.has(name) && !ignorable(name))
+        let mut problems: Vec<String> = plan
+            .tensors
+            .iter()
+            .filter_map(|(name, shape)| self.problem(name, shape))
             .collect();
+        let unexpected = self.unplanned(plan, ignorable);
         if !unexpected.is_empty() {
-            let names: Vec<&str> = unexpected.into_iter().collect();
+            let names: Vec<&str> = unexpected.iter().map(String::as_str).collect();
             problems.push(format!(
                 "tensors this architecture does not use (a different variant of the family?): {}",
                 names.join(", ")
@@ -97,17 +123,88 @@ impl<'a> Tensors<'a> {
         }
     }
 
+    /// What is wrong with planned tensor `name` of `shape`, in the file's own terms.
+    fn problem(&self, name: &str, shape: &[usize]) -> Option<String> {
+        match &self.store {
+            Store::Safetensors(by_name) => match by_name.get(name) {
+                None => Some(format!("tensor `{name}` is missing")),
+                Some(view) if view.shape() != shape => Some(format!(
+                    "tensor `{name}` has shape {:?} where the config implies {shape:?}",
+                    view.shape()
+                )),
+                Some(view) if !readable(view.dtype()) => Some(format!(
+                    "tensor `{name}` is {:?}; cavern reads F32, F16 and BF16",
+                    view.dtype()
+                )),
+                Some(_) => None,
+            },
+            Store::Gguf { file, names } => {
+                let Some(gguf) = names.to_gguf(name) else {
+                    return Some(format!("tensor `{name}` has no GGUF counterpart"));
+                };
+                let dims: Vec<u64> = shape.iter().rev().map(|&d| d as u64).collect();
+                match file.tensor(&gguf) {
+                    None => Some(format!("tensor `{gguf}` is missing")),
+                    Some(info) if info.dims != dims => Some(format!(
+                        "tensor `{gguf}` has dims {:?} but the config needs {dims:?} (GGUF \
+                         order, ne[0] first)",
+                        info.dims
+                    )),
+                    Some(info) if !info.kind.is_supported() => Some(format!(
+                        "tensor `{gguf}` has type {}, which cavern cannot dequantise",
+                        info.kind
+                    )),
+                    Some(_) => None,
+                }
+            }
+        }
+    }
+
+    /// The file's tensors that `plan` does not name and `ignorable` does not accept, by their
+    /// names in the file, sorted.
+    fn unplanned(&self, plan: &Plan, ignorable: impl Fn(&str) -> bool) -> Vec<String> {
+        let names: BTreeSet<String> = match &self.store {
+            Store::Safetensors(by_name) => by_name
+                .keys()
+                .filter(|name| !plan.has(name) && !ignorable(name))
+                .cloned()
+                .collect(),
+            Store::Gguf { file, names } => file
+                .tensors
+                .iter()
+                .filter(|info| {
+                    names
+                        .to_hf(&info.name)
+                        .is_none_or(|hf| !plan.has(&hf) && !ignorable(&hf))
+                })
+                .map(|info| info.name.clone())
+                .collect(),
+        };
+        names.into_iter().collect()
+    }
+
     /// Tensor `name` as `f32`, row-major; an error names it when it is absent or holds a NaN
     /// or an infinity.
     pub fn values(&self, name: &str) -> Result<Vec<f32>, String> {
-        let view = self
-            .by_name
-            .get(name)
-            .ok_or_else(|| format!("tensor `{name}` is missing"))?;
-        let values = to_f32(view.dtype(), view.data())
-            .ok_or_else(|| format!("tensor `{name}` is {:?}", view.dtype()))?;
-        check_finite(name, &values)?;
-        Ok(values)
+        match &self.store {
+            Store::Safetensors(by_name) => {
+                let view = by_name
+                    .get(name)
+                    .ok_or_else(|| format!("tensor `{name}` is missing"))?;
+                let values = to_f32(view.dtype(), view.data())
+                    .ok_or_else(|| format!("tensor `{name}` is {:?}", view.dtype()))?;
+                check_finite(name, &values)?;
+                Ok(values)
+            }
+            Store::Gguf { file, names } => {
+                let gguf = names
+                    .to_gguf(name)
+                    .ok_or_else(|| format!("tensor `{name}` has no GGUF counterpart"))?;
+                let values = file.dequantize(&gguf).map_err(|e| e.to_string())?;
+                check_finite(&gguf, &values)?;
+                Ok(values)
+            }
+        }
     }
 }
 
