@@ -83,6 +83,21 @@ mod tests {
     }
 
     #[test]
+    fn every_folder_in_kinds_is_a_registered_kind_of_its_name() {
+        let kinds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/kinds");
+        let mut folders: Vec<String> = std::fs::read_dir(kinds)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.is_dir())
+            .map(|path| path.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        folders.sort();
+        let mut names: Vec<String> = KINDS.iter().map(|k| k.name().to_owned()).collect();
+        names.sort();
+        assert_eq!(folders, names);
+    }
+
+    #[test]
     fn every_key_of_a_kind_is_in_its_schema_section() {
         for kind in KINDS {
             let schema = kind.schema();
