@@ -9,6 +9,7 @@ use crate::kinds::attention::Attention;
 use crate::kinds::attribution::Attribution;
 use crate::kinds::counterfactual::Counterfactual;
 use crate::kinds::erasure::Erasure;
+use crate::kinds::logit_lens::LogitLens;
 use crate::kinds::neighbors::Neighbors;
 use crate::kinds::patching::Patching;
 use crate::kinds::probe::Probe;
@@ -29,6 +30,7 @@ pub static KINDS: &[&dyn Kind] = &[
     &Registered::<Steering>::KIND,
     &Registered::<Erasure>::KIND,
     &Registered::<Counterfactual>::KIND,
+    &Registered::<LogitLens>::KIND,
 ];
 
 /// The kind named `name`.

@@ -6,6 +6,7 @@ pub mod attention;
 pub mod attribution;
 pub mod counterfactual;
 pub mod erasure;
+pub mod logit_lens;
 pub mod neighbors;
 pub mod patching;
 pub mod probe;
