@@ -6,7 +6,7 @@
 mod common;
 
 use cavern_model::Family;
-use common::{Csv, run_experiment};
+use common::{Csv, describe, run_cavern, run_experiment};
 use std::fs;
 
 fn experiment(family: &str) -> String {
@@ -42,24 +42,38 @@ fn the_lens_ends_at_the_output_and_attribution_sums_to_the_logit_difference() {
         let lens = Csv::read(&out.join("tables/logit_lens.csv"));
         let top = Csv::read(&out.join("tables/logit_lens_top.csv"));
         assert_eq!(totals.rows.len(), 2, "{family}: two distinct prompts");
-        let last = (lens.rows.iter()).map(|r| lens.num(r, "layer")).fold(0.0, f64::max);
+        let last = (lens.rows.iter())
+            .map(|r| lens.num(r, "layer"))
+            .fold(0.0, f64::max);
         for row in &totals.rows {
             let prompt = totals.get(row, "prompt");
-            let (diff, pre_cap) = (totals.num(row, "logit_diff"), totals.num(row, "logit_diff_pre_cap"));
+            let (diff, pre_cap) = (
+                totals.num(row, "logit_diff"),
+                totals.num(row, "logit_diff_pre_cap"),
+            );
             let attributed = totals.num(row, "attributed");
-            assert!(diff.abs() > 1e-6, "{family}: a logit difference to attribute");
+            assert!(
+                diff.abs() > 1e-6,
+                "{family}: a logit difference to attribute"
+            );
             assert!(
                 (attributed - pre_cap).abs() < 1e-3,
                 "{family} prompt {prompt}: parts sum to {attributed}, logit difference {pre_cap}"
             );
             if family != "gemma2" {
-                assert!((pre_cap - diff).abs() < 1e-4, "{family}: no soft-cap: {pre_cap} vs {diff}");
+                assert!(
+                    (pre_cap - diff).abs() < 1e-4,
+                    "{family}: no soft-cap: {pre_cap} vs {diff}"
+                );
             }
             let summed: f64 = (parts.rows.iter())
                 .filter(|r| parts.get(r, "prompt") == prompt)
                 .map(|r| parts.num(r, "contribution"))
                 .sum();
-            assert!((summed - attributed).abs() < 1e-9, "{family}: {summed} vs {attributed}");
+            assert!(
+                (summed - attributed).abs() < 1e-9,
+                "{family}: {summed} vs {attributed}"
+            );
             let heads = (parts.rows.iter())
                 .filter(|r| parts.get(r, "prompt") == prompt && parts.get(r, "component") == "head")
                 .count();
@@ -76,7 +90,10 @@ fn the_lens_ends_at_the_output_and_attribution_sums_to_the_logit_difference() {
                 lens.num(r, "logit")
             };
             let lens_diff = lens_logit("answer") - lens_logit("distractor");
-            assert!((lens_diff - diff).abs() < 1e-4, "{family}: lens {lens_diff} vs {diff}");
+            assert!(
+                (lens_diff - diff).abs() < 1e-4,
+                "{family}: lens {lens_diff} vs {diff}"
+            );
             let lens_top = (top.rows.iter())
                 .find(|r| {
                     top.get(r, "prompt") == prompt
@@ -91,4 +108,68 @@ fn the_lens_ends_at_the_output_and_attribution_sums_to_the_logit_difference() {
             );
         }
     }
+}
+
+/// The IOI prompts' lens and attribution on a fetched model (`cavern models fetch NAME`): every
+/// prompt's parts sum to its logit difference, and the answer, not top-1 in the embeddings,
+/// becomes the top token at some layer. Returns the first layer at which it is top-1 for every
+/// prompt.
+fn ioi_on(model: &str, max_prompts: usize) -> f64 {
+    let out = run_cavern(["models", "path", model]);
+    assert!(
+        out.status.success(),
+        "model {model} is not fetched; run `cargo run --release -- models fetch {model}`\n{}",
+        describe(&out)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ioi.toml");
+    fs::write(
+        &file,
+        format!(
+            "[experiment]\nname = \"ioi-lens\"\nmodel = \"{model}\"\n\n[[logit_lens]]\n\
+             prompts = \"When {{{{ a }}}} and {{{{ b }}}} went to the store, {{{{ b }}}} gave a drink to\"\n\
+             vars = {{ a = [\"Mary\", \"John\"], b = [\"Tom\", \"Anna\"] }}\n\
+             max_prompts = {max_prompts}\n\
+             metric = {{ logit_diff = [\" {{{{ a }}}}\", \" {{{{ b }}}}\"] }}\n"
+        ),
+    )
+    .unwrap();
+    let out = run_experiment(&file, &dir.path().join("run"), &[]);
+    let totals = Csv::read(&out.join("tables/logit_attribution_total.csv"));
+    assert_eq!(totals.rows.len(), max_prompts);
+    for row in &totals.rows {
+        let (diff, attributed) = (totals.num(row, "logit_diff"), totals.num(row, "attributed"));
+        assert!(diff > 1.0, "{model}: the model prefers the answer ({diff})");
+        assert!(
+            (attributed - diff).abs() < 1e-3,
+            "{model}: {attributed} vs {diff}"
+        );
+    }
+    let lens = Csv::read(&out.join("tables/logit_lens.csv"));
+    let answer_top1 = |layer: f64| {
+        (lens.rows.iter())
+            .filter(|r| lens.num(r, "layer") == layer && lens.get(r, "target") == "answer")
+            .all(|r| lens.get(r, "rank") == "0")
+    };
+    assert!(!answer_top1(0.0), "{model}: not in the embeddings");
+    let last = (lens.rows.iter())
+        .map(|r| lens.num(r, "layer"))
+        .fold(0.0, f64::max);
+    (0..=last as usize)
+        .map(|l| l as f64)
+        .find(|&l| answer_top1(l))
+        .unwrap_or_else(|| panic!("{model}: the answer is never top-1 for every prompt"))
+}
+
+#[test]
+fn smollm2_ioi_answer_becomes_top1_and_attribution_sums() {
+    // SmolLM2's 30 blocks: the answer is top-1 only after the last block.
+    assert_eq!(ioi_on("smollm2-135m", 4), 30.0);
+}
+
+#[test]
+fn gemma3_ioi_answer_becomes_top1_before_the_last_layer() {
+    // Gemma 3 270M's 18 blocks: the answer is top-1 from the middle layers on.
+    let first = ioi_on("gemma3-270m", 4);
+    assert!((10.0..18.0).contains(&first), "{first}");
 }

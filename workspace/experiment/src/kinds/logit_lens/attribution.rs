@@ -105,7 +105,10 @@ mod tests {
             let g = norm.frozen(&u, norm.scale(&x));
             let summed: f64 = parts.iter().map(|p| dot(p, &g)).sum::<f64>() + norm.bias_part(&u);
             let exact = dot(&norm.apply(&x), &u);
-            assert!((summed - exact).abs() < 1e-12, "rms {rms}: {summed} vs {exact}");
+            assert!(
+                (summed - exact).abs() < 1e-12,
+                "rms {rms}: {summed} vs {exact}"
+            );
         }
     }
 

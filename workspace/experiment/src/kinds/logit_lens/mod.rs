@@ -70,7 +70,10 @@ mod tests {
             &STUDY.replace("logit_diff = [\"{{ a }}\", \"{{ b }}\"]", "kl = true"),
             decoder(),
         );
-        assert!(found[0].contains("attributes a logit difference"), "{found:?}");
+        assert!(
+            found[0].contains("attributes a logit difference"),
+            "{found:?}"
+        );
     }
 
     #[test]
@@ -129,7 +132,10 @@ mod tests {
         assert!(!html.contains("<script>"), "{html}");
         assert!(html.contains("&lt;script&gt;"), "{html}");
         assert!(html.contains("sum to 1.500"), "{html}");
-        assert!(html.contains(">2.00<") && html.contains(">-1.00<"), "{html}");
+        assert!(
+            html.contains(">2.00<") && html.contains(">-1.00<"),
+            "{html}"
+        );
         assert!(html.contains("embed 0.500"), "{html}");
     }
 }

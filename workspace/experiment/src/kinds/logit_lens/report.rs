@@ -19,8 +19,9 @@ pub(super) fn section(output: &LogitLensOutput, env: &ReportEnv) -> Result<Strin
             };
             let lens: Vec<&LensRow> = output.lens.iter().filter(|r| r.study == study).collect();
             let top: Vec<&LensTopRow> = output.top.iter().filter(|r| r.study == study).collect();
-            let parts: Vec<&AttributionRow> =
-                (output.attribution.iter()).filter(|r| r.study == study).collect();
+            let parts: Vec<&AttributionRow> = (output.attribution.iter())
+                .filter(|r| r.study == study)
+                .collect();
             context! {
                 study,
                 prompts => totals.len(),
@@ -71,12 +72,21 @@ fn lens_rows(lens: &[&LensRow], top: &[&LensTopRow]) -> Vec<Value> {
 /// The mean contribution of every component over prompts: a layer × (heads, attention bias,
 /// MLP) grid coloured against the largest |mean|, and the components outside blocks.
 fn attribution_view(parts: &[&AttributionRow], prompts: f64) -> Value {
-    let means: Vec<(&AttributionRow, f64)> =
-        group_by(parts.iter().copied(), |r| (r.component.clone(), r.layer, r.head))
-            .into_iter()
-            .map(|(_, rows)| (rows[0], rows.iter().map(|r| r.contribution).sum::<f64>() / prompts))
-            .collect();
-    let largest = means.iter().fold(0.0f64, |m, (_, v)| m.max(v.abs())).max(1e-12);
+    let means: Vec<(&AttributionRow, f64)> = group_by(parts.iter().copied(), |r| {
+        (r.component.clone(), r.layer, r.head)
+    })
+    .into_iter()
+    .map(|(_, rows)| {
+        (
+            rows[0],
+            rows.iter().map(|r| r.contribution).sum::<f64>() / prompts,
+        )
+    })
+    .collect();
+    let largest = means
+        .iter()
+        .fold(0.0f64, |m, (_, v)| m.max(v.abs()))
+        .max(1e-12);
     let cell = |v: f64| {
         context! { text => format!("{v:.2}"), color => signed_colour(v / largest) }
     };

@@ -10,11 +10,11 @@ use crate::engine::forward::{encode, forward_batches};
 use crate::engine::{StudyContext, StudyError};
 use burn::tensor::{Int, Tensor, TensorData};
 use cavern_intervene::Interventions;
+use cavern_model::LoadedModel;
 use cavern_model::config::OutputHead;
 use cavern_model::norm::Norm;
 use cavern_model::site::{Site, SitePoint};
 use cavern_model::transformer::Transformer;
-use cavern_model::LoadedModel;
 use cavern_probe::ProbeError;
 
 /// What one prompt recorded at its last token.
@@ -64,7 +64,11 @@ fn sites(t: &Transformer) -> Vec<Site> {
 }
 
 /// Each prompt's last-token activations and output logits.
-fn record(model: &LoadedModel, ids: &[Vec<u32>], batch: usize) -> Result<Vec<Recorded>, StudyError> {
+fn record(
+    model: &LoadedModel,
+    ids: &[Vec<u32>],
+    batch: usize,
+) -> Result<Vec<Recorded>, StudyError> {
     let t = &model.transformer;
     let sites = sites(t);
     let recording = |_: &[Vec<u32>]| Interventions::recording(sites.iter().copied());
@@ -133,22 +137,30 @@ fn lens_logits(t: &Transformer, final_norm: &Norm, rows: &[Vec<f32>]) -> Vec<Vec
         None => x.matmul(t.token_embedding.weight.val().transpose()),
     };
     let [_, vocab] = logits.dims();
-    vec_of(logits).chunks_exact(vocab).map(<[f32]>::to_vec).collect()
+    vec_of(logits)
+        .chunks_exact(vocab)
+        .map(<[f32]>::to_vec)
+        .collect()
 }
 
 /// The unembedding's direction for logit(a) − logit(b), and the difference of its biases.
 fn logit_diff_direction(t: &Transformer, a: u32, b: u32) -> (Vec<f64>, f64) {
-    let idx = Tensor::<1, Int>::from_data(TensorData::new(vec![a as i64, b as i64], [2]), &t.device());
+    let idx =
+        Tensor::<1, Int>::from_data(TensorData::new(vec![a as i64, b as i64], [2]), &t.device());
     let (columns, bias) = match &t.head {
         Some(head) => (
             head.weight.val().select(1, idx.clone()).transpose(),
-            head.bias.as_ref().map(|bias| vec_of(bias.val().select(0, idx))),
+            head.bias
+                .as_ref()
+                .map(|bias| vec_of(bias.val().select(0, idx))),
         ),
         None => (t.token_embedding.weight.val().select(0, idx), None),
     };
     let [_, d] = columns.dims();
     let flat = vec_of(columns);
-    let u = (0..d).map(|i| flat[i] as f64 - flat[d + i] as f64).collect();
+    let u = (0..d)
+        .map(|i| flat[i] as f64 - flat[d + i] as f64)
+        .collect();
     (u, bias.map_or(0.0, |b| b[0] as f64 - b[1] as f64))
 }
 
@@ -161,7 +173,9 @@ fn rank_and_prob(logits: &[f32], id: u32) -> (usize, f64) {
 
 /// Softmax in f64, stable for large logits.
 fn softmax(logits: &[f32]) -> Vec<f64> {
-    let max = logits.iter().fold(f64::NEG_INFINITY, |m, &x| m.max(x as f64));
+    let max = logits
+        .iter()
+        .fold(f64::NEG_INFINITY, |m, &x| m.max(x as f64));
     let exp: Vec<f64> = logits.iter().map(|&x| (x as f64 - max).exp()).collect();
     let sum: f64 = exp.iter().sum();
     exp.into_iter().map(|e| e / sum).collect()
@@ -186,7 +200,9 @@ pub(super) fn run(
         StudyError::Intervention(format!("[[logit_lens]] on model `{}`: {why}", model.name()))
     };
     if !matches!(model.config().head, OutputHead::LanguageModel { .. }) {
-        return Err(refuse("the logit lens needs a language model's next-token head"));
+        return Err(refuse(
+            "the logit lens needs a language model's next-token head",
+        ));
     }
     let final_norm = t
         .final_norm
@@ -195,9 +211,10 @@ pub(super) fn run(
     let final_params = norm_params(final_norm);
     let cap = model.config().options.final_softcap;
     let token = |text: &str| {
-        model.tokenizer().single_token(text).ok_or_else(|| {
-            refuse(&format!("metric target {text:?} is not a single token"))
-        })
+        model
+            .tokenizer()
+            .single_token(text)
+            .ok_or_else(|| refuse(&format!("metric target {text:?} is not a single token")))
     };
     let texts: Vec<String> = spec.prompts.iter().map(|p| p.clean.clone()).collect();
     let ids = encode(model, &texts)?;
@@ -221,7 +238,10 @@ pub(super) fn run(
         let pre_cap = lens_logits(t, final_norm, &rec.resid);
         let capped = |row: &[f32]| -> Vec<f32> {
             match cap {
-                Some(c) => row.iter().map(|&x| ((x as f64 / c).tanh() * c) as f32).collect(),
+                Some(c) => row
+                    .iter()
+                    .map(|&x| ((x as f64 / c).tanh() * c) as f32)
+                    .collect(),
                 None => row.to_vec(),
             }
         };
@@ -278,16 +298,19 @@ pub(super) fn run(
         parts.push(("norm_bias", None, None, final_params.bias_part(&u)));
         parts.push(("unembed_bias", None, None, unembed_bias));
         let attributed = parts.iter().map(|p| p.3).sum();
-        out.attribution.extend(parts.into_iter().map(|(component, layer, head, c)| {
-            AttributionRow {
-                study: index,
-                prompt,
-                component: component.into(),
-                layer,
-                head,
-                contribution: c,
-            }
-        }));
+        out.attribution
+            .extend(
+                parts
+                    .into_iter()
+                    .map(|(component, layer, head, c)| AttributionRow {
+                        study: index,
+                        prompt,
+                        component: component.into(),
+                        layer,
+                        head,
+                        contribution: c,
+                    }),
+            );
         let diff = |l: &[f32]| l[answer as usize] as f64 - l[distractor as usize] as f64;
         out.totals.push(AttributionTotal {
             study: index,

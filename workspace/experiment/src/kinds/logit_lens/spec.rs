@@ -24,8 +24,14 @@ pub struct RawLogitLens {
 }
 
 impl RawTable for RawLogitLens {
-    const KEYS: &'static [&'static str] =
-        &["prompts", "vars", "distinct", "max_prompts", "metric", "top_k"];
+    const KEYS: &'static [&'static str] = &[
+        "prompts",
+        "vars",
+        "distinct",
+        "max_prompts",
+        "metric",
+        "top_k",
+    ];
     const NESTED: &'static [(&'static str, &'static [&'static str])] =
         &[("metric", RawMetric::KEYS)];
 }
@@ -43,7 +49,10 @@ pub(super) fn resolve(
     parsed: &Parsed<RawLogitLens>,
     r: &mut Resolver<'_>,
 ) -> Option<LogitLensSpec> {
-    let (t, raw) = (TableCtx::new("[[logit_lens]]", parsed), parsed.raw.get_ref());
+    let (t, raw) = (
+        TableCtx::new("[[logit_lens]]", parsed),
+        parsed.raw.get_ref(),
+    );
     let help = "give a prompt template, e.g. `prompts = \"When {{ a }} and {{ b }} went to the \
                 store, {{ b }} gave a drink to\"` with `vars = { a = [...], b = [...] }`";
     let prompts = r.required(&raw.prompts, "prompts", &t, Some(help.into()));
