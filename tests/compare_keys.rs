@@ -1,6 +1,7 @@
 //! `cavern compare` pairs the rows of every table by the key columns the manifest records: a run
-//! of every study kind compared with a copy whose tables' rows are reversed has no differences,
-//! and with a copy in which one value of each table changed has exactly those differences.
+//! of every study kind (two runs: the decoder-only kinds need a language model) compared with a
+//! copy whose tables' rows are reversed has no differences, and with a copy in which one value of
+//! each table changed has exactly those differences.
 
 mod common;
 
@@ -13,10 +14,10 @@ use serde_json::Value;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
-/// Runs `tests/fixtures/every_kind.toml` into `dir/a`.
-fn every_kind(dir: &Path) -> PathBuf {
-    let file = Path::new("tests/fixtures/every_kind.toml");
-    run_experiment(file, &dir.join("a"), &[])
+/// Runs `tests/fixtures/NAME.toml` into `dir/NAME/a`.
+fn every_kind(dir: &Path, name: &str) -> PathBuf {
+    let file = Path::new("tests/fixtures").join(format!("{name}.toml"));
+    run_experiment(&file, &dir.join(name).join("a"), &[])
 }
 
 /// A copy of run folder `from` at `to`.
@@ -114,9 +115,9 @@ fn compare(a: &Path, b: &Path) -> Value {
 #[test]
 fn compare_pairs_every_table_s_rows_by_its_keys() {
     let dir = tempfile::tempdir().unwrap();
-    let a = every_kind(dir.path());
-    let tables = tables(&a);
-    let written: Vec<&str> = tables.iter().map(|(t, _)| t.as_str()).collect();
+    let runs = ["every_kind", "every_decoder_kind"].map(|name| every_kind(dir.path(), name));
+    let all: Vec<(String, Vec<String>)> = runs.iter().flat_map(|a| tables(a)).collect();
+    let written: Vec<&str> = all.iter().map(|(t, _)| t.as_str()).collect();
     for table in KINDS.iter().flat_map(|k| k.tables()) {
         assert!(
             written.contains(&table.name),
@@ -128,20 +129,30 @@ fn compare_pairs_every_table_s_rows_by_its_keys() {
         written.contains(&"examples") && written.contains(&"head"),
         "{written:?}"
     );
+    for a in &runs {
+        reordered_and_changed_rows_are_paired_by_keys(a);
+    }
+}
+
+/// Run `a` against a copy with every table's rows reversed (no differences), and against one
+/// with one value of each table changed (exactly that difference).
+fn reordered_and_changed_rows_are_paired_by_keys(a: &Path) {
+    let dir = a.parent().unwrap();
+    let tables = tables(a);
 
     // Every table's rows reversed: nothing differs.
-    let reversed = dir.path().join("reversed");
-    copy(&a, &reversed);
+    let reversed = dir.join("reversed");
+    copy(a, &reversed);
     for (name, _) in &tables {
         rewrite(&reversed, name, |frame| frame.reverse());
     }
-    let report = compare(&a, &reversed);
+    let report = compare(a, &reversed);
     assert_eq!(report["differs"], false, "{report:#}");
 
     // One value of each table changed (the first row's first column that is not a key): each
     // table has exactly that one difference.
-    let changed = dir.path().join("changed");
-    copy(&a, &changed);
+    let changed = dir.join("changed");
+    copy(a, &changed);
     let mut expected = Vec::new();
     for (name, keys) in &tables {
         let mut column = String::new();
@@ -156,7 +167,7 @@ fn compare_pairs_every_table_s_rows_by_its_keys() {
         });
         expected.push((name.clone(), column));
     }
-    let report = compare(&a, &changed);
+    let report = compare(a, &changed);
     for (name, column) in expected {
         let table = (report["tables"].as_array().unwrap().iter())
             .find(|t| t["table"] == name.as_str())
