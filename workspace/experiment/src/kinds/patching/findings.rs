@@ -9,20 +9,27 @@ use serde_json::json;
 /// Cells named per (study, direction, site).
 const SHOWN: usize = 3;
 
-/// One line per (study, direction, site): its [`SHOWN`] cells of highest recovered fraction.
+/// One line per (study, direction, site): its [`SHOWN`] cells of highest positive recovered
+/// fraction.
 pub fn findings(output: &PatchingOutput) -> Vec<Finding> {
     group_by(&output.rows, |r| (r.study, &r.direction, &r.site))
         .into_iter()
         .map(|((study, direction, site), mut rows)| {
+            rows.retain(|r| r.recovered > 0.0);
             rows.sort_by(|a, b| b.recovered.total_cmp(&a.recovered));
             rows.truncate(SHOWN);
             let cells: Vec<String> = rows
                 .iter()
                 .map(|r| format!("{} recovers {:.3}", cell(r), r.recovered))
                 .collect();
+            let text = if cells.is_empty() {
+                "no cell recovers any of the metric".to_owned()
+            } else {
+                cells.join("; ")
+            };
             Finding::new(
                 Patching::NAME,
-                format!("study {study}, {direction} {site}: {}", cells.join("; ")),
+                format!("study {study}, {direction} {site}: {text}"),
             )
             .with("index", study)
             .with("direction", direction.as_str())
@@ -86,7 +93,7 @@ mod tests {
                 row(1, Some(0), None, -0.2),
                 row(1, Some(1), None, 0.5),
                 row(1, Some(2), None, 0.7),
-                row(1, None, Some(3), 0.4),
+                row(1, None, Some(3), 0.0),
             ],
             ..PatchingOutput::default()
         };
@@ -96,7 +103,7 @@ mod tests {
             texts,
             [
                 "study 0, denoise resid_pre: layer 0, position 1 (\"t1\") recovers 0.900; layer 1, position 2 (\"t2\") recovers 0.700; layer 1, position 1 (\"t1\") recovers 0.500",
-                "study 0, denoise head: layer 1, head 3 recovers 0.400",
+                "study 0, denoise head: no cell recovers any of the metric",
             ]
         );
         assert_eq!(found[0].values["cells"][0]["recovered"], 0.9);

@@ -15,6 +15,7 @@ pub fn findings(output: &PruningOutput) -> Vec<Finding> {
     let curves = group_by(&output.curve, |r| r.study);
     let mut found = Vec::new();
     for (study, mut heads) in group_by(&output.heads, |h| h.study) {
+        heads.retain(|h| h.metric_change < 0.0);
         heads.sort_by(|a, b| a.metric_change.total_cmp(&b.metric_change));
         heads.truncate(SHOWN);
         let named: Vec<String> = heads
@@ -24,10 +25,14 @@ pub fn findings(output: &PruningOutput) -> Vec<Finding> {
         found.push(
             Finding::new(
                 Pruning::NAME,
-                format!(
-                    "study {study}: the costliest heads to remove alone (layer.head, metric change) are {}",
-                    named.join(", ")
-                ),
+                if named.is_empty() {
+                    format!("study {study}: removing no head alone lowers the metric")
+                } else {
+                    format!(
+                        "study {study}: the costliest heads to remove alone (layer.head, metric change) are {}",
+                        named.join(", ")
+                    )
+                },
             )
             .with("index", study)
             .with(
@@ -105,7 +110,7 @@ mod tests {
         assert_eq!(
             texts,
             [
-                "study 0: the costliest heads to remove alone (layer.head, metric change) are 0.1 (-1.500), 0.0 (-0.100), 1.1 (+0.000)",
+                "study 0: the costliest heads to remove alone (layer.head, metric change) are 0.1 (-1.500), 0.0 (-0.100)",
                 "study 0: removing 4 of the heads (least important first) takes the metric from 2.000 to 1.200",
             ]
         );
