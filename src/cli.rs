@@ -9,7 +9,7 @@ use cavern_experiment::plan::{DeviceChoice, Experiment};
 use cavern_experiment::registry::table_keys;
 use cavern_experiment::report::rerender_report;
 use cavern_experiment::runner::{RunError, RunOptions, run};
-use cavern_experiment::summary::{run_summary_json, study_counts, validation_json};
+use cavern_experiment::summary::{findings_text, run_summary_json, study_counts, validation_json};
 use cavern_model::builtin::{builtin_names, load_builtin, save_checkpoint, train_toy};
 use cavern_model::fetch;
 use cavern_model::load_model;
@@ -60,7 +60,7 @@ impl Failure {
     after_help = "Exit codes: 0 success (for `compare`, whether or not the runs differ), 1 failure while running, 2 invalid input (experiment file, arguments, unknown model, an output folder that already exists, a missing or invalid run folder)."
 )]
 pub struct Cli {
-    /// Silence progress bars.
+    /// Silence progress bars (and the findings `run` prints at the end).
     #[arg(long, short, global = true)]
     quiet: bool,
     #[command(subcommand)]
@@ -69,7 +69,8 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run an experiment file and write a run folder (tables, CAVs, manifest, report.html).
+    /// Run an experiment file, write a run folder (tables, CAVs, manifest, report.html) and print
+    /// what it found (unless --quiet).
     Run {
         /// The experiment file (TOML).
         file: PathBuf,
@@ -85,9 +86,10 @@ enum Command {
         /// Parent folder of default run folders.
         #[arg(long, default_value = "runs")]
         runs_root: PathBuf,
-        /// Print the run folder, the tables it wrote and each study kind's summary rows (such as
-        /// `tcav` and `probe`, each under its table's name) as JSON on standard output instead of
-        /// the `wrote FOLDER` line (invalid files: the diagnostics as JSON, exit code 2).
+        /// Print the run folder, the tables it wrote, its findings (`[{"study", "text", ...the
+        /// numbers quoted}]`) and each study kind's summary rows (such as `tcav` and `probe`,
+        /// each under its table's name) as JSON on standard output instead of the `wrote FOLDER`
+        /// line and the findings (invalid files: the diagnostics as JSON, exit code 2).
         #[arg(long)]
         json: bool,
     },
@@ -547,6 +549,9 @@ fn run_experiment(
         println!("{}", run_summary_json(&folder).map_err(Failure::failed)?);
     } else {
         println!("wrote {}", folder.display());
+        if !options.quiet {
+            print!("{}", findings_text(&folder).map_err(Failure::failed)?);
+        }
     }
     Ok(())
 }

@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{Csv, assert_exit, assert_no_panic, cavern, describe, entries, run_quickstart};
+use common::{
+    Csv, assert_exit, assert_no_panic, cavern, describe, entries, run_quickstart, stdout,
+};
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
@@ -345,4 +347,130 @@ fn out_pointing_at_an_existing_folder_fails_and_leaves_it_alone() {
         "precious results\n"
     );
     assert_eq!(entries(tmp.path()), ["existing"], "leftovers next to it");
+}
+
+/// The end of `cavern run` says what the quickstart found, `report.html` opens with the same
+/// lines, and `--json` lists them with their numbers; `--quiet` prints only the folder.
+#[test]
+fn quickstart_says_what_it_found() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let out = cavern()
+        .args(["run", "experiments/quickstart.toml", "--out"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let printed = stdout(&out);
+    let findings: Vec<&str> = printed
+        .lines()
+        .skip_while(|l| *l != "findings:")
+        .skip(1)
+        .map(|l| l.trim_start())
+        .collect();
+    let tcav = Csv::read(&run.join("tables/tcav.csv"));
+    let cell = |concept: &str, layer: &str| {
+        tcav.rows
+            .iter()
+            .find(|r| tcav.get(r, "concept") == concept && tcav.get(r, "layer") == layer)
+            .unwrap_or_else(|| panic!("no tcav row for {concept} at layer {layer}"))
+    };
+    let praise = cell("praise", "1");
+    let (mean, p) = (
+        tcav.num(praise, "tcav_mean"),
+        tcav.num(praise, "p_adjusted"),
+    );
+    assert!(mean > 0.85 && p < 1e-6, "praise at layer 1: {mean} {p}");
+    let praise_line = format!(
+        "tcav: praise raises class:positive at layer 1 (resid_pre): TCAV {mean:.3} vs random {:.3}, adjusted p {:.1e}",
+        tcav.num(praise, "random_mean"),
+        p
+    );
+    assert!(
+        findings.first().is_some_and(|l| l.starts_with("probe: ")),
+        "{printed}"
+    );
+    assert!(
+        findings.contains(&praise_line.as_str()),
+        "{praise_line:?} not in\n{printed}"
+    );
+    let colour_p = ["0", "1"]
+        .map(|layer| tcav.num(cell("colour", layer), "p_adjusted"))
+        .into_iter()
+        .fold(f64::INFINITY, f64::min);
+    assert!(
+        colour_p > 0.05,
+        "colour is significant somewhere: {colour_p}"
+    );
+    let colour_line = format!(
+        "tcav: colour is never significant for class:positive (layers 0, 1; smallest adjusted p {colour_p:.3})"
+    );
+    assert!(
+        findings.contains(&colour_line.as_str()),
+        "{colour_line:?} not in\n{printed}"
+    );
+
+    // The report opens with the same lines, each linking to its study's section.
+    let report = fs::read_to_string(run.join("report.html")).unwrap();
+    let opening = &report[..report
+        .find("<h2>Experiment file</h2>")
+        .expect("no experiment section")];
+    let listed: Vec<String> = opening
+        .lines()
+        .filter_map(|l| l.strip_prefix("<li><a href=\"#"))
+        .map(|l| {
+            let (study, text) = l.split_once("\">").unwrap();
+            let text = text
+                .strip_prefix(study)
+                .unwrap()
+                .strip_prefix("</a>: ")
+                .unwrap();
+            format!("{study}: {}", text.strip_suffix("</li>").unwrap())
+        })
+        .collect();
+    assert_eq!(
+        listed, findings,
+        "report findings differ from the printed ones"
+    );
+    for study in ["probe", "tcav"] {
+        assert!(
+            report.contains(&format!("<section id=\"{study}\">")),
+            "no #{study} anchor"
+        );
+    }
+
+    // `--json` carries them with their numbers; `--quiet` prints only the folder.
+    let out = cavern()
+        .args(["run", "experiments/quickstart.toml", "--json", "--out"])
+        .arg(tmp.path().join("json"))
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("not JSON");
+    let found = json["findings"].as_array().expect("no findings list");
+    assert_eq!(found.len(), findings.len());
+    let praise_json = found
+        .iter()
+        .find(|f| f["study"] == "tcav" && f["concept"] == "praise" && f["layer"] == 1)
+        .expect("praise at layer 1 not in the JSON findings");
+    assert_eq!(praise_json["significant"], true);
+    assert_eq!(praise_json["tcav_mean"].as_f64(), Some(mean));
+    assert_eq!(praise_json["p_adjusted"].as_f64(), Some(p));
+    assert_eq!(
+        praise_json["text"],
+        praise_line.strip_prefix("tcav: ").unwrap()
+    );
+    assert!(
+        found
+            .iter()
+            .any(|f| f["concept"] == "colour" && f["significant"] == false)
+    );
+    let quiet = tmp.path().join("quiet");
+    let out = cavern()
+        .args(["run", "experiments/quickstart.toml", "--quiet", "--out"])
+        .arg(&quiet)
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out), format!("wrote {}\n", quiet.display()));
 }

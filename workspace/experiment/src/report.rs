@@ -1,12 +1,13 @@
 //! The report of a run, `report.html`, always rendered from the run folder: its manifest, its
-//! `examples` table and each study kind's section from the kind's tables read back from disk.
+//! findings, its `examples` table and each study kind's section (anchored by the kind's name)
+//! from the kind's tables read back from disk.
 //! The runner and `cavern report` both render it here, so a re-rendered report equals the
 //! original by construction.
 
 use crate::registry::KINDS;
 use crate::study::ReportPartError;
 use cavern_runfolder::examples::{self, ExampleRow};
-use cavern_runfolder::report::{REPORT_FILE, ReportEnv, ReportError, Shell};
+use cavern_runfolder::report::{Finding, REPORT_FILE, ReportEnv, ReportError, Shell};
 use cavern_runfolder::{RunFolder, RunFolderError};
 use sha2::{Digest, Sha256};
 use std::fs;
@@ -34,6 +35,15 @@ impl From<ReportPartError> for ReportBuildError {
     }
 }
 
+/// What the run in `folder` found, study kind by study kind in the registry's order.
+pub fn findings(folder: &RunFolder) -> Result<Vec<Finding>, RunFolderError> {
+    let mut found = Vec::new();
+    for kind in KINDS {
+        found.extend(kind.findings(folder)?);
+    }
+    Ok(found)
+}
+
 /// The report of the run folder at `dir`, whose experiment file's text is `experiment_toml`.
 pub fn render(dir: &Path, experiment_toml: &str) -> Result<String, ReportBuildError> {
     let folder = RunFolder::open(dir)?;
@@ -42,14 +52,20 @@ pub fn render(dir: &Path, experiment_toml: &str) -> Result<String, ReportBuildEr
     let mut sections = Vec::new();
     for kind in KINDS {
         if let Some(section) = kind.report(&folder, &env)? {
-            sections.push(section);
+            // The anchor the findings link to.
+            sections.push(format!(
+                "<section id=\"{}\">\n{section}</section>",
+                kind.name()
+            ));
         }
     }
+    let findings = findings(&folder)?;
     let shell = Shell {
         title: &folder.manifest.experiment.name,
         experiment_toml,
         manifest: &folder.manifest,
         example_sets: &sets,
+        findings: &findings,
     };
     Ok(env.page(&shell, &sections)?)
 }

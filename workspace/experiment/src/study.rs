@@ -4,7 +4,7 @@
 
 use crate::engine::{StudyContext, StudyError};
 use crate::plan::{Parsed, Parser, Planned, RawTable, Resolver, Section, Spec};
-use cavern_runfolder::report::{ReportEnv, ReportError};
+use cavern_runfolder::report::{Finding, ReportEnv, ReportError};
 use cavern_runfolder::rows::{Row, Rows};
 use cavern_runfolder::{RunFolder, RunFolderError, TableInfo};
 use serde_json::Value;
@@ -64,6 +64,12 @@ pub trait Study: 'static {
     /// The tables that summarise the kind's results, which `cavern run --json` prints; none by
     /// default.
     fn summary(_output: &mut Self::Output) -> Vec<&mut dyn Rows> {
+        Vec::new()
+    }
+
+    /// What the kind's rows, as read back from the run folder, say first: a few lines that end
+    /// `cavern run`, open the report and are listed by `run --json`; nothing by default.
+    fn findings(_output: &Self::Output) -> Vec<Finding> {
         Vec::new()
     }
 }
@@ -136,6 +142,8 @@ pub trait Kind: Section {
     /// The rows of the kind's summary tables in `folder` as JSON, each with its table's name
     /// (tables the run did not write are left out).
     fn summary(&self, folder: &RunFolder) -> Result<Vec<(&'static str, Value)>, RunFolderError>;
+    /// See [`Study::findings`]: from the kind's tables in `folder` (none when they have no rows).
+    fn findings(&self, folder: &RunFolder) -> Result<Vec<Finding>, RunFolderError>;
 }
 
 /// Why a report section could not be made.
@@ -155,6 +163,17 @@ pub struct Registered<S>(PhantomData<fn() -> S>);
 impl<S: Study> Registered<S> {
     /// The kind `S`, for the registry.
     pub const KIND: Registered<S> = Registered(PhantomData);
+
+    /// The kind's tables in `folder` and their number of rows in all.
+    fn read(folder: &RunFolder) -> Result<(S::Output, usize), RunFolderError> {
+        let mut output = S::Output::default();
+        let mut rows = 0;
+        for table in output.tables() {
+            table.read(folder)?;
+            rows += table.len();
+        }
+        Ok((output, rows))
+    }
 
     fn spec(spec: &dyn Spec) -> Option<&S::Spec> {
         let typed = spec.as_any().downcast_ref::<S::Spec>();
@@ -250,16 +269,20 @@ impl<S: Study> Kind for Registered<S> {
         folder: &RunFolder,
         env: &ReportEnv,
     ) -> Result<Option<String>, ReportPartError> {
-        let mut output = S::Output::default();
-        let mut rows = 0;
-        for table in output.tables() {
-            table.read(folder)?;
-            rows += table.len();
-        }
+        let (output, rows) = Self::read(folder)?;
         if rows == 0 {
             return Ok(None);
         }
         Ok(Some(S::report(&output, env)?))
+    }
+
+    fn findings(&self, folder: &RunFolder) -> Result<Vec<Finding>, RunFolderError> {
+        let (output, rows) = Self::read(folder)?;
+        Ok(if rows == 0 {
+            Vec::new()
+        } else {
+            S::findings(&output)
+        })
     }
 
     fn summary(&self, folder: &RunFolder) -> Result<Vec<(&'static str, Value)>, RunFolderError> {

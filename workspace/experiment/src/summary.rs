@@ -1,8 +1,11 @@
-//! The JSON the CLI prints with `--json` about an experiment file (`cavern validate`) and a run
-//! folder (`cavern run`), with a count or the summary tables of every study kind.
+//! What the CLI prints about a run folder: its findings (the end of `cavern run`), and the JSON
+//! it prints with `--json` about an experiment file (`cavern validate`) and a run folder
+//! (`cavern run`), with a count or the summary tables and findings of every study kind.
 
 use crate::plan::{Experiment, ExperimentError};
 use crate::registry::KINDS;
+use crate::report::findings;
+use cavern_runfolder::report::Finding;
 use cavern_runfolder::{RunFolder, RunFolderError};
 use serde::{Serialize, Serializer};
 use serde_json::Value;
@@ -25,9 +28,24 @@ pub fn study_counts(experiment: &Experiment) -> Vec<(&'static str, usize)> {
         .collect()
 }
 
-/// `cavern run --json`: the run folder, its experiment and seed, the tables it wrote, and the
-/// rows of each study kind's summary tables, each under its table's name (read back from the
-/// folder's tables; non-finite numbers are `null`).
+/// The findings of the run folder at `run` as the end of `cavern run` prints them: a
+/// `findings:` line, then one indented `STUDY: TEXT` line each (nothing when there are none).
+pub fn findings_text(run: &Path) -> Result<String, RunFolderError> {
+    let found = findings(&RunFolder::open(run)?)?;
+    if found.is_empty() {
+        return Ok(String::new());
+    }
+    let mut text = String::from("findings:\n");
+    for finding in found {
+        text.push_str(&format!("  {}: {}\n", finding.study, finding.text));
+    }
+    Ok(text)
+}
+
+/// `cavern run --json`: the run folder, its experiment and seed, the tables it wrote, its
+/// findings (`[{"study", "text", ...the values it quotes}]`), and the rows of each study kind's
+/// summary tables, each under its table's name (read back from the folder's tables; non-finite
+/// numbers are `null`).
 pub fn run_summary_json(run: &Path) -> Result<String, RunFolderError> {
     #[derive(Serialize)]
     struct Summary<'a> {
@@ -35,10 +53,12 @@ pub fn run_summary_json(run: &Path) -> Result<String, RunFolderError> {
         experiment: &'a str,
         seed: u64,
         tables: &'a [String],
+        findings: Vec<Finding>,
         #[serde(flatten)]
         rows: Ordered,
     }
     let folder = RunFolder::open(run)?;
+    let found = findings(&folder)?;
     let mut rows = Vec::new();
     for kind in KINDS {
         for (name, table) in kind.summary(&folder)? {
@@ -50,6 +70,7 @@ pub fn run_summary_json(run: &Path) -> Result<String, RunFolderError> {
         experiment: &folder.manifest.experiment.name,
         seed: folder.manifest.seed,
         tables: &folder.manifest.tables,
+        findings: found,
         rows: Ordered(rows),
     }))
 }

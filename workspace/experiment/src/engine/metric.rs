@@ -5,6 +5,7 @@ use super::StudyError;
 use crate::plan::{MetricKind, RenderedPrompt};
 use cavern_intervene::Metric;
 use cavern_model::LoadedModel;
+use cavern_model::error::quote_text;
 
 /// The engine's metric for `kind` with each prompt's targets; KL is to `reference` logits.
 pub fn metric(
@@ -16,7 +17,8 @@ pub fn metric(
     let token = |text: &str| {
         model.tokenizer().single_token(text).ok_or_else(|| {
             StudyError::Intervention(format!(
-                "metric target {text:?} is not a single token of model `{}`",
+                "metric target {} is not a single token of model `{}`",
+                quote_text(text),
                 model.name()
             ))
         })

@@ -5,7 +5,10 @@
 //! escaped before it enters the markup. The page has inline CSS only: no scripts and no external
 //! resources.
 
+mod finding;
 pub mod svg;
+
+pub use finding::Finding;
 
 use crate::examples::ExampleSet;
 use crate::manifest::Manifest;
@@ -48,6 +51,9 @@ pub struct Shell<'a> {
     pub manifest: &'a Manifest,
     /// The texts the run used (shown by size and first examples).
     pub example_sets: &'a [ExampleSet],
+    /// What the run found, which opens the page (each line links to its study's section, whose
+    /// anchor is the study kind's name).
+    pub findings: &'a [Finding],
 }
 
 /// Renders and escapes report sections: one environment with the report's settings and filters.
@@ -89,6 +95,7 @@ impl ReportEnv {
                 experiment_toml => shell.experiment_toml,
                 manifest => shell.manifest,
                 example_sets => shell.example_sets,
+                findings => shell.findings,
                 shown_examples => SHOWN_EXAMPLES,
                 sections,
                 total_seconds,
@@ -180,10 +187,15 @@ mod tests {
             experiment_toml: "name = \"<x>\"",
             manifest: &manifest,
             example_sets: &sets,
+            findings: &[Finding::new("probe", "x <decodable>")],
         };
         let page = env.page(&shell, &[section]).unwrap();
         assert!(page.contains("<h2>&lt;script&gt;</h2>"), "{page}");
         assert!(page.contains("<q>&lt;b&gt;</q>"), "{page}");
+        assert!(
+            page.contains("<li><a href=\"#probe\">probe</a>: x &lt;decodable&gt;</li>"),
+            "{page}"
+        );
         assert!(
             page.contains("<td>probe</td><td class=\"num\">1.737</td>"),
             "{page}"

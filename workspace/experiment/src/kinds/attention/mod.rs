@@ -2,6 +2,7 @@
 //! input set, the average pattern when the inputs are short and equally long, and attention
 //! rollout and flow per input on request.
 
+mod findings;
 mod flow;
 mod patterns;
 mod report;
@@ -15,7 +16,7 @@ pub use tables::{AttentionHeadRow, AttentionOutput, FlowCell, PatternCell};
 use crate::engine::{StudyContext, StudyError};
 use crate::plan::{Parsed, Resolver};
 use crate::study::Study;
-use cavern_runfolder::report::{ReportEnv, ReportError};
+use cavern_runfolder::report::{Finding, ReportEnv, ReportError};
 use cavern_runfolder::rows::Rows;
 
 /// The `[[attention]]` study kind.
@@ -62,6 +63,10 @@ impl Study for Attention {
 
     fn summary(output: &mut AttentionOutput) -> Vec<&mut dyn Rows> {
         vec![&mut output.heads]
+    }
+
+    fn findings(output: &AttentionOutput) -> Vec<Finding> {
+        findings::findings(output)
     }
 
     fn report(output: &AttentionOutput, env: &ReportEnv) -> Result<String, ReportError> {

@@ -3,6 +3,7 @@
 //! surrogate on token-masked inputs — with integrated gradients' completeness gap and LIME's
 //! fidelity per input.
 
+mod findings;
 mod report;
 mod run;
 mod spec;
@@ -14,7 +15,7 @@ pub use tables::{AttributionOutput, AttributionSummary, TokenAttribution};
 use crate::engine::{StudyContext, StudyError};
 use crate::plan::{Parsed, Resolver};
 use crate::study::Study;
-use cavern_runfolder::report::{ReportEnv, ReportError};
+use cavern_runfolder::report::{Finding, ReportEnv, ReportError};
 use cavern_runfolder::rows::Rows;
 
 /// The `[[attribution]]` study kind.
@@ -52,6 +53,10 @@ impl Study for Attribution {
 
     fn summary(output: &mut AttributionOutput) -> Vec<&mut dyn Rows> {
         vec![&mut output.summary]
+    }
+
+    fn findings(output: &AttributionOutput) -> Vec<Finding> {
+        findings::findings(output)
     }
 
     fn report(output: &AttributionOutput, env: &ReportEnv) -> Result<String, ReportError> {

@@ -2,6 +2,7 @@
 //! values is a base text; each edit swaps one slot's value for another, and the prediction
 //! change per edit is reported, and averaged per (slot, from, to) swap.
 
+mod findings;
 mod report;
 mod run;
 mod spec;
@@ -13,7 +14,7 @@ pub use tables::{CounterfactualOutput, CounterfactualRow, CounterfactualSwap};
 use crate::engine::{StudyContext, StudyError};
 use crate::plan::{Parsed, Resolver};
 use crate::study::Study;
-use cavern_runfolder::report::{ReportEnv, ReportError};
+use cavern_runfolder::report::{Finding, ReportEnv, ReportError};
 use cavern_runfolder::rows::Rows;
 
 /// The `[[counterfactual]]` study kind.
@@ -51,6 +52,10 @@ impl Study for Counterfactual {
 
     fn summary(output: &mut CounterfactualOutput) -> Vec<&mut dyn Rows> {
         vec![&mut output.swaps]
+    }
+
+    fn findings(output: &CounterfactualOutput) -> Vec<Finding> {
+        findings::findings(output)
     }
 
     fn report(output: &CounterfactualOutput, env: &ReportEnv) -> Result<String, ReportError> {

@@ -2,6 +2,7 @@
 //! and report a fresh probe's held-out accuracy on the concept before and after, and how far
 //! the model's outputs (and its `[head]`'s accuracy on the labelled sets) moved.
 
+mod findings;
 mod report;
 mod run;
 mod spec;
@@ -13,7 +14,7 @@ pub use tables::ErasureRow;
 use crate::engine::{StudyContext, StudyError};
 use crate::plan::{Parsed, Resolver};
 use crate::study::Study;
-use cavern_runfolder::report::{ReportEnv, ReportError};
+use cavern_runfolder::report::{Finding, ReportEnv, ReportError};
 use cavern_runfolder::rows::Rows;
 
 /// The `[[erasure]]` study kind.
@@ -48,6 +49,10 @@ impl Study for Erasure {
 
     fn summary(output: &mut Vec<ErasureRow>) -> Vec<&mut dyn Rows> {
         vec![output]
+    }
+
+    fn findings(output: &Vec<ErasureRow>) -> Vec<Finding> {
+        findings::findings(output)
     }
 
     fn report(output: &Vec<ErasureRow>, env: &ReportEnv) -> Result<String, ReportError> {

@@ -2,6 +2,7 @@
 //! examples of the `[concepts]` sets, and MMD-critic prototypes and criticisms of that
 //! reference set.
 
+mod findings;
 mod report;
 mod run;
 mod spec;
@@ -13,7 +14,7 @@ pub use tables::{Neighbor, NeighborsOutput, Prototype};
 use crate::engine::{StudyContext, StudyError};
 use crate::plan::{Parsed, Resolver};
 use crate::study::Study;
-use cavern_runfolder::report::{ReportEnv, ReportError};
+use cavern_runfolder::report::{Finding, ReportEnv, ReportError};
 
 /// The `[[neighbors]]` study kind.
 pub struct Neighbors;
@@ -43,6 +44,10 @@ impl Study for Neighbors {
         cx: &mut StudyContext<'_, '_>,
     ) -> Result<NeighborsOutput, StudyError> {
         run::run(spec, cx)
+    }
+
+    fn findings(output: &NeighborsOutput) -> Vec<Finding> {
+        findings::findings(output)
     }
 
     fn report(output: &NeighborsOutput, env: &ReportEnv) -> Result<String, ReportError> {

@@ -1,6 +1,7 @@
 //! `[[patching]]`: activation patching over prompt pairs at every (site, layer, position or
 //! head), exact and by attribution patching.
 
+mod findings;
 mod report;
 mod run;
 mod spec;
@@ -12,7 +13,7 @@ pub use tables::{PatchingOutput, PatchingPair, PatchingRow, PatchingSummary};
 use crate::engine::{StudyContext, StudyError};
 use crate::plan::{Parsed, Resolver};
 use crate::study::Study;
-use cavern_runfolder::report::{ReportEnv, ReportError};
+use cavern_runfolder::report::{Finding, ReportEnv, ReportError};
 use cavern_runfolder::rows::Rows;
 
 /// The `[[patching]]` study kind.
@@ -42,6 +43,10 @@ impl Study for Patching {
 
     fn summary(output: &mut PatchingOutput) -> Vec<&mut dyn Rows> {
         vec![&mut output.summary]
+    }
+
+    fn findings(output: &PatchingOutput) -> Vec<Finding> {
+        findings::findings(output)
     }
 
     fn report(output: &PatchingOutput, env: &ReportEnv) -> Result<String, ReportError> {

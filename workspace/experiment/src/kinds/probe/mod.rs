@@ -2,6 +2,7 @@
 //! random-vs-random accuracy as the chance baseline, control-task selectivity, mutual
 //! information and MDL; relative CAVs and the examples that carry each direction on request.
 
+mod findings;
 mod report;
 mod run;
 mod spec;
@@ -13,7 +14,7 @@ pub use tables::{DecompositionRow, ProbeOutput, ProbeRow, RelativeRow};
 use crate::engine::{StudyContext, StudyError};
 use crate::plan::{Parsed, Resolver};
 use crate::study::Study;
-use cavern_runfolder::report::{ReportEnv, ReportError};
+use cavern_runfolder::report::{Finding, ReportEnv, ReportError};
 use cavern_runfolder::rows::Rows;
 
 /// The `[[probe]]` study kind.
@@ -41,6 +42,10 @@ impl Study for Probe {
 
     fn summary(output: &mut ProbeOutput) -> Vec<&mut dyn Rows> {
         vec![&mut output.rows]
+    }
+
+    fn findings(output: &ProbeOutput) -> Vec<Finding> {
+        findings::findings(output)
     }
 
     fn report(output: &ProbeOutput, env: &ReportEnv) -> Result<String, ReportError> {

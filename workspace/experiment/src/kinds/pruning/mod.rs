@@ -1,6 +1,7 @@
 //! `[[pruning]]`: every head removed alone, head importance |∂m/∂ξₕ| (Michel et al. 2019) and
 //! the pruning curve.
 
+mod findings;
 mod report;
 mod run;
 mod spec;
@@ -12,7 +13,7 @@ pub use tables::{CurveRow, PrunedHead, PruningOutput};
 use crate::engine::{StudyContext, StudyError};
 use crate::plan::{Parsed, Resolver};
 use crate::study::Study;
-use cavern_runfolder::report::{ReportEnv, ReportError};
+use cavern_runfolder::report::{Finding, ReportEnv, ReportError};
 use cavern_runfolder::rows::Rows;
 
 /// The `[[pruning]]` study kind.
@@ -44,6 +45,10 @@ impl Study for Pruning {
 
     fn summary(output: &mut PruningOutput) -> Vec<&mut dyn Rows> {
         vec![&mut output.curve]
+    }
+
+    fn findings(output: &PruningOutput) -> Vec<Finding> {
+        findings::findings(output)
     }
 
     fn report(output: &PruningOutput, env: &ReportEnv) -> Result<String, ReportError> {

@@ -3,6 +3,7 @@
 //! continuations; per α the flip rate and mean shifts; per input the smallest |α| that flips
 //! the prediction (the activation-space counterfactual).
 
+mod findings;
 mod report;
 mod run;
 mod spec;
@@ -16,7 +17,7 @@ pub use tables::{SteeringFlip, SteeringOutput, SteeringRow, SteeringSummary};
 use crate::engine::{StudyContext, StudyError};
 use crate::plan::{Parsed, Resolver};
 use crate::study::Study;
-use cavern_runfolder::report::{ReportEnv, ReportError};
+use cavern_runfolder::report::{Finding, ReportEnv, ReportError};
 use cavern_runfolder::rows::Rows;
 
 /// The `[[steering]]` study kind.
@@ -51,6 +52,10 @@ impl Study for Steering {
 
     fn summary(output: &mut SteeringOutput) -> Vec<&mut dyn Rows> {
         vec![&mut output.summary]
+    }
+
+    fn findings(output: &SteeringOutput) -> Vec<Finding> {
+        findings::findings(output)
     }
 
     fn report(output: &SteeringOutput, env: &ReportEnv) -> Result<String, ReportError> {

@@ -3,6 +3,7 @@
 //! are saved in `cavs/`.
 
 mod cav_file;
+mod findings;
 mod report;
 mod run;
 mod spec;
@@ -15,7 +16,7 @@ pub use tables::{TcavOutput, TcavRow, TcavRunRow};
 use crate::engine::{StudyContext, StudyError};
 use crate::plan::{Parsed, Resolver};
 use crate::study::Study;
-use cavern_runfolder::report::{ReportEnv, ReportError};
+use cavern_runfolder::report::{Finding, ReportEnv, ReportError};
 use cavern_runfolder::rows::Rows;
 use cavern_runfolder::run_dir::CAVS_DIR;
 use std::path::Path;
@@ -58,6 +59,10 @@ impl Study for Tcav {
 
     fn summary(output: &mut TcavOutput) -> Vec<&mut dyn Rows> {
         vec![&mut output.rows]
+    }
+
+    fn findings(output: &TcavOutput) -> Vec<Finding> {
+        findings::findings(output)
     }
 
     fn report(output: &TcavOutput, env: &ReportEnv) -> Result<String, ReportError> {
