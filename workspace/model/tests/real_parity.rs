@@ -155,10 +155,42 @@ struct Prompt {
 
 #[test]
 fn smollm2_matches_pytorch() {
-    let model = fetched("smollm2-135m");
-    let (bytes, fixture): (_, SmolFixture) = fixture("smollm2");
+    let (model, texts) =
+        decoder_matches_pytorch("smollm2-135m", "smollm2", "SmolLM2", (576, 49152, 30));
+    let first = to_f64(
+        model
+            .transformer
+            .forward(&model.encode(&texts[..1]).unwrap(), &mut NoHooks)
+            .logits,
+    );
+    assert_eq!(
+        model.tokenizer().token_text(argmax(&first) as u32),
+        " Paris"
+    );
+}
+
+/// Gemma 3 270M (Q4_K_M GGUF) against transformers loading the same file
+/// (`make_gemma3_fixtures.py`): token ids with BOS, last-position logits (relative L2 error
+/// ≤ 1e-3, identical top-5) and every layer's residual stream, each prompt alone and then all
+/// of them as one padded batch.
+#[test]
+fn gemma3_matches_pytorch() {
+    decoder_matches_pytorch("gemma3-270m", "gemma3", "Gemma 3", (640, 262_144, 18));
+}
+
+/// Checks the fetched decoder `name` against the reference fixture `fixture_name`: token ids,
+/// last-position logits (relative L2 within the tolerance, identical top-5) and every layer's
+/// last-position residual stream, each prompt alone and then all of them as one padded batch.
+/// Returns the model and the fixture's prompts for further checks.
+fn decoder_matches_pytorch(
+    name: &str,
+    fixture_name: &str,
+    label: &str,
+    (d, vocab, layers): (usize, usize, usize),
+) -> (LoadedModel, Vec<String>) {
+    let model = fetched(name);
+    let (bytes, fixture): (_, SmolFixture) = fixture(fixture_name);
     let tensors = SafeTensors::deserialize(&bytes).expect("fixture safetensors");
-    let (d, vocab, layers) = (576, 49152, 30);
     let texts: Vec<String> = fixture.prompts.iter().map(|p| p.prompt.clone()).collect();
     let (mut logits_error, mut resid_error) = (0.0f64, 0.0f64);
     // Each prompt alone, then all of them as one padded batch.
@@ -192,78 +224,16 @@ fn smollm2_matches_pytorch() {
             }
         }
     }
-    eprintln!("SmolLM2: logits {logits_error:.2e}, resid_post {resid_error:.2e} (relative L2)");
+    eprintln!("{label}: logits {logits_error:.2e}, resid_post {resid_error:.2e} (relative L2)");
     assert!(
         logits_error <= LOGITS_TOLERANCE,
-        "logits off by {logits_error:e}"
+        "{label}: logits off by {logits_error:e}"
     );
     assert!(
         resid_error <= LOGITS_TOLERANCE,
-        "residual stream off by {resid_error:e}"
+        "{label}: residual stream off by {resid_error:e}"
     );
-    let first = to_f64(
-        model
-            .transformer
-            .forward(&model.encode(&texts[..1]).unwrap(), &mut NoHooks)
-            .logits,
-    );
-    assert_eq!(
-        model.tokenizer().token_text(argmax(&first) as u32),
-        " Paris"
-    );
-}
-
-/// Gemma 3 270M (Q4_K_M GGUF) against transformers loading the same file
-/// (`make_gemma3_fixtures.py`): token ids with BOS, last-position logits (relative L2 error
-/// ≤ 1e-3, identical top-5) and every layer's residual stream, each prompt alone and then all
-/// of them as one padded batch.
-#[test]
-fn gemma3_matches_pytorch() {
-    let model = fetched("gemma3-270m");
-    let (bytes, fixture): (_, SmolFixture) = fixture("gemma3");
-    let tensors = SafeTensors::deserialize(&bytes).expect("fixture safetensors");
-    let (d, vocab, layers) = (640, 262_144, 18);
-    let texts: Vec<String> = fixture.prompts.iter().map(|p| p.prompt.clone()).collect();
-    let (mut logits_error, mut resid_error) = (0.0f64, 0.0f64);
-    let mut groups: Vec<Vec<usize>> = (0..texts.len()).map(|i| vec![i]).collect();
-    groups.push((0..texts.len()).collect());
-    for group in &groups {
-        let batch_texts: Vec<String> = group.iter().map(|&i| texts[i].clone()).collect();
-        let batch = model.encode(&batch_texts).expect("prompts encode");
-        let mut recorder = Recorder::default();
-        let logits = to_f64(model.transformer.forward(&batch, &mut recorder).logits);
-        let t = batch.max_len();
-        for (b, &i) in group.iter().enumerate() {
-            let want_ids = ids(&tensors, &format!("p{i}.ids"));
-            assert_eq!(batch.ids[b], want_ids, "token ids of {:?}", texts[i]);
-            let got = &logits[b * vocab..(b + 1) * vocab];
-            let want = floats(&tensors, &format!("p{i}.logits"));
-            logits_error = logits_error.max(relative_error(got, &want));
-            assert_eq!(
-                top5(got),
-                fixture.prompts[i].top5_ids,
-                "top 5 of {:?}",
-                texts[i]
-            );
-            let last = want_ids.len() - 1;
-            let want_resid = floats(&tensors, &format!("p{i}.resid_post"));
-            for layer in 0..layers {
-                let x = to_f64(recorder.streams[&Site::new(SitePoint::ResidPost, layer)].clone());
-                let at = (b * t + last) * d;
-                let error = relative_error(&x[at..at + d], &want_resid[layer * d..(layer + 1) * d]);
-                resid_error = resid_error.max(error);
-            }
-        }
-    }
-    eprintln!("Gemma 3: logits {logits_error:.2e}, resid_post {resid_error:.2e} (relative L2)");
-    assert!(
-        logits_error <= LOGITS_TOLERANCE,
-        "logits off by {logits_error:e}"
-    );
-    assert!(
-        resid_error <= LOGITS_TOLERANCE,
-        "residual stream off by {resid_error:e}"
-    );
+    (model, texts)
 }
 
 /// The five largest logits' indices, largest first.
