@@ -76,28 +76,13 @@ mod tests {
 
     fn row(concept: &str, layer: usize, tcav_mean: f64, p_adjusted: f64) -> TcavRow {
         TcavRow {
-            concept: concept.into(),
-            target: "class:positive".into(),
-            layer,
             site: "resid_pre".into(),
             tcav_mean,
-            tcav_std: 0.1,
             tcav_ci_low: 0.0,
             tcav_ci_high: 1.0,
-            random_mean: 0.5,
-            random_std: 0.2,
-            t_statistic: 4.0,
-            df: 18.0,
             p_value: p_adjusted / 4.0,
             p_adjusted,
-            significant: p_adjusted < 0.05,
-            cav_accuracy: 0.9,
-            random_accuracy: 0.5,
-            cap_mean: 0.25,
-            runs: 10,
-            correction: "bonferroni".into(),
-            alpha: 0.05,
-            warning: String::new(),
+            ..crate::kinds::tcav::tests::row(concept, layer, p_adjusted < 0.05)
         }
     }
 

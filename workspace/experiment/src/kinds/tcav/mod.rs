@@ -107,7 +107,8 @@ mod tests {
         );
     }
 
-    fn row(concept: &str, layer: usize, significant: bool) -> TcavRow {
+    /// A TCAV row with plausible numbers (also used by the findings tests).
+    pub(super) fn row(concept: &str, layer: usize, significant: bool) -> TcavRow {
         TcavRow {
             concept: concept.into(),
             target: "class:positive".into(),
