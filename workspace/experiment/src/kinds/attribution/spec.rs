@@ -76,7 +76,7 @@ pub const MIN_LIME_SAMPLES: usize = 10;
 /// Most `[[attribution]] samples`.
 pub const MAX_LIME_SAMPLES: usize = 100_000;
 /// Most `[[attribution]] steps`.
-pub const MAX_ATTRIBUTION_STEPS: usize = 1_000;
+pub const MAX_ATTRIBUTION_STEPS: usize = 10_000;
 /// Widest `[[attribution]] window`.
 pub const MAX_OCCLUSION_WINDOW: usize = 1_000;
 
