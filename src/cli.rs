@@ -16,7 +16,7 @@ use cavern_model::load_model;
 use cavern_probe::Pooling;
 use cavern_runfolder::compare::compare_runs;
 use cavern_runfolder::run_dir::RunDirError;
-use cavern_runfolder::runs::{list_runs, runs_json};
+use cavern_runfolder::runs::{clean_incomplete, list_runs, runs_json};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use clap_complete::Shell;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -71,6 +71,10 @@ pub struct Cli {
 enum Command {
     /// Run an experiment file, write a run folder (tables, CAVs, manifest, report.html) and print
     /// what it found (unless --quiet).
+    ///
+    /// The run is written to a hidden `.NAME.partial-PID` folder beside its destination and
+    /// renamed into place when complete. SIGINT (Ctrl-C) or SIGTERM stops the run, removes that
+    /// folder, prints one line saying so and exits with 130 or 143.
     Run {
         /// The experiment file (TOML).
         file: PathBuf,
@@ -108,8 +112,11 @@ enum Command {
     ///
     /// Lists the folders under --runs-root that hold a manifest.json, with their name, date (the
     /// folder's modification time, UTC), model, seed and status, sorted by date, then name.
-    /// Leftover `.NAME.partial-PID` folders of interrupted runs are listed as incomplete (safe to
-    /// delete), or as running while their process is alive.
+    /// Leftover `.NAME.partial-PID` folders of runs that were killed outright (SIGKILL, a power
+    /// cut) are listed as incomplete (safe to delete), or as running while their process is
+    /// alive; `--clean` removes the incomplete ones. (A run never removes them by itself: on a
+    /// filesystem shared by several machines a process id says nothing about another machine's
+    /// run.)
     Runs {
         /// Folder holding the run folders.
         #[arg(long, default_value = "runs")]
@@ -117,6 +124,10 @@ enum Command {
         /// Print a JSON array instead of a table.
         #[arg(long)]
         json: bool,
+        /// Remove the incomplete partial folders (those whose process is gone), print each one
+        /// removed, then list what is left.
+        #[arg(long)]
+        clean: bool,
     },
     /// Show which numbers moved between two runs.
     ///
@@ -310,6 +321,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
             runs_root,
             json,
         } => {
+            crate::interrupt::install()?;
             let experiment = validated(&file, json)?;
             let choice = device.map_or(experiment.device, DeviceArg::choice);
             let options = RunOptions {
@@ -380,7 +392,11 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
             device: device.choice(),
         }),
         Command::Models { command } => models(command, cli.quiet),
-        Command::Runs { runs_root, json } => runs(&runs_root, json),
+        Command::Runs {
+            runs_root,
+            json,
+            clean,
+        } => runs(&runs_root, json, clean),
         Command::Compare {
             run_a,
             run_b,
@@ -453,13 +469,19 @@ fn run_folder(arg: &Path, runs_root: &Path) -> PathBuf {
     }
 }
 
-/// `cavern runs`: a table (or JSON array) of the run folders under `root`.
-fn runs(root: &Path, json: bool) -> Result<(), Failure> {
+/// `cavern runs`: a table (or JSON array) of the run folders under `root`, after removing the
+/// incomplete partial folders with `clean`.
+fn runs(root: &Path, json: bool, clean: bool) -> Result<(), Failure> {
     if root.exists() && !root.is_dir() {
         return Err(Failure::invalid(format!(
             "error: {} is not a folder",
             root.display()
         )));
+    }
+    if clean {
+        for path in clean_incomplete(root).map_err(Failure::failed)? {
+            eprintln!("removed {}", path.display());
+        }
     }
     let runs = list_runs(root).map_err(|e| {
         Failure::invalid(format!(

@@ -1,6 +1,7 @@
 //! `cavern`: concept probing and causal interventions on transformer models.
 
 mod cli;
+mod interrupt;
 mod model_commands;
 
 use clap::Parser;
@@ -8,7 +9,9 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    match cli::dispatch(args) {
+    let result = cli::dispatch(args);
+    interrupt::settle();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("{}", failure.message);

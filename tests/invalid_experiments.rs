@@ -66,12 +66,13 @@ fn write_experiment(text: &str) -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
-/// Runs `cavern run FILE --out OUT_PARENT/run`, asserts it is rejected as
-/// invalid input with no run folder, and returns its standard error.
-fn rejected_run(file: &Path) -> String {
+/// Runs `cavern run FILE --out OUT_PARENT/run` with the environment variables `env`, asserts
+/// it is rejected as invalid input with no run folder, and returns its standard error.
+fn rejected_run(file: &Path, env: &[(&str, &str)]) -> String {
     let out_parent = tempfile::tempdir().unwrap();
     let run_dir = out_parent.path().join("run");
     let out = cavern()
+        .envs(env.iter().copied())
         .args(["run", "--quiet"])
         .arg(file)
         .arg("--out")
@@ -89,16 +90,26 @@ fn rejected_run(file: &Path) -> String {
     stderr(&out)
 }
 
-/// Runs `cavern validate FILE`, asserts exit code 2 and no panic, and
-/// returns its standard error.
-fn rejected_validate(file: &Path) -> String {
-    let out = cavern().arg("validate").arg(file).output().unwrap();
+/// Runs `cavern validate FILE` with the environment variables `env`, asserts exit code 2 and
+/// no panic, and returns its standard error.
+fn rejected_validate(file: &Path, env: &[(&str, &str)]) -> String {
+    let out = cavern()
+        .envs(env.iter().copied())
+        .arg("validate")
+        .arg(file)
+        .output()
+        .unwrap();
     assert_exit(&out, 2);
     assert_no_panic(&out);
     stderr(&out)
 }
 
 fn check(case: &Case) {
+    check_with(case, &[]);
+}
+
+/// [`check`] with the environment variables `env` set for `cavern`.
+fn check_with(case: &Case, env: &[(&str, &str)]) {
     let base = base_experiment();
     assert_eq!(
         base.matches(case.replace).count(),
@@ -118,7 +129,7 @@ fn check(case: &Case) {
     );
 
     let (exp_dir, file) = write_experiment(&text);
-    let err = rejected_run(&file);
+    let err = rejected_run(&file, env);
     assert!(
         err.starts_with("error: "),
         "the diagnostic does not start with `error: `:\n{err}"
@@ -139,7 +150,7 @@ fn check(case: &Case) {
 
     // `validate` rejects it with the very same diagnostic.
     assert_eq!(
-        rejected_validate(&file),
+        rejected_validate(&file, env),
         err,
         "validate and run disagree on the diagnostic"
     );
@@ -252,6 +263,62 @@ fn unknown_model_suggests_the_right_one() {
             "did you mean `toy-sentiment`?",
         ],
     });
+}
+
+#[test]
+fn a_count_above_its_bound_is_refused_before_anything_is_allocated() {
+    // The quickstart with this many sets once asked for 2.4 TB and aborted.
+    check(&Case {
+        replace: "sets = 10",
+        with: "sets = 99999999999",
+        line: 14,
+        col: 8,
+        at: "99999999999",
+        says: &[
+            "`sets` in [random] must be at most 10000, found 99999999999",
+            "`cavern schema` lists every count's bounds",
+        ],
+    });
+}
+
+#[test]
+fn random_sets_beyond_the_memory_limit_are_refused_with_the_estimate() {
+    check_with(
+        &Case {
+            replace: "sets = 10",
+            with: "sets = 10000",
+            line: 14,
+            col: 8,
+            at: "10000",
+            says: &[
+                "the [random] sets would take about 4.0 MB (10000 sets × 50 examples × 8 \
+                 bytes), more than the memory limit of 1.0 MB (set by CAVERN_MEMORY_LIMIT)",
+                "lower `sets` or `size` in [random]",
+            ],
+        },
+        &[("CAVERN_MEMORY_LIMIT", "1M")],
+    );
+}
+
+#[test]
+fn activations_beyond_the_memory_limit_are_refused_at_their_set() {
+    // toy-sentiment keeps 2 layers × 32 dimensions × 4 bytes per example: 256 bytes. The
+    // 100 examples of each concept fit in 50 KB; the 400 of the pool do not.
+    check_with(
+        &Case {
+            replace: "sets = 10",
+            with: "sets = 10",
+            line: 13,
+            col: 8,
+            at: "'",
+            says: &[
+                "the activations of the [random] pool would take about 102.4 KB (400 examples \
+                 × 2 layers × 32 dimensions × 4 bytes), more than the memory limit of 51.2 KB",
+                "use fewer examples",
+            ],
+        },
+        &[("CAVERN_MEMORY_LIMIT", "50K")],
+    );
 }
 
 #[test]

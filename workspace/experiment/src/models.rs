@@ -31,6 +31,7 @@ fn facts_from(
     let kind = kind_of(config);
     ModelFacts {
         n_layers: config.n_layers,
+        width: config.d_model,
         kind,
         class_names: class_names.to_vec(),
         // Token targets only exist for decoders; an encoder's vocabulary is never consulted.

@@ -16,14 +16,16 @@ use crate::study::KindError;
 use cavern_model::LoadedModel;
 use cavern_runfolder::TableInfo;
 use cavern_runfolder::examples::{self, ExampleSet};
-use cavern_runfolder::manifest::{ExperimentInfo, Manifest, ModelInfo, Timing};
+use cavern_runfolder::manifest::{ExperimentInfo, Manifest, ManifestError, ModelInfo, Timing};
+use cavern_runfolder::report::ReportError;
 use cavern_runfolder::rows::Rows;
-use cavern_runfolder::run_dir::{RunDir, default_run_path};
+use cavern_runfolder::run_dir::{RunDir, RunDirError, default_run_path};
+use cavern_runfolder::table::TableError;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 use thiserror::Error;
 
@@ -38,13 +40,40 @@ pub enum RunError {
     Table(#[from] cavern_runfolder::table::TableError),
     /// The manifest could not be written.
     #[error(transparent)]
-    Manifest(#[from] cavern_runfolder::manifest::ManifestError),
+    Manifest(#[from] ManifestError),
     /// The report could not be rendered.
     #[error(transparent)]
     Report(#[from] ReportBuildError),
     /// A study failed.
     #[error(transparent)]
     Study(#[from] StudyError),
+    /// A file of the run folder could not be written (a read-only destination, a full disk);
+    /// the partial folder has been removed.
+    #[error("cannot write the run folder {} (nothing was left there): {source}", folder.display())]
+    Write {
+        /// The run folder's final path.
+        folder: PathBuf,
+        /// What failed.
+        source: Box<RunError>,
+    },
+}
+
+impl RunError {
+    /// A failure to write into the run folder `folder` as [`RunError::Write`]; other failures
+    /// (a study's, a folder that already exists) as they are.
+    fn writing(self, folder: &Path) -> RunError {
+        match self {
+            RunError::RunDir(RunDirError::Io { .. })
+            | RunError::Table(TableError::Io { .. })
+            | RunError::Manifest(ManifestError::Io { .. })
+            | RunError::Report(ReportBuildError::Render(ReportError::Io { .. }))
+            | RunError::Study(StudyError::File { .. }) => RunError::Write {
+                folder: folder.to_owned(),
+                source: Box::new(self),
+            },
+            other => other,
+        }
+    }
 }
 
 impl From<KindError> for RunError {
@@ -75,7 +104,7 @@ pub struct RunOptions {
 /// any) and returns the committed run folder.
 pub fn run(
     experiment: &Experiment,
-    mut model: LoadedModel,
+    model: LoadedModel,
     options: &RunOptions,
 ) -> Result<PathBuf, RunError> {
     let seed = options.seed.unwrap_or(experiment.seed);
@@ -87,7 +116,18 @@ pub fn run(
             &run_hash(experiment, seed),
         ),
     };
-    let run_dir = RunDir::create(&final_path)?;
+    run_into(experiment, model, options, seed, &final_path).map_err(|e| e.writing(&final_path))
+}
+
+/// [`run`] into the run folder `final_path`.
+fn run_into(
+    experiment: &Experiment,
+    mut model: LoadedModel,
+    options: &RunOptions,
+    seed: u64,
+    final_path: &Path,
+) -> Result<PathBuf, RunError> {
+    let run_dir = RunDir::create(final_path)?;
     let mut timings = Vec::new();
     let mut written: Vec<&'static TableInfo> = Vec::new();
     // One random stream for the whole run, consumed in this order: the random sets, the head,

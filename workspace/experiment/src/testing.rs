@@ -32,6 +32,7 @@ size = 4
 pub fn encoder() -> ModelFacts {
     ModelFacts {
         n_layers: 2,
+        width: 8,
         kind: ModelKind::Encoder,
         class_names: vec!["negative".into(), "positive".into()],
         vocabulary: None,
@@ -42,6 +43,7 @@ pub fn encoder() -> ModelFacts {
 pub fn decoder() -> ModelFacts {
     ModelFacts {
         n_layers: 3,
+        width: 8,
         kind: ModelKind::Decoder,
         class_names: Vec::new(),
         vocabulary: Some([" Mary", " John", "=", "a"].map(String::from).into()),

@@ -25,6 +25,7 @@ const KNOWN: &[&str] = &["toy-sentiment", "toy-gpt"];
 fn facts(model: &ModelRef) -> Result<ModelFacts, ModelProblem> {
     let encoder = |n_layers, class_names: &[&str]| ModelFacts {
         n_layers,
+        width: 16,
         kind: ModelKind::Encoder,
         class_names: class_names.iter().map(|c| c.to_string()).collect(),
         vocabulary: None,
@@ -34,6 +35,7 @@ fn facts(model: &ModelRef) -> Result<ModelFacts, ModelProblem> {
             "toy-sentiment" => Ok(encoder(2, &["negative", "positive"])),
             "toy-gpt" => Ok(ModelFacts {
                 n_layers: 4,
+                width: 16,
                 kind: ModelKind::Decoder,
                 class_names: Vec::new(),
                 vocabulary: Some(["Paris", "London", "the"].map(String::from).into()),

@@ -2,13 +2,21 @@
 //!
 //! A run is written into a hidden sibling folder `.{name}.partial-{pid}` and
 //! renamed into place by [`RunDir::commit`], so a run folder at its final path
-//! is always complete. A [`RunDir`] dropped without commit (an error, a panic,
-//! or Ctrl-C handled by unwinding) removes its temporary folder. A process
-//! killed outright leaves the `.partial` folder behind; it is safe to delete.
+//! is always complete. A [`RunDir`] dropped without commit (an error or a panic)
+//! removes its temporary folder, and [`abandon_all`] removes the temporary
+//! folders of every run still being written (what a signal handler calls before
+//! the process exits). A process killed outright leaves the `.partial` folder
+//! behind; `cavern runs` lists it and `cavern runs --clean` removes it.
+//!
+//! Every step that creates, renames or removes a temporary folder holds one
+//! process-wide lock, so an interruption either finds a run folder complete at
+//! its final path or removes its temporary folder whole, never a run half
+//! renamed.
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// Subfolder of a run folder holding the tidy tables.
 pub const TABLES_DIR: &str = "tables";
@@ -27,6 +35,10 @@ pub enum RunDirError {
     /// The path has no final component to name the run after.
     #[error("{} is not a usable run folder path", .0.display())]
     InvalidPath(PathBuf),
+    /// The process is being interrupted ([`abandon_all`] ran); no run folder is created or
+    /// committed any more.
+    #[error("the run was interrupted; {} was not written", .0.display())]
+    Interrupted(PathBuf),
     /// A filesystem operation failed.
     #[error("cannot {action} {}: {source}", path.display())]
     Io {
@@ -65,7 +77,14 @@ impl RunDir {
             name.to_string_lossy(),
             std::process::id()
         ));
-        fs::create_dir(&temp).map_err(io_error("create", &temp))?;
+        {
+            let mut live = live();
+            if live.interrupted {
+                return Err(RunDirError::Interrupted(final_path.to_owned()));
+            }
+            fs::create_dir(&temp).map_err(io_error("create", &temp))?;
+            live.folders.push(temp.clone());
+        }
         let run = RunDir {
             temp: Some(temp),
             final_path: final_path.to_owned(),
@@ -98,11 +117,17 @@ impl RunDir {
     }
 
     /// Renames the temporary folder to the final path and returns that path.
-    /// On failure the temporary folder is removed.
+    /// On failure (or once the process is being interrupted) the temporary
+    /// folder is removed.
     pub fn commit(mut self) -> Result<PathBuf, RunDirError> {
         ensure_absent(&self.final_path)?;
         let temp = self.path().to_owned();
+        let mut live = live();
+        if live.interrupted {
+            return Err(RunDirError::Interrupted(self.final_path.clone()));
+        }
         fs::rename(&temp, &self.final_path).map_err(io_error("rename into place", &temp))?;
+        live.folders.retain(|f| *f != temp);
         self.temp = None;
         Ok(self.final_path.clone())
     }
@@ -111,8 +136,59 @@ impl RunDir {
 impl Drop for RunDir {
     fn drop(&mut self) {
         if let Some(temp) = self.temp.take() {
-            // Best effort: Drop cannot report errors.
-            let _ = fs::remove_dir_all(temp);
+            let mut live = live();
+            // Best effort: Drop cannot report errors (and after an interruption the folder is
+            // already gone).
+            let _ = fs::remove_dir_all(&temp);
+            live.folders.retain(|f| *f != temp);
+        }
+    }
+}
+
+/// The temporary folders of this process's runs being written, and whether the process is
+/// being interrupted.
+struct Live {
+    folders: Vec<PathBuf>,
+    interrupted: bool,
+}
+
+static LIVE: Mutex<Live> = Mutex::new(Live {
+    folders: Vec::new(),
+    interrupted: false,
+});
+
+/// The lock on [`LIVE`]; a panic while it was held leaves nothing half done that matters here.
+fn live() -> MutexGuard<'static, Live> {
+    LIVE.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Removes the temporary folder of every run of this process still being written and stops
+/// any later [`RunDir::create`] or [`RunDir::commit`] (they fail with
+/// [`RunDirError::Interrupted`]); returns the folders removed, or why one could not be. For a
+/// signal handler that then exits the process: a run folder whose commit finished before this
+/// call stays complete at its final path, and no commit starts after it.
+pub fn abandon_all() -> Vec<Result<PathBuf, RunDirError>> {
+    let mut live = live();
+    live.interrupted = true;
+    std::mem::take(&mut live.folders)
+        .into_iter()
+        .map(|temp| {
+            remove_while_written(&temp)
+                .map(|()| temp.clone())
+                .map_err(io_error("remove", &temp))
+        })
+        .collect()
+}
+
+/// Removes `dir`, which other threads of the run may still be writing files into (a file
+/// created after the listing makes a removal fail as not empty; a few tries outlast that).
+fn remove_while_written(dir: &Path) -> io::Result<()> {
+    let mut tries = 0;
+    loop {
+        match fs::remove_dir_all(dir) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(_) if tries < 20 => tries += 1,
+            result => return result,
         }
     }
 }

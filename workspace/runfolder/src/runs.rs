@@ -93,6 +93,41 @@ pub fn list_runs(root: &Path) -> io::Result<Vec<RunEntry>> {
     Ok(runs)
 }
 
+/// Why `cavern runs --clean` stopped.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {action} {}: {source}", path.display())]
+pub struct CleanError {
+    /// What was being done: "list the runs in" or "remove".
+    action: &'static str,
+    /// The folder.
+    path: PathBuf,
+    /// Underlying error.
+    source: io::Error,
+}
+
+/// Removes the `.NAME.partial-PID` folders under `root` whose process is gone (the
+/// [`RunStatus::Incomplete`] ones [`list_runs`] lists) and returns them; folders of runs in
+/// progress and run folders are left alone.
+pub fn clean_incomplete(root: &Path) -> Result<Vec<PathBuf>, CleanError> {
+    let runs = list_runs(root).map_err(|source| CleanError {
+        action: "list the runs in",
+        path: root.to_owned(),
+        source,
+    })?;
+    let mut removed = Vec::new();
+    for run in runs {
+        if run.status == RunStatus::Incomplete {
+            fs::remove_dir_all(&run.path).map_err(|source| CleanError {
+                action: "remove",
+                path: run.path.clone(),
+                source,
+            })?;
+            removed.push(run.path);
+        }
+    }
+    Ok(removed)
+}
+
 /// The process id of a `.NAME.partial-PID` folder name.
 fn partial_pid(name: &str) -> Option<u32> {
     let rest = name.strip_prefix('.')?;
@@ -171,6 +206,29 @@ mod tests {
         assert_eq!(utc_minute(t), "2000-02-29 12:00");
         let t = UNIX_EPOCH + Duration::from_secs(1_798_761_599); // 2026-12-31 23:59:59
         assert_eq!(utc_minute(t), "2026-12-31 23:59");
+    }
+
+    #[test]
+    fn clean_removes_only_partial_folders_whose_process_is_gone() {
+        let root = tempfile::tempdir().unwrap();
+        // No process has this id (above the kernel's limit); this test's process is alive.
+        let dead = root.path().join(".a.partial-4000000000");
+        let alive = root
+            .path()
+            .join(format!(".b.partial-{}", std::process::id()));
+        let complete = root.path().join("c");
+        for dir in [&dead, &alive, &complete] {
+            fs::create_dir_all(dir.join("tables")).unwrap();
+        }
+        fs::write(complete.join(MANIFEST_FILE), "{}").unwrap();
+        assert_eq!(clean_incomplete(root.path()).unwrap(), vec![dead.clone()]);
+        assert!(!dead.exists() && alive.is_dir() && complete.is_dir());
+        assert!(clean_incomplete(root.path()).unwrap().is_empty());
+        assert!(
+            clean_incomplete(&root.path().join("none"))
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

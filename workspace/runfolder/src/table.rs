@@ -9,7 +9,6 @@
 //! round-trips to the same `f64` (so `0.1` stays `0.1` and no precision is
 //! lost). Non-finite floats are written as `NaN`, `inf` and `-inf`.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::{
@@ -51,10 +50,10 @@ pub enum TableError {
         /// What does not fit.
         detail: String,
     },
-    /// Creating an output file failed.
-    #[error("cannot create {}: {source}", path.display())]
+    /// Writing an output file failed.
+    #[error("cannot write {}: {source}", path.display())]
     Io {
-        /// File that could not be created.
+        /// File that could not be written.
         path: PathBuf,
         /// Underlying error.
         source: std::io::Error,
@@ -243,23 +242,28 @@ impl Table {
 }
 
 fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<(), TableError> {
-    ParquetWriter::new(create(path)?)
+    let mut bytes = Vec::new();
+    ParquetWriter::new(&mut bytes)
         .with_compression(ParquetCompression::Zstd(None))
         .finish(df)
-        .map(drop)
-        .map_err(|source| polars_error(path, source))
+        .map_err(|source| polars_error(path, source))?;
+    write_file(path, &bytes)
 }
 
 fn write_csv(df: &mut DataFrame, path: &Path) -> Result<(), TableError> {
-    CsvWriter::new(create(path)?)
+    let mut bytes = Vec::new();
+    CsvWriter::new(&mut bytes)
         .include_header(true)
         .with_separator(b',')
         .finish(df)
-        .map_err(|source| polars_error(path, source))
+        .map_err(|source| polars_error(path, source))?;
+    write_file(path, &bytes)
 }
 
-fn create(path: &Path) -> Result<File, TableError> {
-    File::create(path).map_err(|source| TableError::Io {
+/// Writes a table file whole: encoded in memory first, so a failing write (a full disk, a file
+/// size limit) reports the operating system's error rather than the encoder's.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), TableError> {
+    std::fs::write(path, bytes).map_err(|source| TableError::Io {
         path: path.to_owned(),
         source,
     })

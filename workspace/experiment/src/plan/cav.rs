@@ -16,6 +16,10 @@ pub const DEFAULT_MAX_ITERATIONS: usize = 200;
 pub const DEFAULT_HOLDOUT: f64 = 0.3;
 /// Smallest number of cross-validation folds.
 pub const MIN_FOLDS: usize = 2;
+/// Most folds of k-fold cross-validation.
+pub const MAX_FOLDS: usize = 100;
+/// Most optimiser iterations (`max_iterations` of a CAV study or the `[head]`).
+pub const MAX_ITERATIONS: usize = 100_000;
 
 /// The options CAVs are trained with unless a study says otherwise.
 pub fn default_cav_options() -> CavOptions {
@@ -78,7 +82,13 @@ impl Resolver<'_> {
         let method = self.choice(raw.method, "method", t);
         let l2 = self.penalty(raw.l2, DEFAULT_L2, t);
         let iterations = raw.max_iterations;
-        let max_iterations = self.count(iterations, DEFAULT_MAX_ITERATIONS, 1, "max_iterations", t);
+        let max_iterations = self.count(
+            iterations,
+            DEFAULT_MAX_ITERATIONS,
+            1..=MAX_ITERATIONS,
+            "max_iterations",
+            t,
+        );
         let validation = self.validation(raw, t);
         Some(CavKeys {
             concepts: concepts?,
@@ -106,7 +116,7 @@ impl Resolver<'_> {
             return None;
         }
         if raw.folds.is_some() {
-            let folds = self.count(raw.folds, MIN_FOLDS, MIN_FOLDS, "folds", t)?;
+            let folds = self.count(raw.folds, MIN_FOLDS, MIN_FOLDS..=MAX_FOLDS, "folds", t)?;
             return Some(Validation::Folds(folds));
         }
         self.fraction(raw.holdout, DEFAULT_HOLDOUT, "holdout", t)

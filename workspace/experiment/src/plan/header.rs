@@ -1,13 +1,14 @@
 //! The experiment file's own tables: `[experiment]` (name, seed, model, device, batch size),
 //! `[concepts.NAME]`, `[random]` and `[head]`.
 
+use super::budget::Estimate;
 use super::choice::DeviceChoice;
 use super::diagnostics::code_list;
 use super::model::ModelLookup;
 use super::parse::{RawConcept, RawFile, Slot};
 use super::raw::{RawExperiment, RawHead};
 use super::resolver::{Resolver, TableCtx};
-use super::{DEFAULT_MAX_ITERATIONS, is_valid_name};
+use super::{DEFAULT_MAX_ITERATIONS, MAX_ITERATIONS, is_valid_name};
 use cavern_model::{ModelKind, ModelRef};
 use std::ops::Range;
 use toml::Spanned;
@@ -16,6 +17,12 @@ use toml::Spanned;
 pub const DEFAULT_SEED: u64 = 0;
 /// Default `[experiment] batch_size`.
 pub const DEFAULT_BATCH_SIZE: usize = 32;
+/// Most examples per forward pass (`[experiment] batch_size`).
+pub const MAX_BATCH_SIZE: usize = 1024;
+/// Most random sets (`[random] sets`).
+pub const MAX_RANDOM_SETS: usize = 10_000;
+/// Most examples per random set (`[random] size`).
+pub const MAX_RANDOM_SIZE: usize = 100_000;
 /// Default `[random] sets`.
 pub const DEFAULT_RANDOM_SETS: usize = 10;
 /// Default `[random] size`.
@@ -92,7 +99,13 @@ impl Resolver<'_> {
             .optional(&raw.seed, "seed")
             .map(|seed| seed.map_or(DEFAULT_SEED, |s| *s.get_ref()));
         let device = self.choice(&raw.device, "device", &t);
-        let batch_size = self.count(&raw.batch_size, DEFAULT_BATCH_SIZE, 1, "batch_size", &t);
+        let batch_size = self.count(
+            &raw.batch_size,
+            DEFAULT_BATCH_SIZE,
+            1..=MAX_BATCH_SIZE,
+            "batch_size",
+            &t,
+        );
         Some(Header {
             name: name?,
             seed: seed?,
@@ -142,6 +155,7 @@ impl Resolver<'_> {
                 continue;
             };
             let count = set.examples.len();
+            let fits = self.activations_fit(set.span.clone(), &what, count);
             if count < MIN_CONCEPT_EXAMPLES {
                 let plural = if count == 1 { "" } else { "s" };
                 let message = format!(
@@ -150,7 +164,7 @@ impl Resolver<'_> {
                 );
                 let help = "add more examples (duplicates are allowed)";
                 self.report(set.span, message, Some(help.into()));
-            } else if valid_name {
+            } else if valid_name && fits {
                 self.concepts.insert(name.clone(), set.examples);
             }
         }
@@ -182,14 +196,14 @@ impl Resolver<'_> {
         let sets = self.count(
             &random.sets,
             DEFAULT_RANDOM_SETS,
-            MIN_RANDOM_SETS,
+            MIN_RANDOM_SETS..=MAX_RANDOM_SETS,
             "sets",
             &t,
         );
         let size = self.count(
             &random.size,
             DEFAULT_RANDOM_SIZE,
-            MIN_RANDOM_SIZE,
+            MIN_RANDOM_SIZE..=MAX_RANDOM_SIZE,
             "size",
             &t,
         );
@@ -209,11 +223,45 @@ impl Resolver<'_> {
             self.report(span, message, Some(help.into()));
             return;
         }
-        self.random = sets.map(|sets| RandomPool {
-            examples: pool.examples,
-            sets,
-            size,
-        });
+        let Some(sets) = sets else {
+            return;
+        };
+        let sets_span = random.sets.as_ref().map_or(t.span.clone(), Spanned::span);
+        let drawn = Estimate {
+            what: "the [random] sets",
+            factors: &[("sets", sets), ("examples", size)],
+            bytes_each: std::mem::size_of::<usize>(),
+        };
+        let help = "lower `sets` or `size` in [random]";
+        let fits = self.within_memory(sets_span, drawn, help);
+        if self.activations_fit(pool.span, "the [random] pool", pool.examples.len()) && fits {
+            self.random = Some(RandomPool {
+                examples: pool.examples,
+                sets,
+                size,
+            });
+        }
+    }
+
+    /// Whether the pooled activations of `examples` texts of the set `what` (one row per
+    /// layer, as the activation cache keeps them) fit the memory limit; reported at `span`
+    /// when they do not.
+    fn activations_fit(&mut self, span: Range<usize>, what: &str, examples: usize) -> bool {
+        let Some((_, facts)) = self.model() else {
+            return true;
+        };
+        let (layers, width) = (facts.n_layers, facts.width);
+        let what = format!("the activations of {what}");
+        let estimate = Estimate {
+            what: &what,
+            factors: &[
+                ("examples", examples),
+                ("layers", layers),
+                ("dimensions", width),
+            ],
+            bytes_each: std::mem::size_of::<f32>(),
+        };
+        self.within_memory(span, estimate, "use fewer examples")
     }
 
     /// Resolves `[head]`; its classes become the model's class names for `class` targets.
@@ -239,7 +287,7 @@ impl Resolver<'_> {
         let max_iterations = self.count(
             &raw.max_iterations,
             DEFAULT_MAX_ITERATIONS,
-            1,
+            1..=MAX_ITERATIONS,
             "max_iterations",
             &t,
         );

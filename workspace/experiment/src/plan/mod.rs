@@ -5,6 +5,7 @@
 //! This module knows no study kind: each kind's `[[NAME]]` tables are parsed and resolved by the
 //! [`Section`] it hands over, with the shared checks of [`Resolver`].
 
+mod budget;
 mod cav;
 mod choice;
 pub mod diagnostics;
@@ -18,21 +19,23 @@ pub mod sources;
 mod targets;
 mod texts;
 
+pub use budget::{Estimate, MEMORY_LIMIT_VAR};
 pub use cav::{
-    CavKeys, DEFAULT_HOLDOUT, DEFAULT_L2, DEFAULT_MAX_ITERATIONS, MIN_FOLDS, RawCavKeys,
-    default_cav_options,
+    CavKeys, DEFAULT_HOLDOUT, DEFAULT_L2, DEFAULT_MAX_ITERATIONS, MAX_FOLDS, MAX_ITERATIONS,
+    MIN_FOLDS, RawCavKeys, default_cav_options,
 };
 pub use choice::{Choice, DeviceChoice};
 pub use diagnostics::{Diagnostic, ExperimentError};
 pub use header::{
     DEFAULT_BATCH_SIZE, DEFAULT_HEAD_HOLDOUT, DEFAULT_HEAD_L2, DEFAULT_RANDOM_SETS,
-    DEFAULT_RANDOM_SIZE, DEFAULT_SEED, HeadSpec, MIN_CONCEPT_EXAMPLES, MIN_RANDOM_SETS,
-    MIN_RANDOM_SIZE, RandomPool,
+    DEFAULT_RANDOM_SIZE, DEFAULT_SEED, HeadSpec, MAX_BATCH_SIZE, MAX_RANDOM_SETS, MAX_RANDOM_SIZE,
+    MIN_CONCEPT_EXAMPLES, MIN_RANDOM_SETS, MIN_RANDOM_SIZE, RandomPool,
 };
 pub use model::{ModelFacts, ModelLookup, ModelProblem};
 pub use parse::{FILE_TABLES, Parsed, Parser};
 pub use prompts::{
-    DEFAULT_MAX_PROMPTS, MetricKind, MetricSpec, PromptTemplates, RawMetric, RenderedPrompt,
+    DEFAULT_MAX_PROMPTS, MAX_PROMPTS, MAX_TOP_K, MetricKind, MetricSpec, PromptTemplates,
+    RawMetric, RenderedPrompt,
 };
 pub use raw::RawTable;
 pub use resolver::{Resolver, TableCtx};

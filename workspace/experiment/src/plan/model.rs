@@ -14,6 +14,8 @@ use toml::Spanned;
 pub struct ModelFacts {
     /// Number of transformer blocks; valid layer indices are `0..n_layers`.
     pub n_layers: usize,
+    /// Width of the residual stream (`d_model`), for estimates of the memory activations take.
+    pub width: usize,
     /// Encoder or decoder.
     pub kind: ModelKind,
     /// Classifier class names (encoders); empty when there is no classifier.

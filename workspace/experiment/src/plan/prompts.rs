@@ -67,6 +67,10 @@ pub struct RenderedPrompt {
 
 /// Default `[[patching]] max_pairs` and `[[pruning]] max_prompts`.
 pub const DEFAULT_MAX_PROMPTS: usize = 64;
+/// Most prompts (or pairs) a study may keep (`max_prompts`, `max_pairs`).
+pub const MAX_PROMPTS: usize = 10_000;
+/// Most tokens a study may list per prompt (`top_k`).
+pub const MAX_TOP_K: usize = 1_000;
 
 /// A metric as written, checked for shape: its kind and its target templates.
 pub struct MetricSpec<'a> {

@@ -10,7 +10,7 @@ use super::raw::{RawSource, RawTable};
 use super::sources::{LoadedSet, SourceContext, load_set};
 use super::{HeadSpec, RandomPool};
 use std::collections::BTreeMap;
-use std::ops::Range;
+use std::ops::{Range, RangeInclusive};
 use toml::Spanned;
 
 /// A parsed table as the checks see it: its name in messages, its span, and the keys whose
@@ -251,12 +251,14 @@ impl<'a> Resolver<'a> {
         self.choice_list(list, key, item, t).map(Some)
     }
 
-    /// A count that must be at least `min`, or `default` when absent.
+    /// A count within `bounds` (every count has an upper bound, which `cavern schema`
+    /// documents, so that no number in a file sizes an allocation unchecked), or `default`
+    /// when absent.
     pub fn count(
         &mut self,
         value: &Option<Spanned<usize>>,
         default: usize,
-        min: usize,
+        bounds: RangeInclusive<usize>,
         key: &str,
         t: &TableCtx<'_>,
     ) -> Option<usize> {
@@ -264,12 +266,24 @@ impl<'a> Resolver<'a> {
             return Some(default);
         };
         let number = *value.get_ref();
+        let (min, max) = (*bounds.start(), *bounds.end());
         if number < min {
             let message = format!(
                 "`{key}` in {} must be at least {min}, found {number}",
                 t.name
             );
             self.report(value.span(), message, None);
+            return None;
+        }
+        if number > max {
+            let message = format!(
+                "`{key}` in {} must be at most {max}, found {number}",
+                t.name
+            );
+            let help = format!(
+                "use a number from {min} to {max} (`cavern schema` lists every count's bounds)"
+            );
+            self.report(value.span(), message, Some(help));
             return None;
         }
         Some(number)

@@ -73,6 +73,12 @@ pub const DEFAULT_OCCLUSION_WINDOW: usize = 1;
 pub const DEFAULT_LIME_SAMPLES: usize = 200;
 /// Fewest `[[attribution]] samples`.
 pub const MIN_LIME_SAMPLES: usize = 10;
+/// Most `[[attribution]] samples`.
+pub const MAX_LIME_SAMPLES: usize = 100_000;
+/// Most `[[attribution]] steps`.
+pub const MAX_ATTRIBUTION_STEPS: usize = 10_000;
+/// Widest `[[attribution]] window`.
+pub const MAX_OCCLUSION_WINDOW: usize = 1_000;
 
 /// A resolved `[[attribution]]`: per-token attributions of a target logit over an input set.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,13 +123,25 @@ pub(super) fn resolve(
     let methods =
         r.optional_choice_list::<AttributionMethod>(&raw.methods, "methods", "method", &t);
     let methods = methods.map(|m| m.unwrap_or_else(|| AttributionMethod::ALL.to_vec()));
-    let steps = r.count(&raw.steps, DEFAULT_ATTRIBUTION_STEPS, 1, "steps", &t);
+    let steps = r.count(
+        &raw.steps,
+        DEFAULT_ATTRIBUTION_STEPS,
+        1..=MAX_ATTRIBUTION_STEPS,
+        "steps",
+        &t,
+    );
     let baseline = r.choice(&raw.baseline, "baseline", &t);
-    let window = r.count(&raw.window, DEFAULT_OCCLUSION_WINDOW, 1, "window", &t);
+    let window = r.count(
+        &raw.window,
+        DEFAULT_OCCLUSION_WINDOW,
+        1..=MAX_OCCLUSION_WINDOW,
+        "window",
+        &t,
+    );
     let samples = r.count(
         &raw.samples,
         DEFAULT_LIME_SAMPLES,
-        MIN_LIME_SAMPLES,
+        MIN_LIME_SAMPLES..=MAX_LIME_SAMPLES,
         "samples",
         &t,
     );

@@ -2,8 +2,8 @@
 
 use crate::plan::raw::RawVars;
 use crate::plan::{
-    DEFAULT_MAX_PROMPTS, MetricKind, Parsed, PromptTemplates, RawMetric, RawTable, RenderedPrompt,
-    Resolver, TableCtx,
+    DEFAULT_MAX_PROMPTS, MAX_PROMPTS, MAX_TOP_K, MetricKind, Parsed, PromptTemplates, RawMetric,
+    RawTable, RenderedPrompt, Resolver, TableCtx,
 };
 use serde::Deserialize;
 use toml::Spanned;
@@ -58,8 +58,14 @@ pub(super) fn resolve(
     let prompts = r.required(&raw.prompts, "prompts", &t, Some(help.into()));
     let metric = r.metric_key(&raw.metric, &t);
     let distinct = r.flag(&raw.distinct, true, "distinct", &t);
-    let max = r.count(&raw.max_prompts, DEFAULT_MAX_PROMPTS, 1, "max_prompts", &t);
-    let top_k = r.count(&raw.top_k, DEFAULT_TOP_K, 1, "top_k", &t);
+    let max = r.count(
+        &raw.max_prompts,
+        DEFAULT_MAX_PROMPTS,
+        1..=MAX_PROMPTS,
+        "max_prompts",
+        &t,
+    );
+    let top_k = r.count(&raw.top_k, DEFAULT_TOP_K, 1..=MAX_TOP_K, "top_k", &t);
     let metric = metric?;
     if metric.kind != MetricKind::LogitDiff {
         let span = raw.metric.as_ref().map_or(0..0, |m| m.span());

@@ -53,6 +53,8 @@ choice_enum! {
 pub const DEFAULT_NEIGHBORS: usize = 5;
 /// Default `[[neighbors]] prototypes` and `criticisms`.
 pub const DEFAULT_PROTOTYPES: usize = 4;
+/// Most neighbours, prototypes or criticisms a `[[neighbors]]` study lists.
+pub const MAX_NEIGHBORS: usize = 1_000;
 
 /// A resolved `[[neighbors]]`: each input's nearest reference examples at one site, and
 /// MMD-critic prototypes and criticisms of the reference set.
@@ -97,9 +99,21 @@ pub(super) fn resolve(
     let site = r.choice::<SitePoint>(&raw.site, "site", &t);
     let layer = site.and_then(|site| r.site_layer(site, &raw.layer, &raw.site, true, &t));
     let pooling = r.choice::<Pooling>(&raw.pooling, "pooling", &t);
-    let k = r.count(&raw.k, DEFAULT_NEIGHBORS, 1, "k", &t);
-    let prototypes = r.count(&raw.prototypes, DEFAULT_PROTOTYPES, 0, "prototypes", &t);
-    let criticisms = r.count(&raw.criticisms, DEFAULT_PROTOTYPES, 0, "criticisms", &t);
+    let k = r.count(&raw.k, DEFAULT_NEIGHBORS, 1..=MAX_NEIGHBORS, "k", &t);
+    let prototypes = r.count(
+        &raw.prototypes,
+        DEFAULT_PROTOTYPES,
+        0..=MAX_NEIGHBORS,
+        "prototypes",
+        &t,
+    );
+    let criticisms = r.count(
+        &raw.criticisms,
+        DEFAULT_PROTOTYPES,
+        0..=MAX_NEIGHBORS,
+        "criticisms",
+        &t,
+    );
     let witness = r.choice::<WitnessChoice>(&raw.witness, "witness", &t);
     // Criticisms are judged against prototypes: none without them.
     let criticisms = match (prototypes, criticisms, &raw.criticisms) {

@@ -3,11 +3,14 @@
 use crate::choice_enum;
 use crate::plan::raw::{RawLayers, RawVars};
 use crate::plan::{
-    DEFAULT_MAX_PROMPTS, MetricKind, Parsed, PromptTemplates, RawMetric, RawTable, RenderedPrompt,
-    Resolver, TableCtx,
+    DEFAULT_MAX_PROMPTS, MAX_PROMPTS, MetricKind, Parsed, PromptTemplates, RawMetric, RawTable,
+    RenderedPrompt, Resolver, TableCtx,
 };
 use serde::Deserialize;
 use toml::Spanned;
+
+/// Most final tokens `align_last` may match.
+pub const MAX_ALIGN_LAST: usize = 1_000;
 
 /// `[[patching]]` as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -94,7 +97,13 @@ pub(super) fn resolve(parsed: &Parsed<RawPatching>, r: &mut Resolver<'_>) -> Opt
     let corrupted = r.required(&raw.corrupted, "corrupted", &t, Some(help.into()));
     let metric = r.metric_key(&raw.metric, &t);
     let distinct = r.flag(&raw.distinct, true, "distinct", &t);
-    let max = r.count(&raw.max_pairs, DEFAULT_MAX_PROMPTS, 1, "max_pairs", &t);
+    let max = r.count(
+        &raw.max_pairs,
+        DEFAULT_MAX_PROMPTS,
+        1..=MAX_PROMPTS,
+        "max_pairs",
+        &t,
+    );
     let sites = match t.optional(&raw.sites, "sites")? {
         Some(list) => r.choice_list(list, "sites", "site", &t),
         None => Some(vec![PatchSite::ResidPre]),
@@ -106,7 +115,9 @@ pub(super) fn resolve(parsed: &Parsed<RawPatching>, r: &mut Resolver<'_>) -> Opt
     let layers = r.layers_or_all(&raw.layers, &t);
     let attribution = r.flag(&raw.attribution, true, "attribution", &t);
     let align_last = match t.optional(&raw.align_last, "align_last")? {
-        Some(_) => r.count(&raw.align_last, 1, 1, "align_last", &t).map(Some),
+        Some(_) => r
+            .count(&raw.align_last, 1, 1..=MAX_ALIGN_LAST, "align_last", &t)
+            .map(Some),
         None => Some(None),
     };
     let metric = metric?;

@@ -3,14 +3,16 @@
 use crate::choice_enum;
 use crate::plan::raw::{RawLayers, RawVars};
 use crate::plan::{
-    DEFAULT_MAX_PROMPTS, MetricKind, Parsed, PromptTemplates, RawMetric, RawTable, RenderedPrompt,
-    Resolver, TableCtx,
+    DEFAULT_MAX_PROMPTS, MAX_PROMPTS, MetricKind, Parsed, PromptTemplates, RawMetric, RawTable,
+    RenderedPrompt, Resolver, TableCtx,
 };
 use serde::Deserialize;
 use toml::Spanned;
 
 /// Default `[[pruning]] curve_steps`.
 pub const DEFAULT_CURVE_STEPS: usize = 10;
+/// Most `[[pruning]] curve_steps`.
+pub const MAX_CURVE_STEPS: usize = 1_000;
 
 /// `[[pruning]]` as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -73,10 +75,22 @@ pub(super) fn resolve(parsed: &Parsed<RawPruning>, r: &mut Resolver<'_>) -> Opti
     let prompts = r.required(&raw.prompts, "prompts", &t, Some(help.into()));
     let metric = r.metric_key(&raw.metric, &t);
     let distinct = r.flag(&raw.distinct, false, "distinct", &t);
-    let max = r.count(&raw.max_prompts, DEFAULT_MAX_PROMPTS, 1, "max_prompts", &t);
+    let max = r.count(
+        &raw.max_prompts,
+        DEFAULT_MAX_PROMPTS,
+        1..=MAX_PROMPTS,
+        "max_prompts",
+        &t,
+    );
     let method = r.choice(&raw.method, "method", &t);
     let layers = r.layers_or_all(&raw.layers, &t);
-    let steps = r.count(&raw.curve_steps, DEFAULT_CURVE_STEPS, 1, "curve_steps", &t);
+    let steps = r.count(
+        &raw.curve_steps,
+        DEFAULT_CURVE_STEPS,
+        1..=MAX_CURVE_STEPS,
+        "curve_steps",
+        &t,
+    );
     let rescore = r.flag(&raw.rescore, false, "rescore", &t);
     let metric = metric?;
     let templates = PromptTemplates {

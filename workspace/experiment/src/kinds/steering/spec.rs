@@ -2,7 +2,7 @@
 
 use crate::choice_enum;
 use crate::plan::raw::{RawInputs, RawLayers, RawSource, RawTarget};
-use crate::plan::{ModelKind, Parsed, RawTable, Resolver, TableCtx, Target};
+use crate::plan::{MAX_TOP_K, ModelKind, Parsed, RawTable, Resolver, TableCtx, Target};
 use cavern_model::SitePoint;
 use cavern_probe::Pooling;
 use serde::Deserialize;
@@ -127,6 +127,8 @@ pub enum SteeringSource {
 
 /// Default `[[steering]] top_k`.
 pub const DEFAULT_TOP_K: usize = 5;
+/// Most `[[steering]] continue` tokens.
+pub const MAX_CONTINUE_TOKENS: usize = 1_000;
 
 /// A resolved `[[steering]]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -161,7 +163,7 @@ pub(super) fn resolve(parsed: &Parsed<RawSteering>, r: &mut Resolver<'_>) -> Opt
     let alphas = r.required(&raw.alphas, "alphas", &t, None);
     let alphas = alphas.and_then(|alphas| resolve_alphas(r, alphas));
     let target = r.optional_target(&raw.target, &t);
-    let top_k = r.count(&raw.top_k, DEFAULT_TOP_K, 1, "top_k", &t);
+    let top_k = r.count(&raw.top_k, DEFAULT_TOP_K, 1..=MAX_TOP_K, "top_k", &t);
     let continue_tokens = continuation(r, &raw.continue_tokens, &t);
     let flip_bound = match (&raw.flip_bound, &alphas) {
         (Some(bound), _) => r.positive(bound, "flip_bound", &t),
@@ -300,7 +302,7 @@ fn continuation(
     value: &Option<Spanned<usize>>,
     t: &TableCtx<'_>,
 ) -> Option<usize> {
-    let tokens = r.count(value, 0, 0, "continue", t)?;
+    let tokens = r.count(value, 0, 0..=MAX_CONTINUE_TOKENS, "continue", t)?;
     let kind = r.model().map(|(_, facts)| facts.kind);
     match (value, kind) {
         (Some(value), Some(ModelKind::Encoder)) if tokens > 0 => {

@@ -1,7 +1,10 @@
 //! `[[tcav]]` as written and resolved.
 
 use crate::plan::raw::{RawInputs, RawLayers, RawSource, RawTarget};
-use crate::plan::{CavKeys, Parsed, RandomPool, RawCavKeys, RawTable, Resolver, TableCtx, Target};
+use crate::plan::{
+    CavKeys, MAX_RANDOM_SETS, MIN_RANDOM_SETS, Parsed, RandomPool, RawCavKeys, RawTable, Resolver,
+    TableCtx, Target,
+};
 use cavern_model::SitePoint;
 use cavern_probe::{CavOptions, Pooling};
 use cavern_stats::Correction;
@@ -119,7 +122,13 @@ fn random_runs(
     random: Option<&RandomPool>,
     t: &TableCtx<'_>,
 ) -> Option<usize> {
-    let runs = r.count(value, 0, 2, "random_runs", t);
+    let runs = r.count(
+        value,
+        0,
+        MIN_RANDOM_SETS..=MAX_RANDOM_SETS,
+        "random_runs",
+        t,
+    );
     // Without a valid pool the default is unknown (the pool's problem is already reported).
     let sets = random?.sets;
     let runs = runs?;
