@@ -2,6 +2,7 @@
 
 mod cli;
 mod model_commands;
+mod slurm;
 
 use clap::Parser;
 use std::process::ExitCode;
