@@ -354,7 +354,7 @@ pub trait Rows {
     /// The rows as CBOR, every number bit for bit: how a finished unit of work is saved.
     fn to_cbor(&self) -> Result<Vec<u8>, String>;
     /// Replaces the rows with those [`Rows::to_cbor`] saved.
-    fn from_cbor(&mut self, bytes: &[u8]) -> Result<(), String>;
+    fn load_cbor(&mut self, bytes: &[u8]) -> Result<(), String>;
 }
 
 impl<R: Row> Rows for Vec<R> {
@@ -398,7 +398,7 @@ impl<R: Row> Rows for Vec<R> {
         Ok(bytes)
     }
 
-    fn from_cbor(&mut self, bytes: &[u8]) -> Result<(), String> {
+    fn load_cbor(&mut self, bytes: &[u8]) -> Result<(), String> {
         *self = ciborium::from_reader(bytes).map_err(|e| e.to_string())?;
         Ok(())
     }
@@ -496,9 +496,9 @@ mod tests {
     #[test]
     fn rows_round_trip_through_cbor_bit_for_bit() {
         let mut read: Vec<Thing> = Vec::new();
-        read.from_cbor(&things().to_cbor().unwrap()).unwrap();
+        read.load_cbor(&things().to_cbor().unwrap()).unwrap();
         assert_eq!(format!("{read:?}"), format!("{:?}", things()));
-        assert!(read.from_cbor(b"not cbor").is_err());
+        assert!(read.load_cbor(b"not cbor").is_err());
     }
 
     #[test]

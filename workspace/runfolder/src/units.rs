@@ -210,7 +210,7 @@ pub fn load(unit: &Path, tables: Vec<&mut dyn Rows>) -> Result<(), UnitError> {
         let path = unit.join(format!("{}.cbor", table.info().name));
         match fs::read(&path) {
             Ok(bytes) => table
-                .from_cbor(&bytes)
+                .load_cbor(&bytes)
                 .map_err(|detail| UnitError::Rows { path, detail })?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(source) => {
