@@ -1,14 +1,17 @@
 //! Command-line arguments and the thin dispatch onto the library crates.
 
 use crate::model_commands::{ExtractArgs, extract_command, predict_command};
+use crate::slurm::{self, Invocation, Layout, Resources, write_scripts};
 use burn::tensor::Device;
 use cavern_experiment::docs::schema_reference;
 use cavern_experiment::load_experiment;
+use cavern_experiment::merge::{MergeError, merge};
 use cavern_experiment::models::{facts, known_models};
 use cavern_experiment::plan::{DeviceChoice, Experiment};
 use cavern_experiment::registry::table_keys;
 use cavern_experiment::report::rerender_report;
 use cavern_experiment::runner::{RunError, RunOptions, run};
+use cavern_experiment::shard::Shard;
 use cavern_experiment::summary::{findings_text, run_summary_json, study_counts, validation_json};
 use cavern_model::builtin::{builtin_names, load_builtin, save_checkpoint, train_toy};
 use cavern_model::fetch;
@@ -96,6 +99,60 @@ enum Command {
         /// line and the findings (invalid files: the diagnostics as JSON, exit code 2).
         #[arg(long)]
         json: bool,
+        /// Run only shard I of N (0 <= I < N): a deterministic, balanced share of the studies,
+        /// written as a shard folder (default runs/<name>-<hash>.shard-I-of-N) for `cavern
+        /// merge`. Every shard trains the same [head] and draws the same random sets.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<Shard>,
+        /// Continue the partial folder that a killed run of the same file, seed and model left
+        /// beside the output folder (a `.NAME.partial-PID` whose process is gone): the studies
+        /// it finished are not run again. Without such a folder, runs from the start.
+        #[arg(long)]
+        resume: bool,
+    },
+    /// Merge the shard folders of a sharded run into the run folder `cavern run` writes
+    /// without --shard: the same tables, CAVs and report (the manifest's timings are the
+    /// shards' summed, and it lists the shards).
+    #[command(
+        after_help = "Shards from another experiment file, seed, model, cavern version or split, a missing or repeated shard, or an unfinished one are refused (exit code 2) naming the shard."
+    )]
+    Merge {
+        /// The shard folders, all N of them, in any order.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// The run folder to write (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Run an experiment on a Slurm cluster: write a job-array script whose N tasks run its
+    /// shards (`run --shard I/N --resume`, so a requeued task continues) and a merge script,
+    /// and with --submit submit both, the merge depending on the array
+    /// (`--dependency=afterok`).
+    ///
+    /// The scripts go in runs/<name>-<hash>.slurm/ with the shard folders and logs; the merged
+    /// run folder is runs/<name>-<hash>, where `cavern run` writes it. The jobs run this cavern
+    /// executable, in this folder, with this model cache (CAVERN_HOME): on a cluster, all three
+    /// must be on the shared file system.
+    #[command(
+        after_help = "A failed task can be resubmitted alone: `sbatch --array=I shards.sbatch`, then the merge script."
+    )]
+    Slurm {
+        /// The experiment file (TOML).
+        file: PathBuf,
+        /// Shards (array tasks).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        shards: u32,
+        #[command(flatten)]
+        resources: Resources,
+        /// Override the experiment's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Parent folder of default run folders.
+        #[arg(long, default_value = "runs")]
+        runs_root: PathBuf,
+        /// Submit the scripts with sbatch (else only write them).
+        #[arg(long)]
+        submit: bool,
     },
     /// Check an experiment file without running it.
     Validate {
@@ -113,10 +170,10 @@ enum Command {
     /// Lists the folders under --runs-root that hold a manifest.json, with their name, date (the
     /// folder's modification time, UTC), model, seed and status, sorted by date, then name.
     /// Leftover `.NAME.partial-PID` folders of runs that were killed outright (SIGKILL, a power
-    /// cut) are listed as incomplete (safe to delete), or as running while their process is
-    /// alive; `--clean` removes the incomplete ones. (A run never removes them by itself: on a
-    /// filesystem shared by several machines a process id says nothing about another machine's
-    /// run.)
+    /// cut) are listed as incomplete (`run FILE --resume` continues one; else safe to delete),
+    /// or as running while their process is alive; `--clean` removes the incomplete ones. (A run
+    /// never removes them by itself: on a filesystem shared by several machines a process id
+    /// says nothing about another machine's run.)
     Runs {
         /// Folder holding the run folders.
         #[arg(long, default_value = "runs")]
@@ -320,6 +377,8 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
             device,
             runs_root,
             json,
+            shard,
+            resume,
         } => {
             crate::interrupt::install()?;
             let experiment = validated(&file, json)?;
@@ -330,8 +389,60 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
                 seed,
                 backend: String::new(),
                 quiet: cli.quiet,
+                shard,
+                resume,
             };
             run_experiment(&experiment, choice, options, json)
+        }
+        Command::Slurm {
+            file,
+            shards,
+            resources,
+            seed,
+            runs_root,
+            submit,
+        } => {
+            let experiment = validated(&file, false)?;
+            let seed_used = seed.unwrap_or(experiment.seed);
+            let layout = Layout::new(&experiment, &runs_root, seed_used, shards as usize);
+            let here = |what: &str, found: std::io::Result<PathBuf>| {
+                found.map_err(|e| Failure::failed(format!("cannot find {what}: {e}")))
+            };
+            let invocation = Invocation {
+                cavern: here("the cavern executable", std::env::current_exe())?,
+                cwd: here("the current folder", std::env::current_dir())?,
+                file,
+                seed,
+                home: std::path::absolute(fetch::cavern_home())
+                    .map_err(|e| Failure::failed(format!("cannot find the model cache: {e}")))?,
+            };
+            let (array, merge) = write_scripts(&layout, &invocation, &resources)?;
+            println!("wrote {} and {}", array.display(), merge.display());
+            if submit {
+                let (array_id, merge_id) = slurm::submit(&array, &merge)?;
+                println!(
+                    "submitted job array {array_id} ({shards} tasks) and merge job {merge_id}; the run folder will be {}",
+                    layout.run.display()
+                );
+            } else {
+                println!(
+                    "submit with: sbatch {} (prints JOB), then sbatch --dependency=afterok:JOB {}",
+                    array.display(),
+                    merge.display()
+                );
+            }
+            Ok(())
+        }
+        Command::Merge { shards, out } => {
+            let folder = merge(&shards, &out).map_err(|e| match e {
+                MergeError::Run(RunError::RunDir(RunDirError::AlreadyExists(_))) => {
+                    Failure::invalid(format!("error: {e}"))
+                }
+                MergeError::Run(e) => Failure::failed(e),
+                e => Failure::invalid(format!("error: {e}")),
+            })?;
+            println!("wrote {}", folder.display());
+            Ok(())
         }
         Command::Validate { file, json } => {
             let experiment = validated(&file, json)?;

@@ -3,6 +3,7 @@
 mod cli;
 mod interrupt;
 mod model_commands;
+mod slurm;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -120,7 +120,9 @@ fn runs_clean_removes_the_partial_folders_of_killed_runs() {
         .output()
         .unwrap();
     assert!(
-        common::stdout(&listed).contains("incomplete (interrupted run; safe to delete)"),
+        common::stdout(&listed).contains(
+            "incomplete (interrupted run: `cavern run FILE --resume` continues it, or delete it)"
+        ),
         "{}",
         describe(&listed)
     );

@@ -198,7 +198,9 @@ fn runs_lists_complete_runs_and_leftover_partial_folders() {
     );
     assert!(partial_line.contains("2001-01-01 00:00"), "{text}");
     assert!(
-        partial_line.ends_with("incomplete (interrupted run; safe to delete)"),
+        partial_line.ends_with(
+            "incomplete (interrupted run: `cavern run FILE --resume` continues it, or delete it)"
+        ),
         "{text}"
     );
     let run_line = lines[2];

@@ -1,30 +1,37 @@
 //! The runner: turns a validated [`Experiment`] into a run folder.
 //!
 //! The random sets are drawn, the `[head]` is trained, then every study kind in the registry's
-//! order runs its studies and writes its tables. The manifest lists the tables with their key
+//! order runs its studies, each saved as a unit of work, and the tables are written from the
+//! units. The manifest lists the tables with their key
 //! columns and the time of each step that ran, and the report is rendered from the tables read
 //! back from the folder, as `cavern report` renders it.
 
 use crate::engine::activations::Activations;
 use crate::engine::head::{self, train_and_attach};
 use crate::engine::random::RandomSets;
+use crate::engine::units::UnitWork;
 use crate::engine::{StudyContext, StudyError};
 use crate::plan::Experiment;
 use crate::registry::KINDS;
 use crate::report::{ReportBuildError, write_report};
+use crate::shard::{Shard, all_units};
 use crate::study::KindError;
 use cavern_model::LoadedModel;
 use cavern_runfolder::TableInfo;
 use cavern_runfolder::examples::{self, ExampleSet};
-use cavern_runfolder::manifest::{ExperimentInfo, Manifest, ManifestError, ModelInfo, Timing};
+use cavern_runfolder::manifest::{
+    ExperimentInfo, Manifest, ManifestError, ModelInfo, ShardInfo, Timing,
+};
 use cavern_runfolder::report::ReportError;
 use cavern_runfolder::rows::Rows;
 use cavern_runfolder::run_dir::{RunDir, RunDirError, default_run_path};
 use cavern_runfolder::table::TableError;
+use cavern_runfolder::units::{UnitError, UnitId, Units, UnitsIdentity};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use thiserror::Error;
@@ -47,6 +54,17 @@ pub enum RunError {
     /// A study failed.
     #[error(transparent)]
     Study(#[from] StudyError),
+    /// A unit of work could not be saved or read back.
+    #[error(transparent)]
+    Unit(#[from] UnitError),
+    /// A file of the run folder could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Underlying error.
+        source: std::io::Error,
+    },
     /// A file of the run folder could not be written (a read-only destination, a full disk);
     /// the partial folder has been removed.
     #[error("cannot write the run folder {} (nothing was left there): {source}", folder.display())]
@@ -67,7 +85,9 @@ impl RunError {
             | RunError::Table(TableError::Io { .. })
             | RunError::Manifest(ManifestError::Io { .. })
             | RunError::Report(ReportBuildError::Render(ReportError::Io { .. }))
-            | RunError::Study(StudyError::File { .. }) => RunError::Write {
+            | RunError::Study(StudyError::File { .. })
+            | RunError::Unit(UnitError::Io { .. })
+            | RunError::File { .. } => RunError::Write {
                 folder: folder.to_owned(),
                 source: Box::new(self),
             },
@@ -81,6 +101,7 @@ impl From<KindError> for RunError {
         match error {
             KindError::Study(e) => RunError::Study(e),
             KindError::Table(e) => RunError::Table(e),
+            KindError::Unit(e) => RunError::Unit(e),
         }
     }
 }
@@ -98,24 +119,41 @@ pub struct RunOptions {
     pub backend: String,
     /// Hide progress bars.
     pub quiet: bool,
+    /// Run only this shard of the studies and write a shard folder for `cavern merge`.
+    pub shard: Option<Shard>,
+    /// Continue the partial folder a killed run of the same experiment left, if there is one.
+    pub resume: bool,
 }
 
+/// File of a shard folder holding the experiment file's text, for the merged run's report.
+pub const EXPERIMENT_COPY: &str = "experiment.toml";
+
 /// Runs every study of `experiment` on `model` (after training and attaching its `[head]`, if
-/// any) and returns the committed run folder.
+/// any) and returns the committed run folder; with a shard, runs that shard's studies and
+/// returns the shard folder.
+///
+/// Each study is a unit of work, saved in the folder being written as it finishes: a killed
+/// run continued with [`RunOptions::resume`] redoes only the units it had not finished, and
+/// the tables are always written from the saved units, as `cavern merge` writes them from the
+/// shards', so all three give the same tables.
 pub fn run(
     experiment: &Experiment,
     model: LoadedModel,
     options: &RunOptions,
 ) -> Result<PathBuf, RunError> {
     let seed = options.seed.unwrap_or(experiment.seed);
-    let final_path = match &options.out {
-        Some(out) => out.clone(),
-        None => default_run_path(
-            &options.runs_root,
-            &experiment.name,
-            &run_hash(experiment, seed),
-        ),
-    };
+    let final_path = options.out.clone().unwrap_or_else(|| {
+        let run = default_run_folder(experiment, &options.runs_root, seed);
+        match options.shard {
+            Some(shard) => run.with_file_name(format!(
+                "{}.shard-{}-of-{}",
+                run.file_name().unwrap_or_default().to_string_lossy(),
+                shard.index,
+                shard.count
+            )),
+            None => run,
+        }
+    });
     run_into(experiment, model, options, seed, &final_path).map_err(|e| e.writing(&final_path))
 }
 
@@ -127,11 +165,39 @@ fn run_into(
     seed: u64,
     final_path: &Path,
 ) -> Result<PathBuf, RunError> {
-    let run_dir = RunDir::create(final_path)?;
+    let identity = UnitsIdentity {
+        experiment_sha256: experiment.source_sha256.clone(),
+        model_sha256: model.sha256.clone(),
+        seed,
+        cavern_version: env!("CARGO_PKG_VERSION").to_string(),
+        shard: options.shard.map(|s| s.to_string()),
+    };
+    let (run_dir, continued) = if options.resume {
+        RunDir::resume(final_path, |partial| Units::belong_to(partial, &identity))?
+    } else {
+        (RunDir::create(final_path)?, None)
+    };
+    let units = Units::open(run_dir.path(), &identity)?;
+    let all = all_units(experiment);
+    let mine: HashSet<UnitId> = match options.shard {
+        Some(shard) => shard.units(&all).into_iter().collect(),
+        None => all.iter().map(|(id, _)| id.clone()).collect(),
+    };
+    let work = UnitWork {
+        units: &units,
+        mine: &mine,
+    };
+    if let Some(partial) = continued.filter(|_| !options.quiet) {
+        let done = mine.iter().filter(|id| units.is_done(id)).count();
+        eprintln!(
+            "continuing {}: {done} of {} studies already done",
+            partial.display(),
+            mine.len()
+        );
+    }
     let mut timings = Vec::new();
-    let mut written: Vec<&'static TableInfo> = Vec::new();
-    // One random stream for the whole run, consumed in this order: the random sets, the head,
-    // then the studies in the registry's order.
+    // The run's own random stream draws the random sets, then trains the head; each study
+    // draws from its unit's stream.
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let random = experiment
         .random
@@ -145,7 +211,12 @@ fn run_into(
         None => None,
     };
     let model = &model;
-    let progress = progress_bar(experiment, options.quiet);
+    let remaining: usize = all
+        .iter()
+        .filter(|(id, _)| work.wants(id))
+        .map(|(_, units)| units)
+        .sum();
+    let progress = progress_bar(remaining, options.quiet);
     let mut activations = Activations::new(model, experiment.batch_size);
     let mut cx = StudyContext {
         model,
@@ -162,16 +233,15 @@ fn run_into(
         if studies.is_empty() {
             continue;
         }
-        let tables = timed(&mut timings, kind.name(), || {
-            kind.run(&studies, &mut cx, run_dir.path())
+        timed(&mut timings, kind.name(), || {
+            kind.run(&studies, &mut cx, &work)
         })?;
-        written.extend(tables);
     }
     progress.finish_and_clear();
 
     let tables_dir = run_dir.tables_dir();
     let sets = example_sets(experiment);
-    let mut files: Vec<&'static TableInfo> = timed(&mut timings, "write", || {
+    let files: Vec<&'static TableInfo> = timed(&mut timings, "write", || {
         let mut files = Vec::new();
         let examples = examples::rows(&sets);
         if !examples.is_empty() {
@@ -183,11 +253,14 @@ fn run_into(
             rows.write(&tables_dir)?;
             files.push(rows.info());
         }
+        if options.shard.is_none() {
+            let ids: Vec<UnitId> = all.iter().map(|(id, _)| id.clone()).collect();
+            files.extend(write_studies(&ids, &|id| units.path(id), run_dir.path())?);
+        }
         Ok::<_, RunError>(files)
     })?;
-    files.extend(written);
-    let manifest = Manifest {
-        cavern_version: env!("CARGO_PKG_VERSION").to_string(),
+    let mut manifest = Manifest {
+        cavern_version: identity.cavern_version.clone(),
         git_revision: git_revision(),
         experiment: ExperimentInfo {
             path: experiment.path.display().to_string(),
@@ -203,20 +276,68 @@ fn run_into(
         backend: options.backend.clone(),
         seed,
         timings,
-        tables: files.iter().map(|t| t.name.to_owned()).collect(),
-        table_keys: files
-            .iter()
-            .map(|t| {
-                (
-                    t.name.to_owned(),
-                    t.keys.iter().map(|k| k.to_string()).collect(),
-                )
-            })
-            .collect::<BTreeMap<_, _>>(),
+        tables: Vec::new(),
+        table_keys: BTreeMap::new(),
+        shard: None,
+        merged_from: Vec::new(),
     };
-    manifest.write(run_dir.path())?;
-    write_report(run_dir.path(), &experiment.source_text)?;
+    add_tables(&mut manifest, &files);
+    match options.shard {
+        Some(shard) => {
+            let copy = run_dir.path().join(EXPERIMENT_COPY);
+            fs::write(&copy, &experiment.source_text)
+                .map_err(|source| RunError::File { path: copy, source })?;
+            manifest.shard = Some(ShardInfo {
+                index: shard.index,
+                count: shard.count,
+                units: all
+                    .iter()
+                    .map(|(id, _)| id)
+                    .filter(|id| mine.contains(*id))
+                    .cloned()
+                    .collect(),
+                all_units: all.into_iter().map(|(id, _)| id).collect(),
+            });
+            manifest.write(run_dir.path())?;
+        }
+        None => {
+            units.remove()?;
+            manifest.write(run_dir.path())?;
+            write_report(run_dir.path(), &experiment.source_text)?;
+        }
+    }
     Ok(run_dir.commit()?)
+}
+
+/// Writes every study kind's tables (and other files) into the run folder `run` from the saved
+/// units `ids` (every unit of the experiment, in run order), each found by `locate`; returns
+/// the tables written.
+pub fn write_studies(
+    ids: &[UnitId],
+    locate: &dyn Fn(&UnitId) -> PathBuf,
+    run: &Path,
+) -> Result<Vec<&'static TableInfo>, KindError> {
+    let mut written = Vec::new();
+    for kind in KINDS {
+        let units: Vec<PathBuf> = ids
+            .iter()
+            .filter(|id| id.kind == kind.name())
+            .map(locate)
+            .collect();
+        if !units.is_empty() {
+            written.extend(kind.write(&units, run)?);
+        }
+    }
+    Ok(written)
+}
+
+/// Records `files` after the manifest's tables, with their key columns.
+pub fn add_tables(manifest: &mut Manifest, files: &[&'static TableInfo]) {
+    for table in files {
+        manifest.tables.push(table.name.to_owned());
+        let keys = table.keys.iter().map(|k| k.to_string()).collect();
+        manifest.table_keys.insert(table.name.to_owned(), keys);
+    }
 }
 
 /// Runs `work` and records its wall-clock time as step `step`.
@@ -261,6 +382,11 @@ pub fn example_sets(experiment: &Experiment) -> Vec<ExampleSet> {
     sets
 }
 
+/// The folder `cavern run` writes under `runs_root` when not told where: `NAME-HASH`.
+pub fn default_run_folder(experiment: &Experiment, runs_root: &Path, seed: u64) -> PathBuf {
+    default_run_path(runs_root, &experiment.name, &run_hash(experiment, seed))
+}
+
 /// Short hash naming a default run folder: the experiment file and the effective seed.
 fn run_hash(experiment: &Experiment, seed: u64) -> String {
     use sha2::{Digest, Sha256};
@@ -268,19 +394,11 @@ fn run_hash(experiment: &Experiment, seed: u64) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A progress bar as long as the studies' units of work.
-fn progress_bar(experiment: &Experiment, quiet: bool) -> ProgressBar {
+/// A progress bar `units` units of work long.
+fn progress_bar(units: usize, quiet: bool) -> ProgressBar {
     if quiet {
         return ProgressBar::hidden();
     }
-    let units: usize = KINDS
-        .iter()
-        .flat_map(|kind| {
-            experiment
-                .studies_of(kind.name())
-                .map(|s| kind.work(&*s.spec))
-        })
-        .sum();
     let bar = ProgressBar::new(units as u64);
     if let Ok(style) =
         ProgressStyle::with_template("{spinner} {msg:<28} [{bar:30}] {pos}/{len} {elapsed}")

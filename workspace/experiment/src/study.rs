@@ -2,16 +2,18 @@
 //! experiment file, resolved spec, documentation, work, run, tables and report section), and
 //! [`Kind`], the same behind a pointer, which the registry lists.
 
+use crate::engine::units::{UnitWork, unit_rng};
 use crate::engine::{StudyContext, StudyError};
 use crate::plan::{Parsed, Parser, Planned, RawTable, Resolver, Section, Spec};
 use cavern_runfolder::report::{Finding, ReportEnv, ReportError};
 use cavern_runfolder::rows::{Row, Rows};
+use cavern_runfolder::units::{self, UnitError, UnitId};
 use cavern_runfolder::{RunFolder, RunFolderError, TableInfo};
 use serde_json::Value;
 use std::any::Any;
 use std::fmt::Debug;
 use std::marker::PhantomData;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use thiserror::Error;
 use toml::Spanned;
 use toml::de::DeValue;
@@ -52,7 +54,8 @@ pub trait Study: 'static {
     /// Runs one study (the `cx.index`-th of the kind).
     fn run(spec: &Self::Spec, cx: &mut StudyContext<'_, '_>) -> Result<Self::Output, StudyError>;
 
-    /// Writes the kind's files other than tables (such as CAVs) into the run folder at `run`.
+    /// Writes one study's files other than tables (such as CAVs) into `run`, laid out as in a
+    /// run folder (the study's unit, whose files the run folder gets).
     fn write_files(_output: &Self::Output, _run: &Path) -> Result<(), StudyError> {
         Ok(())
     }
@@ -108,6 +111,9 @@ pub enum KindError {
     /// A table could not be written.
     #[error(transparent)]
     Table(#[from] cavern_runfolder::table::TableError),
+    /// A unit of work could not be saved or read back.
+    #[error(transparent)]
+    Unit(#[from] UnitError),
 }
 
 /// A study kind behind a pointer: what the registry lists and the runner, report and docs use.
@@ -124,14 +130,18 @@ pub trait Kind: Section {
     fn inputs(&self, spec: &dyn Spec) -> Vec<String>;
     /// See [`Study::work`].
     fn work(&self, spec: &dyn Spec) -> usize;
-    /// Runs `studies` (all of this kind, in order) and writes their tables into `run/tables/`
-    /// (and other files into `run/`); returns the tables written, those with rows.
+    /// Runs those of `studies` (all of this kind, in order) that `work` wants, each on its own
+    /// random stream, and saves each one's output as a unit as it finishes.
     fn run(
         &self,
         studies: &[&Planned],
         cx: &mut StudyContext<'_, '_>,
-        run: &Path,
-    ) -> Result<Vec<&'static TableInfo>, KindError>;
+        work: &UnitWork<'_>,
+    ) -> Result<(), KindError>;
+    /// Writes the kind's tables into `run/tables/` (and its other files into `run/`) from the
+    /// saved units of its studies, `units`, in order; returns the tables written, those with
+    /// rows.
+    fn write(&self, units: &[PathBuf], run: &Path) -> Result<Vec<&'static TableInfo>, KindError>;
     /// The kind's section of the report from its tables in `folder`; `None` when they have no
     /// rows.
     fn report(
@@ -242,15 +252,36 @@ impl<S: Study> Kind for Registered<S> {
         &self,
         studies: &[&Planned],
         cx: &mut StudyContext<'_, '_>,
-        run: &Path,
-    ) -> Result<Vec<&'static TableInfo>, KindError> {
-        let mut output = S::Output::default();
+        work: &UnitWork<'_>,
+    ) -> Result<(), KindError> {
         for study in studies {
             let Some(spec) = Self::spec(&*study.spec) else {
                 continue;
             };
+            let id = UnitId {
+                kind: S::NAME.to_owned(),
+                index: study.index,
+            };
+            if !work.wants(&id) {
+                continue;
+            }
             cx.index = study.index;
-            output.append(S::run(spec, cx)?);
+            *cx.rng = unit_rng(cx.seed, &id);
+            let mut output = S::run(spec, cx)?;
+            let unit = work.units.begin(&id)?;
+            S::write_files(&output, &unit.files_dir())?;
+            unit.finish(output.tables())?;
+        }
+        Ok(())
+    }
+
+    fn write(&self, units: &[PathBuf], run: &Path) -> Result<Vec<&'static TableInfo>, KindError> {
+        let mut output = S::Output::default();
+        for unit in units {
+            let mut part = S::Output::default();
+            units::load(unit, part.tables())?;
+            output.append(part);
+            units::copy_files(unit, run)?;
         }
         let tables_dir = run.join(cavern_runfolder::run_dir::TABLES_DIR);
         let mut written = Vec::new();
@@ -260,7 +291,6 @@ impl<S: Study> Kind for Registered<S> {
                 written.push(table.info());
             }
         }
-        S::write_files(&output, run)?;
         Ok(written)
     }
 

@@ -119,5 +119,7 @@ pub fn manifest() -> Manifest {
         timings: Vec::new(),
         tables: Vec::new(),
         table_keys: Default::default(),
+        shard: None,
+        merged_from: Vec::new(),
     }
 }

@@ -131,6 +131,8 @@ fn run_folder(dir: &Path) -> TestResult {
             "tcav_runs".into(),
         ],
         table_keys: Default::default(),
+        shard: None,
+        merged_from: Vec::new(),
     }
     .write(dir)?;
     fs::write(dir.join("x.toml"), TOML)?;

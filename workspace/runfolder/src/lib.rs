@@ -16,6 +16,7 @@ pub mod rows;
 pub mod run_dir;
 pub mod runs;
 pub mod table;
+pub mod units;
 
 pub use folder::{Cell, RunFolder, RunFolderError, TableData};
 pub use rows::{CellKind, Column, Row, Rows, TableInfo};

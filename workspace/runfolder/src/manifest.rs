@@ -4,6 +4,7 @@
 //! experiment with the same seed produce identical run folders except for
 //! [`Manifest::timings`], the only run-dependent field.
 
+use crate::units::UnitId;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -52,6 +53,25 @@ pub struct Manifest {
     /// (Absent from the manifests of runs made before it was recorded.)
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub table_keys: BTreeMap<String, Vec<String>>,
+    /// In a shard folder (`cavern run --shard I/N`): which shard it is and what it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+    /// In a run merged from shards (`cavern merge`): the shard folders, in shard order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<String>,
+}
+
+/// Which shard of a sharded run a shard folder is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardInfo {
+    /// The shard's number, from 0.
+    pub index: usize,
+    /// Shards in all.
+    pub count: usize,
+    /// The units of work this shard ran, saved in its `units/`.
+    pub units: Vec<UnitId>,
+    /// Every unit of work of the experiment, in run order.
+    pub all_units: Vec<UnitId>,
 }
 
 /// Identity of the experiment file.

@@ -351,6 +351,10 @@ pub trait Rows {
     fn json(&self) -> serde_json::Value;
     /// For [`Rows::append`]: the rows as [`Any`].
     fn as_any_mut(&mut self) -> &mut dyn Any;
+    /// The rows as CBOR, every number bit for bit: how a finished unit of work is saved.
+    fn to_cbor(&self) -> Result<Vec<u8>, String>;
+    /// Replaces the rows with those [`Rows::to_cbor`] saved.
+    fn load_cbor(&mut self, bytes: &[u8]) -> Result<(), String>;
 }
 
 impl<R: Row> Rows for Vec<R> {
@@ -386,6 +390,17 @@ impl<R: Row> Rows for Vec<R> {
 
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
+    }
+
+    fn to_cbor(&self) -> Result<Vec<u8>, String> {
+        let mut bytes = Vec::new();
+        ciborium::into_writer(self, &mut bytes).map_err(|e| e.to_string())?;
+        Ok(bytes)
+    }
+
+    fn load_cbor(&mut self, bytes: &[u8]) -> Result<(), String> {
+        *self = ciborium::from_reader(bytes).map_err(|e| e.to_string())?;
+        Ok(())
     }
 }
 
@@ -476,6 +491,14 @@ mod tests {
         std::fs::remove_file(tables.join("things.parquet")).unwrap();
         read.read(&folder).unwrap();
         assert_eq!(format!("{read:?}"), format!("{:?}", things()));
+    }
+
+    #[test]
+    fn rows_round_trip_through_cbor_bit_for_bit() {
+        let mut read: Vec<Thing> = Vec::new();
+        read.load_cbor(&things().to_cbor().unwrap()).unwrap();
+        assert_eq!(format!("{read:?}"), format!("{:?}", things()));
+        assert!(read.load_cbor(b"not cbor").is_err());
     }
 
     #[test]

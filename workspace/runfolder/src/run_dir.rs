@@ -6,7 +6,8 @@
 //! removes its temporary folder, and [`abandon_all`] removes the temporary
 //! folders of every run still being written (what a signal handler calls before
 //! the process exits). A process killed outright leaves the `.partial` folder
-//! behind; `cavern runs` lists it and `cavern runs --clean` removes it.
+//! behind; `cavern runs` lists it, [`RunDir::resume`] continues it and
+//! `cavern runs --clean` removes it.
 //!
 //! Every step that creates, renames or removes a temporary folder holds one
 //! process-wide lock, so an interruption either finds a run folder complete at
@@ -72,17 +73,68 @@ impl RunDir {
         if !parent.as_os_str().is_empty() {
             fs::create_dir_all(parent).map_err(io_error("create", parent))?;
         }
-        let temp = parent.join(format!(
-            ".{}.partial-{}",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
+        let temp = parent.join(partial_name(&name.to_string_lossy(), std::process::id()));
+        RunDir::start(temp, final_path, |temp| {
+            fs::create_dir(temp).map_err(io_error("create", temp))
+        })
+    }
+
+    /// Like [`RunDir::create`], but continues the newest partial folder of `final_path` left by
+    /// a process that is gone and accepted by `resumable`, renamed to this process's; returns
+    /// the folder and the partial folder it continues, if any.
+    pub fn resume(
+        final_path: &Path,
+        resumable: impl Fn(&Path) -> bool,
+    ) -> Result<(RunDir, Option<PathBuf>), RunDirError> {
+        ensure_absent(final_path)?;
+        let name = final_path
+            .file_name()
+            .ok_or_else(|| RunDirError::InvalidPath(final_path.to_owned()))?
+            .to_string_lossy();
+        let parent = final_path.parent().unwrap_or(Path::new(""));
+        let listed = if parent.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            parent
+        };
+        let mut leftovers = Vec::new();
+        if let Ok(entries) = fs::read_dir(listed) {
+            for entry in entries.flatten() {
+                let file_name = entry.file_name().to_string_lossy().into_owned();
+                let Some((run_name, pid)) = split_partial_name(&file_name) else {
+                    continue;
+                };
+                let path = parent.join(&file_name);
+                if run_name == name && !process_alive(pid) && resumable(&path) {
+                    let modified = entry.metadata().and_then(|m| m.modified()).ok();
+                    leftovers.push((modified, path));
+                }
+            }
+        }
+        leftovers.sort();
+        let Some((_, leftover)) = leftovers.pop() else {
+            return Ok((RunDir::create(final_path)?, None));
+        };
+        let temp = parent.join(partial_name(&name, std::process::id()));
+        let run = RunDir::start(temp, final_path, |temp| {
+            fs::rename(&leftover, temp).map_err(io_error("take over", &leftover))
+        })?;
+        Ok((run, Some(leftover)))
+    }
+
+    /// Makes the temporary folder `temp` of `final_path` with `make` (unless the process is
+    /// being interrupted), registers it for [`abandon_all`], and adds `tables/` and `cavs/`.
+    fn start(
+        temp: PathBuf,
+        final_path: &Path,
+        make: impl FnOnce(&Path) -> Result<(), RunDirError>,
+    ) -> Result<RunDir, RunDirError> {
         {
             let mut live = live();
             if live.interrupted {
                 return Err(RunDirError::Interrupted(final_path.to_owned()));
             }
-            fs::create_dir(&temp).map_err(io_error("create", &temp))?;
+            make(&temp)?;
             live.folders.push(temp.clone());
         }
         let run = RunDir {
@@ -91,7 +143,7 @@ impl RunDir {
         };
         for sub in [TABLES_DIR, CAVS_DIR] {
             let dir = run.path().join(sub);
-            fs::create_dir(&dir).map_err(io_error("create", &dir))?;
+            fs::create_dir_all(&dir).map_err(io_error("create", &dir))?;
         }
         Ok(run)
     }
@@ -200,6 +252,23 @@ pub fn default_run_path(runs_root: &Path, name: &str, experiment_sha256_hex: &st
     runs_root.join(format!("{name}-{short}"))
 }
 
+/// The partial folder name of run folder `name` written by process `pid`.
+fn partial_name(name: &str, pid: u32) -> String {
+    format!(".{name}.partial-{pid}")
+}
+
+/// The run folder name and process id of a `.NAME.partial-PID` folder name.
+pub(crate) fn split_partial_name(file_name: &str) -> Option<(&str, u32)> {
+    let rest = file_name.strip_prefix('.')?;
+    let (name, pid) = rest.rsplit_once(".partial-")?;
+    Some((name, pid.parse().ok()?))
+}
+
+/// Whether process `pid` exists, where that can be told (`/proc`); elsewhere, assume not.
+pub(crate) fn process_alive(pid: u32) -> bool {
+    Path::new("/proc/self").exists() && Path::new("/proc").join(pid.to_string()).exists()
+}
+
 fn ensure_absent(path: &Path) -> Result<(), RunDirError> {
     match fs::symlink_metadata(path) {
         Ok(_) => Err(RunDirError::AlreadyExists(path.to_owned())),
@@ -235,6 +304,43 @@ mod tests {
     fn short_hash_tolerates_short_input() {
         let p = default_run_path(Path::new("runs"), "x", "ab");
         assert_eq!(p, Path::new("runs/x-ab"));
+    }
+
+    #[test]
+    fn resume_takes_over_the_leftover_of_a_dead_process_it_accepts() {
+        let root = tempfile::tempdir().unwrap();
+        let final_path = root.path().join("run");
+        // No process has pid u32::MAX; the live one is this test's own.
+        let dead = root.path().join(partial_name("run", u32::MAX));
+        let live = root.path().join(partial_name("run", std::process::id()));
+        let other = root.path().join(partial_name("other", u32::MAX));
+        for dir in [&dead, &other] {
+            fs::create_dir_all(dir.join("units")).unwrap();
+        }
+        fs::write(dead.join("units/mark"), "x").unwrap();
+
+        let (run, taken) = RunDir::resume(&final_path, |p| !p.ends_with("nothing")).unwrap();
+        assert_eq!(taken.as_deref(), Some(dead.as_path()));
+        assert_eq!(run.path(), live);
+        assert!(run.path().join("units/mark").is_file() && run.tables_dir().is_dir());
+        assert!(!dead.exists() && other.exists());
+        drop(run);
+
+        fs::create_dir(&dead).unwrap();
+        let (run, taken) = RunDir::resume(&final_path, |_| false).unwrap();
+        assert_eq!(taken, None, "a refused leftover is not taken");
+        assert!(dead.exists());
+        assert!(!run.path().join("units/mark").exists());
+    }
+
+    #[test]
+    fn partial_folder_names_give_their_run_and_pid() {
+        assert_eq!(
+            split_partial_name(".quickstart-1a2b.partial-4242"),
+            Some(("quickstart-1a2b", 4242))
+        );
+        assert_eq!(split_partial_name("quickstart-1a2b.partial-4242"), None);
+        assert_eq!(split_partial_name(".x.partial-"), None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `cavern runs`: the run folders under a folder, with their state.
 
 use crate::manifest::{MANIFEST_FILE, Manifest};
+use crate::run_dir::{process_alive, split_partial_name};
 use serde::Serialize;
 use std::fs;
 use std::io;
@@ -26,7 +27,9 @@ impl RunStatus {
     pub fn label(self) -> &'static str {
         match self {
             RunStatus::Complete => "complete",
-            RunStatus::Incomplete => "incomplete (interrupted run; safe to delete)",
+            RunStatus::Incomplete => {
+                "incomplete (interrupted run: `cavern run FILE --resume` continues it, or delete it)"
+            }
             RunStatus::Running => "running (its process is still alive)",
             RunStatus::Unreadable => "unreadable (manifest.json is not a cavern manifest)",
         }
@@ -67,7 +70,7 @@ pub fn list_runs(root: &Path) -> io::Result<Vec<RunEntry>> {
             continue;
         }
         let name = entry.file_name().to_string_lossy().into_owned();
-        let partial = partial_pid(&name);
+        let partial = split_partial_name(&name).map(|(_, pid)| pid);
         let manifest_path = path.join(MANIFEST_FILE);
         let manifest = fs::read_to_string(&manifest_path)
             .ok()
@@ -126,18 +129,6 @@ pub fn clean_incomplete(root: &Path) -> Result<Vec<PathBuf>, CleanError> {
         }
     }
     Ok(removed)
-}
-
-/// The process id of a `.NAME.partial-PID` folder name.
-fn partial_pid(name: &str) -> Option<u32> {
-    let rest = name.strip_prefix('.')?;
-    let (_, pid) = rest.rsplit_once(".partial-")?;
-    pid.parse().ok()
-}
-
-/// Whether process `pid` exists, where that can be told (`/proc`); elsewhere, assume not.
-fn process_alive(pid: u32) -> bool {
-    Path::new("/proc/self").exists() && Path::new("/proc").join(pid.to_string()).exists()
 }
 
 /// A time as UTC `YYYY-MM-DD HH:MM`.
@@ -229,12 +220,5 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
-    }
-
-    #[test]
-    fn partial_folder_names_give_their_pid() {
-        assert_eq!(partial_pid(".quickstart-1a2b.partial-4242"), Some(4242));
-        assert_eq!(partial_pid("quickstart-1a2b.partial-4242"), None);
-        assert_eq!(partial_pid(".x.partial-"), None);
     }
 }

@@ -241,6 +241,8 @@ fn sample_manifest() -> Manifest {
         ],
         tables: vec!["tcav".into(), "probes".into()],
         table_keys: [("tcav".to_string(), vec!["concept".to_string()])].into(),
+        shard: None,
+        merged_from: Vec::new(),
     }
 }
 

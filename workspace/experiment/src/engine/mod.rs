@@ -9,6 +9,7 @@ pub mod head;
 pub mod metric;
 pub mod outputs;
 pub mod random;
+pub mod units;
 
 use crate::plan::Experiment;
 use activations::Activations;
