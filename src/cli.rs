@@ -18,7 +18,7 @@ use cavern_model::fetch;
 use cavern_model::load_model;
 use cavern_probe::Pooling;
 use cavern_runfolder::compare::compare_runs;
-use cavern_runfolder::run_dir::RunDirError;
+use cavern_runfolder::run_dir::{Abandon, RunDirError};
 use cavern_runfolder::runs::{clean_incomplete, list_runs, runs_json};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use clap_complete::Shell;
@@ -106,7 +106,9 @@ enum Command {
         shard: Option<Shard>,
         /// Continue the partial folder that a killed run of the same file, seed and model left
         /// beside the output folder (a `.NAME.partial-PID` whose process is gone): the studies
-        /// it finished are not run again. Without such a folder, runs from the start.
+        /// it finished are not run again. Without such a folder, runs from the start. SIGINT
+        /// and SIGTERM then keep the partial folder for the next --resume instead of removing
+        /// it.
         #[arg(long)]
         resume: bool,
     },
@@ -380,7 +382,10 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
             shard,
             resume,
         } => {
-            crate::interrupt::install()?;
+            crate::interrupt::install(match resume {
+                true => Abandon::Keep,
+                false => Abandon::Remove,
+            })?;
             let experiment = validated(&file, json)?;
             let choice = device.map_or(experiment.device, DeviceArg::choice);
             let options = RunOptions {

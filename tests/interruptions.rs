@@ -43,14 +43,15 @@ layers = "all"
     path
 }
 
-/// Starts `cavern run FILE --quiet --out OUT`, waits until its partial folder is there, sends
-/// `signal` and returns the partial folder's path and the process's output.
-fn interrupt(file: &Path, out: &Path, signal: i32) -> (PathBuf, Output) {
+/// Starts `cavern run FILE --quiet --out OUT EXTRA...`, waits until its partial folder is
+/// there, sends `signal` and returns the partial folder's path and the process's output.
+fn interrupt(file: &Path, out: &Path, extra: &[&str], signal: i32) -> (PathBuf, Output) {
     let child = cavern()
         .args(["run", "--quiet"])
         .arg(file)
         .arg("--out")
         .arg(out)
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -79,7 +80,7 @@ fn check_interruption(signal: i32, name: &str, code: i32) {
     let file = experiment(dir.path(), 5000);
     let runs = dir.path().join("runs");
     let out = runs.join("long");
-    let (partial, output) = interrupt(&file, &out, signal);
+    let (partial, output) = interrupt(&file, &out, &[], signal);
     assert_exit(&output, code);
     assert_no_panic(&output);
     let expected = format!(
@@ -93,6 +94,39 @@ fn check_interruption(signal: i32, name: &str, code: i32) {
         runs.display(),
         entries(&runs)
     );
+}
+
+#[test]
+fn sigterm_keeps_the_partial_folder_of_a_resumable_run_for_the_next_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = experiment(dir.path(), 300);
+    let out = dir.path().join("runs").join("long");
+    let (partial, output) = interrupt(&file, &out, &["--resume"], libc::SIGTERM);
+    assert_exit(&output, 143);
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "interrupted by SIGTERM: kept the partial run folder {} for the next `cavern run \
+             FILE --resume`\n",
+            partial.display()
+        )
+    );
+    assert!(partial.is_dir() && !out.exists());
+    let resumed = cavern()
+        .args(["run"])
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .arg("--resume")
+        .output()
+        .unwrap();
+    assert_exit(&resumed, 0);
+    assert!(
+        stderr(&resumed).contains("continuing"),
+        "{}",
+        describe(&resumed)
+    );
+    assert!(out.join("manifest.json").is_file() && !partial.exists());
 }
 
 #[test]
@@ -111,7 +145,7 @@ fn runs_clean_removes_the_partial_folders_of_killed_runs() {
     let file = experiment(dir.path(), 5000);
     let runs = dir.path().join("runs");
     // SIGKILL cannot be handled: the partial folder stays, and `runs` calls it incomplete.
-    let (partial, output) = interrupt(&file, &runs.join("long"), libc::SIGKILL);
+    let (partial, output) = interrupt(&file, &runs.join("long"), &[], libc::SIGKILL);
     assert_eq!(output.status.code(), None, "{}", describe(&output));
     assert!(partial.is_dir());
     let listed = cavern()

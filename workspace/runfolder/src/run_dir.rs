@@ -3,9 +3,9 @@
 //! A run is written into a hidden sibling folder `.{name}.partial-{pid}` and
 //! renamed into place by [`RunDir::commit`], so a run folder at its final path
 //! is always complete. A [`RunDir`] dropped without commit (an error or a panic)
-//! removes its temporary folder, and [`abandon_all`] removes the temporary
-//! folders of every run still being written (what a signal handler calls before
-//! the process exits). A process killed outright leaves the `.partial` folder
+//! removes its temporary folder, and [`abandon_all`] removes (or keeps, for a
+//! resumable run) the temporary folders of every run still being written (what a
+//! signal handler calls before the process exits). A process killed outright leaves the `.partial` folder
 //! behind; `cavern runs` lists it, [`RunDir::resume`] continues it and
 //! `cavern runs --clean` removes it.
 //!
@@ -189,9 +189,11 @@ impl Drop for RunDir {
     fn drop(&mut self) {
         if let Some(temp) = self.temp.take() {
             let mut live = live();
-            // Best effort: Drop cannot report errors (and after an interruption the folder is
-            // already gone).
-            let _ = fs::remove_dir_all(&temp);
+            // After an interruption the handler has removed or kept the folder; otherwise best
+            // effort: Drop cannot report errors.
+            if !live.interrupted {
+                let _ = fs::remove_dir_all(&temp);
+            }
             live.folders.retain(|f| *f != temp);
         }
     }
@@ -214,20 +216,31 @@ fn live() -> MutexGuard<'static, Live> {
     LIVE.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Removes the temporary folder of every run of this process still being written and stops
-/// any later [`RunDir::create`] or [`RunDir::commit`] (they fail with
-/// [`RunDirError::Interrupted`]); returns the folders removed, or why one could not be. For a
-/// signal handler that then exits the process: a run folder whose commit finished before this
-/// call stays complete at its final path, and no commit starts after it.
-pub fn abandon_all() -> Vec<Result<PathBuf, RunDirError>> {
+/// What [`abandon_all`] does with the temporary folders of the runs still being written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Abandon {
+    /// Removes them.
+    Remove,
+    /// Leaves them for [`RunDir::resume`].
+    Keep,
+}
+
+/// Removes (or keeps, as `what` says) the temporary folder of every run of this process still
+/// being written, and stops any later [`RunDir::create`] or [`RunDir::commit`] (they fail with
+/// [`RunDirError::Interrupted`]) and any removal by a dropped [`RunDir`]; returns the folders,
+/// or why one could not be removed. For a signal handler that then exits the process: a run
+/// folder whose commit finished before this call stays complete at its final path, and no
+/// commit starts after it.
+pub fn abandon_all(what: Abandon) -> Vec<Result<PathBuf, RunDirError>> {
     let mut live = live();
     live.interrupted = true;
     std::mem::take(&mut live.folders)
         .into_iter()
-        .map(|temp| {
-            remove_while_written(&temp)
+        .map(|temp| match what {
+            Abandon::Keep => Ok(temp),
+            Abandon::Remove => remove_while_written(&temp)
                 .map(|()| temp.clone())
-                .map_err(io_error("remove", &temp))
+                .map_err(io_error("remove", &temp)),
         })
         .collect()
 }

@@ -1,7 +1,7 @@
 //! [`abandon_all`], what a signal handler calls: in a test process of its own, since it stops
 //! every later run folder of the process.
 
-use cavern_runfolder::run_dir::{RunDir, RunDirError, abandon_all};
+use cavern_runfolder::run_dir::{Abandon, RunDir, RunDirError, abandon_all};
 
 #[test]
 fn abandoning_removes_the_runs_being_written_and_keeps_the_committed_ones() {
@@ -13,7 +13,10 @@ fn abandoning_removes_the_runs_being_written_and_keeps_the_committed_ones() {
     std::fs::write(writing.tables_dir().join("t.csv"), "a\n1\n").unwrap();
     let partial = writing.path().to_owned();
 
-    let removed: Vec<_> = abandon_all().into_iter().map(Result::unwrap).collect();
+    let removed: Vec<_> = abandon_all(Abandon::Remove)
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
     assert_eq!(removed, vec![partial.clone()]);
     assert!(!partial.exists(), "{} is left", partial.display());
     assert!(done.join("tables/t.csv").is_file());
