@@ -28,11 +28,15 @@ pub fn findings(output: &InfluenceOutput) -> Vec<Finding> {
             let mut finding = Finding::new(Influence::NAME, String::new()).with("index", study);
             if !rhos.is_empty() {
                 let lowest = rhos.iter().copied().fold(f64::INFINITY, f64::min);
+                let mut sorted = rhos.clone();
+                sorted.sort_by(f64::total_cmp);
+                let median = (sorted[(sorted.len() - 1) / 2] + sorted[sorted.len() / 2]) / 2.0;
                 text += &format!(
-                    "; leave-one-out retraining agrees (Spearman ρ ≥ {lowest:.3} over the {} \
-                     largest changes of each input)",
+                    "; estimates against leave-one-out retraining: Spearman ρ ≥ {lowest:.3} \
+                     (median {median:.3}) over the {} largest changes of each input",
                     first.compared
                 );
+                finding = finding.with("median_spearman", median);
                 finding = finding.with("lowest_spearman", lowest);
             }
             if let Some(top) = top {

@@ -84,7 +84,6 @@ mod tests {
     fn without_a_head_the_table_header_is_the_error() {
         let found = problems::<Influence>(STUDY, encoder());
         assert_eq!(found.len(), 1, "{found:?}");
-        // The header is on the file's line 19 (after testing::HEADER's 18 lines and a blank).
         assert!(
             found[0].ends_with(
                 "[[influence]] needs a [head]: it explains the classifier the experiment trains"
