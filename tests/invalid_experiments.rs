@@ -239,6 +239,21 @@ fn layer_out_of_range() {
 }
 
 #[test]
+fn influence_without_a_head_points_at_its_header() {
+    check(&Case {
+        replace: "[[tcav]]",
+        with: "[[influence]]\ninputs = { examples = [\"x\"] }\n\n[[tcav]]",
+        line: 17,
+        col: 1,
+        at: "[[influence]]",
+        says: &[
+            "[[influence]] needs a [head]",
+            "add a [head] whose `classes`",
+        ],
+    });
+}
+
+#[test]
 fn unknown_class_target_suggests_the_right_one() {
     check(&Case {
         replace: "class = \"positive\"",

@@ -81,3 +81,13 @@ inputs = set()
 while len(inputs) < 60:
     inputs.add(sentence(negate=0.0, positive=True)[0])
 write("positive_inputs.txt", sorted(inputs), "positive reviews (a positive word, no negation): the inputs TCAV scores")
+# Labelled reviews for a [head] (experiments/toy_explanations.toml): sentences of the toy language
+# of either label, negated half of the time, split by label. Drawn after every set above, so those
+# are unchanged.
+labelled = {0: set(), 1: set()}
+while min(len(s) for s in labelled.values()) < 60:
+    text, label = sentence()
+    if len(labelled[label]) < 60:
+        labelled[label].add(text)
+write("reviews_negative.txt", sorted(labelled[0]), "negative reviews of the toy language (negated positive words or plain negative ones): a [head] class")
+write("reviews_positive.txt", sorted(labelled[1]), "positive reviews of the toy language (plain positive words or negated negative ones): a [head] class")

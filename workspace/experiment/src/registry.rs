@@ -9,12 +9,14 @@ use crate::kinds::attention::Attention;
 use crate::kinds::attribution::Attribution;
 use crate::kinds::counterfactual::Counterfactual;
 use crate::kinds::erasure::Erasure;
+use crate::kinds::influence::Influence;
 use crate::kinds::logit_lens::LogitLens;
 use crate::kinds::neighbors::Neighbors;
 use crate::kinds::patching::Patching;
 use crate::kinds::probe::Probe;
 use crate::kinds::pruning::Pruning;
 use crate::kinds::steering::Steering;
+use crate::kinds::surrogate::Surrogate;
 use crate::kinds::tcav::Tcav;
 use crate::study::{Kind, Registered};
 
@@ -31,6 +33,8 @@ pub static KINDS: &[&dyn Kind] = &[
     &Registered::<Erasure>::KIND,
     &Registered::<Counterfactual>::KIND,
     &Registered::<LogitLens>::KIND,
+    &Registered::<Influence>::KIND,
+    &Registered::<Surrogate>::KIND,
 ];
 
 /// The kind named `name`.

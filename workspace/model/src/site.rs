@@ -118,7 +118,7 @@ impl Site {
     }
 
     /// A site that has no layer (`embed`, `ln_final`).
-    pub fn global(point: SitePoint) -> Site {
+    pub const fn global(point: SitePoint) -> Site {
         Site { point, layer: None }
     }
 }

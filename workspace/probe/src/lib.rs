@@ -10,11 +10,13 @@ pub mod decompose;
 pub mod error;
 pub mod examples;
 pub mod head;
+pub mod influence;
 pub mod leace;
 pub mod lime;
 pub mod mdl;
 pub mod measures;
 pub mod pool;
+pub mod student;
 pub mod surrogate;
 pub mod tcav;
 

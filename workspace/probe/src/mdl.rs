@@ -449,7 +449,7 @@ fn invalid(message: String) -> ProbeError {
 }
 
 /// Per-feature mean and standard deviation (1 where a feature is constant).
-fn moments(rows: &[Vec<f32>], width: usize) -> (Vec<f64>, Vec<f64>) {
+pub(crate) fn moments(rows: &[Vec<f32>], width: usize) -> (Vec<f64>, Vec<f64>) {
     let n = rows.len() as f64;
     let mut mean = vec![0.0; width];
     for r in rows {

@@ -2,6 +2,7 @@
 
 mod bootstrap;
 mod correction;
+mod correlation;
 mod describe;
 mod effect;
 mod error;
@@ -15,6 +16,7 @@ pub use bootstrap::{
     bootstrap_replicates, jackknife, percentile_interval,
 };
 pub use correction::{Correction, benjamini_hochberg, bonferroni, holm};
+pub use correlation::{pearson, spearman};
 pub use describe::{mean, sample_std, sample_variance};
 pub use effect::{cohens_d, hedges_g};
 pub use error::StatsError;

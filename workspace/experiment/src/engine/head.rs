@@ -29,6 +29,31 @@ table_rows! {
     }
 }
 
+/// Where the head reads the model: the final hidden states, mean-pooled over tokens.
+pub const HEAD_SITE: Site = Site::global(SitePoint::LnFinal);
+/// How the head pools a text's tokens.
+pub const HEAD_POOLING: Pooling = Pooling::Mean;
+
+/// The head's training rows: per class (in `spec.classes` order), the pooled final hidden state
+/// of each example of its `[concepts]` set, in the set's order.
+pub fn class_rows(
+    spec: &HeadSpec,
+    experiment: &Experiment,
+    activations: &mut Activations<'_>,
+) -> Result<Vec<Vec<Vec<f32>>>, StudyError> {
+    let mut classes = Vec::with_capacity(spec.classes.len());
+    for class in &spec.classes {
+        let texts = &experiment.concepts[class];
+        let set = TextSet::Concept(class.clone());
+        classes.push(
+            activations
+                .rows(&set, texts, HEAD_SITE, HEAD_POOLING)?
+                .to_vec(),
+        );
+    }
+    Ok(classes)
+}
+
 /// Trains the head `spec` describes and attaches it to `model`.
 pub fn train_and_attach(
     spec: &HeadSpec,
@@ -36,14 +61,8 @@ pub fn train_and_attach(
     model: &mut LoadedModel,
     rng: &mut ChaCha8Rng,
 ) -> Result<HeadResult, StudyError> {
-    let site = Site::global(SitePoint::LnFinal);
     let mut activations = Activations::new(model, experiment.batch_size);
-    let mut classes = Vec::with_capacity(spec.classes.len());
-    for class in &spec.classes {
-        let texts = &experiment.concepts[class];
-        let set = TextSet::Concept(class.clone());
-        classes.push(activations.rows(&set, texts, site, Pooling::Mean)?.to_vec());
-    }
+    let classes = class_rows(spec, experiment, &mut activations)?;
     let options = ProbeOptions {
         l2: spec.l2,
         max_iterations: spec.max_iterations as u64,

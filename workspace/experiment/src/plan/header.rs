@@ -269,6 +269,7 @@ impl Resolver<'_> {
         let Slot::Present(parsed) = slot else {
             return;
         };
+        self.head_declared = true;
         let (t, raw) = (TableCtx::new("[head]", parsed), parsed.raw.get_ref());
         if let Some((model, facts)) = self.model()
             && facts.kind == ModelKind::Decoder

@@ -82,6 +82,8 @@ pub struct Resolver<'a> {
     pub(super) random_declared: bool,
     /// The `[head]`, when valid.
     pub(super) head: Option<HeadSpec>,
+    /// Whether the file has a `[head]` table, valid or not.
+    pub(super) head_declared: bool,
 }
 
 impl<'a> Resolver<'a> {
@@ -95,6 +97,7 @@ impl<'a> Resolver<'a> {
             random: None,
             random_declared: false,
             head: None,
+            head_declared: false,
         }
     }
 
@@ -123,6 +126,16 @@ impl<'a> Resolver<'a> {
     /// Whether the file has a `[random]` table, valid or not.
     pub fn random_declared(&self) -> bool {
         self.random_declared
+    }
+
+    /// The `[head]`, when it is valid.
+    pub fn head(&self) -> Option<&HeadSpec> {
+        self.head.as_ref()
+    }
+
+    /// Whether the file has a `[head]` table, valid or not.
+    pub fn head_declared(&self) -> bool {
+        self.head_declared
     }
 
     /// Where relative paths start.

@@ -138,7 +138,7 @@ pub(super) fn run(
                     .iter()
                     .filter_map(|r| Some((r.recovered, r.attribution?)))
                     .collect();
-                pearson(&pairs)
+                cavern_stats::pearson(&pairs)
             });
             out.summary.push(PatchingSummary {
                 study: index,
@@ -253,24 +253,6 @@ fn pair_mean_std(values: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
-/// Pearson correlation of finite pairs; `None` with fewer than 3 or no spread.
-fn pearson(pairs: &[(f64, f64)]) -> Option<f64> {
-    let pairs: Vec<_> = pairs
-        .iter()
-        .filter(|(x, y)| x.is_finite() && y.is_finite())
-        .collect();
-    if pairs.len() < 3 {
-        return None;
-    }
-    let n = pairs.len() as f64;
-    let mx = pairs.iter().map(|p| p.0).sum::<f64>() / n;
-    let my = pairs.iter().map(|p| p.1).sum::<f64>() / n;
-    let cov: f64 = pairs.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    let vx: f64 = pairs.iter().map(|p| (p.0 - mx).powi(2)).sum();
-    let vy: f64 = pairs.iter().map(|p| (p.1 - my).powi(2)).sum();
-    (vx > 0.0 && vy > 0.0).then(|| cov / (vx * vy).sqrt())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,23 +274,11 @@ mod tests {
     }
 
     #[test]
-    fn spreads_and_correlations_over_pairs() {
+    fn spreads_over_pairs() {
         assert!(pair_mean_std(&[]).0.is_nan());
         assert_eq!(pair_mean_std(&[0.5]), (0.5, 0.0));
         let (mean, std) = pair_mean_std(&[1.0, 3.0]);
         assert_eq!(mean, 2.0);
         assert!((std - 2f64.sqrt()).abs() < 1e-12);
-        assert_eq!(
-            pearson(&[(1.0, 2.0), (2.0, 4.0)]),
-            None,
-            "fewer than 3 pairs"
-        );
-        let r = pearson(&[(1.0, 2.0), (2.0, 4.0), (3.0, 6.5), (f64::NAN, 1.0)]).unwrap();
-        assert!(r > 0.99 && r <= 1.0, "{r}");
-        assert_eq!(
-            pearson(&[(1.0, 1.0), (1.0, 2.0), (1.0, 3.0)]),
-            None,
-            "no spread"
-        );
     }
 }
