@@ -42,7 +42,7 @@ pub(super) fn resolve(
 ) -> Option<InfluenceSpec> {
     let (t, raw) = (TableCtx::new("[[influence]]", parsed), parsed.raw.get_ref());
     let inputs = r.required_inputs(&raw.inputs, &t);
-    let top = r.count(&raw.top, DEFAULT_INFLUENCE_TOP, 1, "top", &t);
+    let top = r.count(&raw.top, DEFAULT_INFLUENCE_TOP, 1..=1000, "top", &t);
     let retrain = r.flag(&raw.retrain, false, "retrain", &t);
     let l2 = match r.head() {
         Some(head) if head.l2 > 0.0 => Some(head.l2),

@@ -115,7 +115,7 @@ pub(super) fn resolve(
     });
     let words = r.required(&raw.words, "words", &t, Some(WORDS_HELP.into()));
     let words = words.and_then(|sets| word_sets(sets, r));
-    let max_depth = r.count(&raw.max_depth, DEFAULT_MAX_DEPTH, 1, "max_depth", &t);
+    let max_depth = r.count(&raw.max_depth, DEFAULT_MAX_DEPTH, 1..=32, "max_depth", &t);
     let holdout = r.fraction(&raw.holdout, DEFAULT_SURROGATE_HOLDOUT, "holdout", &t);
     classifier?;
     Some(SurrogateSpec {
