@@ -15,6 +15,8 @@ pub mod lime;
 pub mod mdl;
 pub mod measures;
 pub mod pool;
+pub mod shap;
+pub mod shapley;
 pub mod surrogate;
 pub mod tcav;
 
