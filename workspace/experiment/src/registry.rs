@@ -5,6 +5,7 @@
 //! the `[head]` is trained, then each kind's studies run), so appending a kind changes no other
 //! kind's numbers. Adding a kind is a module in `kinds/` and a line here.
 
+use crate::kinds::adversarial::Adversarial;
 use crate::kinds::attention::Attention;
 use crate::kinds::attribution::Attribution;
 use crate::kinds::counterfactual::Counterfactual;
@@ -31,6 +32,7 @@ pub static KINDS: &[&dyn Kind] = &[
     &Registered::<Erasure>::KIND,
     &Registered::<Counterfactual>::KIND,
     &Registered::<LogitLens>::KIND,
+    &Registered::<Adversarial>::KIND,
 ];
 
 /// The kind named `name`.

@@ -1,0 +1,77 @@
+//! `[[adversarial]]` as written and resolved.
+
+use crate::plan::raw::{RawInputs, RawSource};
+use crate::plan::{Parsed, RawTable, Resolver, TableCtx};
+use serde::Deserialize;
+use toml::Spanned;
+
+/// `[[adversarial]]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawAdversarial {
+    pub inputs: Option<Spanned<RawInputs>>,
+    pub max_edits: Option<Spanned<usize>>,
+    pub candidates: Option<Spanned<usize>>,
+    pub vocabulary: Option<Spanned<RawInputs>>,
+}
+
+impl RawTable for RawAdversarial {
+    const KEYS: &'static [&'static str] = &["inputs", "max_edits", "candidates", "vocabulary"];
+    const NESTED: &'static [(&'static str, &'static [&'static str])] =
+        &[("inputs", RawSource::KEYS), ("vocabulary", RawSource::KEYS)];
+}
+
+/// Default `[[adversarial]] max_edits`.
+pub const DEFAULT_MAX_EDITS: usize = 3;
+/// Default `[[adversarial]] candidates`.
+pub const DEFAULT_CANDIDATES: usize = 20;
+
+/// A resolved `[[adversarial]]`: the smallest edit that flips the classifier's decision on each
+/// input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdversarialSpec {
+    pub inputs: Vec<String>,
+    /// Edits at most, >= 1.
+    pub max_edits: usize,
+    /// Substitutions (best first-order score first) checked exactly at each step, >= 1; every
+    /// deletion is checked besides.
+    pub candidates: usize,
+    /// The words substitutes are drawn from (each must be one token); every token of the model
+    /// that is not special when absent.
+    pub vocabulary: Option<Vec<String>>,
+}
+
+pub(super) fn resolve(
+    parsed: &Parsed<RawAdversarial>,
+    r: &mut Resolver<'_>,
+) -> Option<AdversarialSpec> {
+    let (t, raw) = (
+        TableCtx::new("[[adversarial]]", parsed),
+        parsed.raw.get_ref(),
+    );
+    let inputs = r.required_inputs(&raw.inputs, &t);
+    let max_edits = r.count(&raw.max_edits, DEFAULT_MAX_EDITS, 1, "max_edits", &t);
+    let candidates = r.count(&raw.candidates, DEFAULT_CANDIDATES, 1, "candidates", &t);
+    let vocabulary = match t.optional(&raw.vocabulary, "vocabulary")? {
+        Some(value) => Some(r.texts(value, "vocabulary", &t)?),
+        None => None,
+    };
+    let unclassified = r
+        .model()
+        .and_then(|(model, facts)| facts.class_names.is_empty().then(|| model.to_owned()));
+    if let Some(model) = unclassified {
+        let message = format!(
+            "[[adversarial]] flips a classifier's decision, and model `{model}` has no classifier"
+        );
+        let help = "add a [head] (a classifier trained on [concepts] sets), or use a model \
+                    with its own classes";
+        r.report(t.span.clone(), message, Some(help.into()));
+        return None;
+    }
+    Some(AdversarialSpec {
+        inputs: inputs?,
+        max_edits: max_edits?,
+        candidates: candidates?,
+        vocabulary,
+    })
+}
