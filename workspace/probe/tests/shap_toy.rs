@@ -126,7 +126,11 @@ const TEN: &str = "the grey green play was never really terrible in blue";
 fn sampling_lands_within_a_few_standard_errors_of_the_exact_values() {
     let model = model();
     let (exact, tokens) = run(&model, TEN, &ShapOptions::default());
-    assert_eq!(tokens.len(), 10, "ten words (the toy tokenizer adds no special tokens)");
+    assert_eq!(
+        tokens.len(),
+        10,
+        "ten words (the toy tokenizer adds no special tokens)"
+    );
     assert!(exact.exact && exact.evaluations == 1024);
     let sampled_options = ShapOptions {
         exact_max: 8,

@@ -14,25 +14,45 @@ use crate::engine::outputs::OutputRow;
 use burn::tensor::{Int, Tensor, TensorData};
 use cavern_model::{LoadedModel, Site, SitePoint};
 use cavern_probe::attribution::{AttributionInput, Objective, site_gradient};
+use std::collections::HashMap;
 
 /// The model, the tokens substitutes are drawn from, and the rows run so far.
 pub struct ModelOracle<'m> {
     model: &'m LoadedModel,
     batch_size: usize,
     substitutes: Vec<u32>,
+    /// The word class of each substitute, when a token may only be replaced within its class.
+    classes: Option<HashMap<u32, usize>>,
     /// Rows run through the model (forward passes of one text each; a gradient pass counts one).
     pub rows: usize,
 }
 
 impl<'m> ModelOracle<'m> {
-    /// An oracle drawing substitutes from `substitutes`, running `batch_size` texts a pass.
-    pub fn new(model: &'m LoadedModel, batch_size: usize, substitutes: Vec<u32>) -> Self {
+    /// An oracle drawing substitutes from `substitutes` (only within a token's class when
+    /// `classes` gives each substitute's), running `batch_size` texts a pass.
+    pub fn new(
+        model: &'m LoadedModel,
+        batch_size: usize,
+        substitutes: Vec<u32>,
+        classes: Option<HashMap<u32, usize>>,
+    ) -> Self {
         ModelOracle {
             model,
             batch_size,
             substitutes,
+            classes,
             rows: 0,
         }
+    }
+
+    /// Whether `to` may replace `from`.
+    fn allowed(&self, from: u32, to: u32) -> bool {
+        to != from
+            && self.classes.as_ref().is_none_or(|classes| {
+                classes
+                    .get(&from)
+                    .is_some_and(|c| classes.get(&to) == Some(c))
+            })
     }
 
     /// The first-order change of the margin for every substitute at position `t`:
@@ -81,11 +101,14 @@ impl Oracle for ModelOracle<'_> {
         let d = gradient.activation.width;
         let mut scored: Vec<(f32, usize, u32)> = Vec::new();
         for &t in editable {
+            if !self.substitutes.iter().any(|&to| self.allowed(ids[t], to)) {
+                continue;
+            }
             let a_t = &gradient.activation.values[t * d..(t + 1) * d];
             let g_t = &gradient.gradient[t * d..(t + 1) * d];
             let scores = self.scores_at(t, a_t, g_t);
             for (&to, score) in self.substitutes.iter().zip(scores) {
-                if to != ids[t] {
+                if self.allowed(ids[t], to) {
                     scored.push((score, t, to));
                 }
             }

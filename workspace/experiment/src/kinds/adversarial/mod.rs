@@ -83,6 +83,21 @@ mod tests {
         );
         assert_eq!(study.vocabulary, Some(vec!["bad".into(), "dull".into()]));
         assert_eq!(study.max_edits, 1);
+        let classes = "word_classes = { examples = [\"good bad\", \"red  blue\"] }";
+        let study = spec::<Adversarial>(&format!("{STUDY}\n{classes}"), encoder());
+        let pair = |a: &str, b: &str| vec![a.to_string(), b.to_string()];
+        assert_eq!(
+            study.word_classes,
+            Some(vec![pair("good", "bad"), pair("red", "blue")])
+        );
+        let found = problems::<Adversarial>(
+            &format!("{STUDY}\n{classes}\nvocabulary = {{ examples = [\"bad\"] }}"),
+            encoder(),
+        );
+        assert!(
+            found[0].contains("has both `vocabulary` and `word_classes`"),
+            "{found:?}"
+        );
         let found = problems::<Adversarial>(&format!("{STUDY}\ncandidates = 0"), encoder());
         assert!(
             found[0].contains("`candidates` in [[adversarial]] must be at least 1"),

@@ -11,6 +11,7 @@ use crate::engine::{StudyContext, StudyError};
 use crate::views::token_pieces;
 use cavern_model::LoadedModel;
 use cavern_probe::ProbeError;
+use std::collections::HashMap;
 
 /// Runs an adversarial study: the inputs in batches, then one search per input.
 pub(super) fn run(
@@ -20,13 +21,16 @@ pub(super) fn run(
     let (index, model, batch_size) = (cx.index, cx.model, cx.batch_size());
     cx.progress
         .set_message(format!("adversarial study {index}"));
-    let substitutes = substitutes(model, study.vocabulary.as_deref())?;
+    let (substitutes, classes) = match &study.word_classes {
+        Some(classes) => word_classes(model, classes)?,
+        None => (substitutes(model, study.vocabulary.as_deref())?, None),
+    };
     let encodings = model
         .encode_texts(&study.inputs)
         .map_err(ProbeError::from)?;
     let ids: Vec<Vec<u32>> = encodings.iter().map(|e| e.ids.clone()).collect();
     let outputs = output_rows(model, &ids, batch_size, &[])?;
-    let mut oracle = ModelOracle::new(model, batch_size, substitutes);
+    let mut oracle = ModelOracle::new(model, batch_size, substitutes, classes);
     let mut out = AdversarialOutput::default();
     for (i, ((text, encoding), output)) in
         study.inputs.iter().zip(&encodings).zip(outputs).enumerate()
@@ -129,6 +133,33 @@ fn bracketed(text: &str) -> bool {
             || (text.starts_with('<') && text.ends_with('>')))
 }
 
+/// The id of `word`, which must be one token; `what` names it in the error.
+fn one_token(model: &LoadedModel, word: &str, what: &str) -> Result<u32, StudyError> {
+    model.tokenizer().single_token(word).ok_or_else(|| {
+        StudyError::Adversarial(format!(
+            "{what} ({word:?}) is not one token of model `{}`",
+            model.name()
+        ))
+    })
+}
+
+/// The substitutes of `word_classes` (each word one token) and the class of each.
+fn word_classes(
+    model: &LoadedModel,
+    classes: &[Vec<String>],
+) -> Result<(Vec<u32>, Option<HashMap<u32, usize>>), StudyError> {
+    let mut class_of = HashMap::new();
+    for (c, words) in classes.iter().enumerate() {
+        for word in words {
+            let what = format!("word {word:?} of class {} of `word_classes`", c + 1);
+            class_of.insert(one_token(model, word, &what)?, c);
+        }
+    }
+    let mut ids: Vec<u32> = class_of.keys().copied().collect();
+    ids.sort_unstable();
+    Ok((ids, Some(class_of)))
+}
+
 /// The ids substitutes are drawn from: the `vocabulary`'s words (each one token), or every
 /// token of the model that is one token when written out, except the pad token and bracketed
 /// ones.
@@ -136,15 +167,7 @@ fn substitutes(model: &LoadedModel, vocabulary: Option<&[String]>) -> Result<Vec
     let tokenizer = model.tokenizer();
     let mut ids: Vec<u32> = match vocabulary {
         Some(words) => (words.iter().enumerate())
-            .map(|(n, word)| {
-                tokenizer.single_token(word).ok_or_else(|| {
-                    StudyError::Adversarial(format!(
-                        "word {} of `vocabulary` ({word:?}) is not one token of model `{}`",
-                        n + 1,
-                        model.name()
-                    ))
-                })
-            })
+            .map(|(n, word)| one_token(model, word, &format!("word {} of `vocabulary`", n + 1)))
             .collect::<Result<_, _>>()?,
         None => (0..tokenizer.vocab_size() as u32)
             .filter(|&id| id != model.config().pad_id)

@@ -13,12 +13,22 @@ pub struct RawAdversarial {
     pub max_edits: Option<Spanned<usize>>,
     pub candidates: Option<Spanned<usize>>,
     pub vocabulary: Option<Spanned<RawInputs>>,
+    pub word_classes: Option<Spanned<RawInputs>>,
 }
 
 impl RawTable for RawAdversarial {
-    const KEYS: &'static [&'static str] = &["inputs", "max_edits", "candidates", "vocabulary"];
-    const NESTED: &'static [(&'static str, &'static [&'static str])] =
-        &[("inputs", RawSource::KEYS), ("vocabulary", RawSource::KEYS)];
+    const KEYS: &'static [&'static str] = &[
+        "inputs",
+        "max_edits",
+        "candidates",
+        "vocabulary",
+        "word_classes",
+    ];
+    const NESTED: &'static [(&'static str, &'static [&'static str])] = &[
+        ("inputs", RawSource::KEYS),
+        ("vocabulary", RawSource::KEYS),
+        ("word_classes", RawSource::KEYS),
+    ];
 }
 
 /// Default `[[adversarial]] max_edits`.
@@ -37,8 +47,11 @@ pub struct AdversarialSpec {
     /// deletion is checked besides.
     pub candidates: usize,
     /// The words substitutes are drawn from (each must be one token); every token of the model
-    /// that is not special when absent.
+    /// that is not special when absent (and no `word_classes`).
     pub vocabulary: Option<Vec<String>>,
+    /// Classes of interchangeable words (each one token): a token is only substituted by the
+    /// other words of its class, and a token in no class only deleted.
+    pub word_classes: Option<Vec<Vec<String>>>,
 }
 
 pub(super) fn resolve(
@@ -56,6 +69,23 @@ pub(super) fn resolve(
         Some(value) => Some(r.texts(value, "vocabulary", &t)?),
         None => None,
     };
+    let word_classes = match t.optional(&raw.word_classes, "word_classes")? {
+        Some(value) => {
+            let lines = r.texts(value, "word_classes", &t)?;
+            let classes = lines
+                .iter()
+                .map(|line| line.split_whitespace().map(str::to_owned));
+            Some(classes.map(Iterator::collect).collect::<Vec<Vec<String>>>())
+        }
+        None => None,
+    };
+    if let (Some(_), Some(classes)) = (&vocabulary, &raw.word_classes) {
+        let message = "[[adversarial]] has both `vocabulary` and `word_classes`".to_string();
+        let help = "keep one: `vocabulary` lists the substitutes for any token, `word_classes` \
+                    the substitutes for the words of each class";
+        r.report(classes.span(), message, Some(help.into()));
+        return None;
+    }
     let unclassified = r
         .model()
         .and_then(|(model, facts)| facts.class_names.is_empty().then(|| model.to_owned()));
@@ -73,5 +103,6 @@ pub(super) fn resolve(
         max_edits: max_edits?,
         candidates: candidates?,
         vocabulary,
+        word_classes,
     })
 }
