@@ -141,13 +141,12 @@ fn sampling_lands_within_a_few_standard_errors_of_the_exact_values() {
     assert!(!sampled.exact);
     assert!(sampled.efficiency_gap().abs() < 1e-6);
     assert!((sampled.f_x - exact.f_x).abs() < 1e-6);
-    for t in 0..tokens.len() {
+    for (t, token) in tokens.iter().enumerate() {
         let (e, s, se) = (exact.values[t], sampled.values[t], sampled.std_errors[t]);
-        println!("{:8} exact {e:+.4}  sampled {s:+.4} ± {se:.4}", tokens[t]);
+        println!("{token:8} exact {e:+.4}  sampled {s:+.4} ± {se:.4}");
         assert!(
             (e - s).abs() <= 4.0 * se + 1e-6,
-            "{}: {s} ± {se} vs {e}",
-            tokens[t]
+            "{token}: {s} ± {se} vs {e}"
         );
     }
     assert!(sampled.std_errors.iter().any(|&se| se > 0.0));

@@ -22,7 +22,10 @@ pub(super) fn run(
     cx.progress
         .set_message(format!("adversarial study {index}"));
     let (substitutes, classes) = match &study.word_classes {
-        Some(classes) => word_classes(model, classes)?,
+        Some(classes) => {
+            let (ids, class_of) = word_classes(model, classes)?;
+            (ids, Some(class_of))
+        }
         None => (substitutes(model, study.vocabulary.as_deref())?, None),
     };
     let encodings = model
@@ -147,7 +150,7 @@ fn one_token(model: &LoadedModel, word: &str, what: &str) -> Result<u32, StudyEr
 fn word_classes(
     model: &LoadedModel,
     classes: &[Vec<String>],
-) -> Result<(Vec<u32>, Option<HashMap<u32, usize>>), StudyError> {
+) -> Result<(Vec<u32>, HashMap<u32, usize>), StudyError> {
     let mut class_of = HashMap::new();
     for (c, words) in classes.iter().enumerate() {
         for word in words {
@@ -157,7 +160,7 @@ fn word_classes(
     }
     let mut ids: Vec<u32> = class_of.keys().copied().collect();
     ids.sort_unstable();
-    Ok((ids, Some(class_of)))
+    Ok((ids, class_of))
 }
 
 /// The ids substitutes are drawn from: the `vocabulary`'s words (each one token), or every
