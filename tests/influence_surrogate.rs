@@ -1,5 +1,5 @@
 //! `[[influence]]` and `[[surrogate]]` end to end on `toy-sentiment` (experiments/
-//! toy_explanations.toml), checked against the known answers: influence functions rank the
+//! toy_influence_surrogate.toml), checked against the known answers: influence functions rank the
 //! head's training examples as leave-one-out retraining does (Spearman ρ ≥ 0.9 over the 20
 //! largest changes of every input), and a decision tree over word sets mimics the model with
 //! ≥ 0.99 held-out fidelity through rules that read "sentiment word × negation", never testing
@@ -13,7 +13,7 @@ use std::fs;
 #[test]
 fn influence_and_surrogate_reach_the_known_answers() {
     let dir = tempfile::tempdir().unwrap();
-    let file = repo_root().join("experiments/toy_explanations.toml");
+    let file = repo_root().join("experiments/toy_influence_surrogate.toml");
     let out = run_experiment(&file, &dir.path().join("run"), &[]);
     let tables = out.join("tables");
 

@@ -1,10 +1,10 @@
 //! The registry: the one list that names every study kind.
 //!
-//! Its order is the order kinds are documented, validated, run and reported in, and the order in
-//! which the run's single random stream is consumed (the `[random]` sets are drawn first, then
-//! the `[head]` is trained, then each kind's studies run), so appending a kind changes no other
-//! kind's numbers. Adding a kind is a module in `kinds/` and a line here.
+//! Its order is the order kinds are documented, validated, run and reported in. Each study
+//! draws from its own random stream (`engine::units`), so adding a kind, or a study, changes no
+//! other study's numbers. Adding a kind is a module in `kinds/` and a line here.
 
+use crate::kinds::adversarial::Adversarial;
 use crate::kinds::attention::Attention;
 use crate::kinds::attribution::Attribution;
 use crate::kinds::counterfactual::Counterfactual;
@@ -35,6 +35,7 @@ pub static KINDS: &[&dyn Kind] = &[
     &Registered::<LogitLens>::KIND,
     &Registered::<Influence>::KIND,
     &Registered::<Surrogate>::KIND,
+    &Registered::<Adversarial>::KIND,
 ];
 
 /// The kind named `name`.

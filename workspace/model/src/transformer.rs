@@ -88,11 +88,21 @@ impl Transformer {
         let device = self.device();
         let info = batch.info();
         let [b, t] = [batch.len(), info.seq_len];
-        let mut x = self.token_embedding.forward(batch.ids_tensor(&device));
+        let positions = Tensor::<1, Int>::arange(0..t as i64, &device)
+            .unsqueeze::<2>()
+            .repeat_dim(0, b);
+        let x = self.embed(batch.ids_tensor(&device), positions);
+        let x = hooks::stream(hooks, Site::global(SitePoint::Embed), &info, x);
+        self.forward_from(0, x, &info, hooks)
+    }
+
+    /// The `embed` activation (`[batch, pos, d_model]`) of token `ids` at `positions` (both
+    /// `[batch, pos]`): token embedding, plus learned position embedding, scaled, and normalised
+    /// in post-norm encoders. Each token's row depends only on its id and position, so
+    /// `[vocab, 1]` ids at one position give the row every token would have there.
+    pub fn embed(&self, ids: Tensor<2, Int>, positions: Tensor<2, Int>) -> Tensor<3> {
+        let mut x = self.token_embedding.forward(ids);
         if let Some(pos) = &self.position_embedding {
-            let positions = Tensor::<1, Int>::arange(0..t as i64, &device)
-                .unsqueeze::<2>()
-                .repeat_dim(0, b);
             x = x + pos.forward(positions);
         }
         if let Some(scale) = self.config.options.embed_scale {
@@ -101,8 +111,7 @@ impl Transformer {
         if let Some(norm) = &self.embed_norm {
             x = norm.forward(x);
         }
-        let x = hooks::stream(hooks, Site::global(SitePoint::Embed), &info, x);
-        self.forward_from(0, x, &info, hooks)
+        x
     }
 
     /// Runs blocks `start..` on the residual stream entering block `start` (`[batch, pos,

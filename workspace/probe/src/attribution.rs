@@ -275,13 +275,24 @@ fn to_f64(x: Tensor<1>) -> Vec<f64> {
     x.into_data().try_into_vec_as::<f64>().unwrap_or_default()
 }
 
-/// Saliency and gradient × input of one input at `site`: one forward and one backward pass.
-pub fn gradient_attributions(
+/// The gradient of f at one input's activation at a site.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SiteGradient {
+    /// The activation a.
+    pub activation: SiteActivation,
+    /// f at the input.
+    pub f_x: f64,
+    /// ∂f/∂a, `[tokens, width]` row-major like the activation.
+    pub gradient: Vec<f32>,
+}
+
+/// f and ∂f/∂a at one input's activation a at `site`: one forward and one backward pass.
+pub fn site_gradient(
     model: &LoadedModel,
     input: &AttributionInput,
     site: Site,
     objective: Objective,
-) -> Result<GradientAttributions, ProbeError> {
+) -> Result<SiteGradient, ProbeError> {
     let a = site_activation(model, input, site)?;
     let (f, g) = run_set(
         model,
@@ -292,7 +303,25 @@ pub fn gradient_attributions(
         1,
         true,
     )?;
-    let g = g.unwrap_or_default();
+    Ok(SiteGradient {
+        activation: a,
+        f_x: f[0],
+        gradient: g.unwrap_or_default(),
+    })
+}
+
+/// Saliency and gradient × input of one input at `site`: one forward and one backward pass.
+pub fn gradient_attributions(
+    model: &LoadedModel,
+    input: &AttributionInput,
+    site: Site,
+    objective: Objective,
+) -> Result<GradientAttributions, ProbeError> {
+    let SiteGradient {
+        activation: a,
+        f_x,
+        gradient: g,
+    } = site_gradient(model, input, site, objective)?;
     let w = a.width;
     let mut saliency = Vec::with_capacity(a.tokens);
     let mut gradient_x_input = Vec::with_capacity(a.tokens);
@@ -308,7 +337,7 @@ pub fn gradient_attributions(
         );
     }
     Ok(GradientAttributions {
-        f_x: f[0],
+        f_x,
         saliency,
         gradient_x_input,
     })

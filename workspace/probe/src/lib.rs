@@ -16,6 +16,8 @@ pub mod lime;
 pub mod mdl;
 pub mod measures;
 pub mod pool;
+pub mod shap;
+pub mod shapley;
 pub mod student;
 pub mod surrogate;
 pub mod tcav;

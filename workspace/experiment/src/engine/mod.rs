@@ -56,6 +56,9 @@ pub enum StudyError {
     /// A steering vector could not be made or read.
     #[error("steering: {0}")]
     Steering(String),
+    /// An adversarial search could not run as asked.
+    #[error("adversarial: {0}")]
+    Adversarial(String),
 }
 
 impl From<cavern_intervene::InterventionError> for StudyError {

@@ -2,6 +2,7 @@
 //! documentation, its run, its tables and its report section, with its tests. The registry
 //! lists them; nothing else does.
 
+pub mod adversarial;
 pub mod attention;
 pub mod attribution;
 pub mod counterfactual;

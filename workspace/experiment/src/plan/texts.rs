@@ -13,19 +13,30 @@ const INPUTS_HELP: &str =
 impl Resolver<'_> {
     /// The texts of `inputs`: a file path, or a table with `file`, `examples` or `template`.
     pub fn inputs(&mut self, inputs: &Spanned<RawInputs>, t: &TableCtx<'_>) -> Option<Vec<String>> {
-        if t.was_reported("inputs") {
+        self.texts(inputs, "inputs", t)
+    }
+
+    /// The texts of a key written like `inputs` (a file path, or a table with `file`, `examples`
+    /// or `template`).
+    pub fn texts(
+        &mut self,
+        value: &Spanned<RawInputs>,
+        key: &str,
+        t: &TableCtx<'_>,
+    ) -> Option<Vec<String>> {
+        if t.was_reported(key) {
             return None;
         }
-        let source = match inputs.get_ref() {
+        let source = match value.get_ref() {
             RawInputs::Source(source) => source.clone(),
             RawInputs::File(path) => RawSource {
-                file: Some(Spanned::new(inputs.span(), path.clone())),
+                file: Some(Spanned::new(value.span(), path.clone())),
                 examples: None,
                 template: None,
                 vars: None,
             },
         };
-        let set = self.load(&source, inputs.span(), &format!("`inputs` of {}", t.name))?;
+        let set = self.load(&source, value.span(), &format!("`{key}` of {}", t.name))?;
         Some(set.examples)
     }
 

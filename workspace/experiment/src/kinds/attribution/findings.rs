@@ -74,6 +74,7 @@ mod tests {
             is_special: token.starts_with('['),
             method: "saliency".into(),
             attribution,
+            std_error: f64::NAN,
         }
     }
 

@@ -1,7 +1,7 @@
 //! `[[attribution]]`: per-token attributions of a target logit over an input set — saliency,
-//! gradient × input and integrated gradients at a site, occlusion of input tokens, and a LIME
-//! surrogate on token-masked inputs — with integrated gradients' completeness gap and LIME's
-//! fidelity per input.
+//! gradient × input and integrated gradients at a site, occlusion of input tokens, a LIME
+//! surrogate on token-masked inputs and SHAP values of the tokens — with integrated gradients'
+//! completeness gap, LIME's fidelity and SHAP's efficiency gap per input.
 
 mod findings;
 mod report;
@@ -9,7 +9,9 @@ mod run;
 mod spec;
 mod tables;
 
-pub use spec::{AttributionBaseline, AttributionMethod, AttributionSpec, RawAttribution};
+pub use spec::{
+    AttributionBaseline, AttributionMethod, AttributionSpec, DEFAULT_METHODS, RawAttribution,
+};
 pub use tables::{AttributionOutput, AttributionSummary, TokenAttribution};
 
 use crate::engine::{StudyContext, StudyError};
@@ -77,7 +79,9 @@ mod tests {
     #[test]
     fn every_method_at_embed_by_default_and_a_contrast_is_another_logit() {
         let study = spec::<Attribution>(STUDY, encoder());
-        assert_eq!(study.methods, AttributionMethod::ALL);
+        assert_eq!(study.methods, DEFAULT_METHODS);
+        assert!(!study.methods.contains(&AttributionMethod::Shap));
+        assert_eq!((study.shap_exact_max, study.shap_samples), (12, 64));
         assert_eq!((study.site, study.layer), (SitePoint::Embed, None));
         assert_eq!((study.steps, study.window, study.samples), (32, 1, 200));
         assert_eq!(study.baseline, AttributionBaseline::Pad);
@@ -96,6 +100,22 @@ mod tests {
         assert!(found[0].contains("`contrast` in [[attribution]] is the target itself"));
         let found = problems::<Attribution>(&format!("{STUDY}\nsite = \"resid_pre\""), encoder());
         assert!(found[0].contains("site `resid_pre` in [[attribution]] needs a `layer`"));
+        let found = problems::<Attribution>(
+            &format!("{STUDY}\nshap_samples = 9\nshap_exact_max = 21"),
+            encoder(),
+        );
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains("`shap_samples` in [[attribution]] is 9, an odd")),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains("`shap_exact_max` in [[attribution]] is 21")),
+            "{found:?}"
+        );
     }
 
     const EVIL: &str = "<script>alert(1)</script>";
@@ -119,6 +139,7 @@ mod tests {
                     is_special: position == 0 || position == 5,
                     method: method.into(),
                     attribution,
+                    std_error: f64::NAN,
                 });
             }
         }
@@ -139,6 +160,7 @@ mod tests {
             f_baseline: -0.5,
             completeness_gap: 0.004,
             fidelity_r2: f64::NAN,
+            exact: false,
         }];
         let output = AttributionOutput {
             tokens: tokens(),

@@ -1,6 +1,6 @@
 //! The report's attribution section: per study, its first inputs' tokens coloured by the
-//! preferred method it ran, the largest token of every method, and integrated gradients'
-//! completeness and LIME's fidelity.
+//! preferred method it ran, the largest token of every method, integrated gradients'
+//! completeness, LIME's fidelity and SHAP's efficiency.
 
 use super::tables::{AttributionOutput, AttributionSummary, TokenAttribution};
 use crate::views::{signed_colour, signed_legend, token_pieces};
@@ -22,7 +22,8 @@ pub(super) fn section(output: &AttributionOutput, env: &ReportEnv) -> Result<Str
 /// Inputs of each attribution study shown as coloured text.
 const SHOWN_ATTRIBUTION_INPUTS: usize = 10;
 /// The method that colours the text, in order of preference.
-const COLOURING_METHODS: [&str; 4] = [
+const COLOURING_METHODS: [&str; 5] = [
+    "shap",
     "integrated_gradients",
     "occlusion",
     "gradient_x_input",
@@ -50,6 +51,7 @@ fn attribution_views(tokens: &[TokenAttribution], summary: &[AttributionSummary]
             };
             let gaps = of_method("integrated_gradients");
             let fits = of_method("lime");
+            let games = of_method("shap");
             let shown: Vec<Value> = inputs
                 .into_iter()
                 .take(SHOWN_ATTRIBUTION_INPUTS)
@@ -79,9 +81,18 @@ fn attribution_views(tokens: &[TokenAttribution], summary: &[AttributionSummary]
                     lowest_r2 => r2.iter().copied().fold(f64::INFINITY, f64::min),
                 }
             });
+            let shap = (!games.is_empty()).then(|| {
+                let gaps = games.iter().map(|s| s.completeness_gap.abs());
+                context! {
+                    exact => games.iter().filter(|s| s.exact).count(),
+                    inputs => games.len(),
+                    worst_gap => format!("{:.1e}", gaps.fold(0.0f64, f64::max)),
+                }
+            });
             context! {
                 study,
                 target => first.target,
+                shap,
                 n_inputs,
                 methods,
                 colouring,

@@ -1,12 +1,17 @@
 //! Running an `[[attribution]]`: per-token attributions of a target logit over an input set — saliency,
 //! gradient × input and integrated gradients at a site, occlusion of input tokens (see
-//! [`cavern_probe::attribution`]), and a LIME surrogate on token-masked inputs (see
-//! [`cavern_probe::lime`]) — with integrated gradients' completeness gap and LIME's fidelity per
-//! input.
+//! [`cavern_probe::attribution`]), a LIME surrogate on token-masked inputs (see
+//! [`cavern_probe::lime`]) and SHAP values — with integrated gradients' completeness gap, LIME's
+//! fidelity and SHAP's efficiency gap per input.
 //!
-//! LIME's masks are the only random choice: input `i` of study `s` draws them from ChaCha8
-//! seeded with the `i`-th number of a ChaCha8 generator seeded with the run's seed on stream
-//! `s`, so they depend on the seed, the study and the input, and not on the other studies.
+//! SHAP (see [`cavern_probe::shap`]) gives Shapley values of the tokens, exact up to
+//! `shap_exact_max` maskable tokens and sampled beyond.
+//!
+//! LIME's masks and SHAP's sampled permutations are the only random choices. Input `i` of study
+//! `s` has one seed, the `i`-th number of a ChaCha8 generator seeded with the run's seed on
+//! stream `s`: LIME's masks come from ChaCha8 seeded with it, SHAP's permutations from the first
+//! number of that generator's stream 1. So they depend on the seed, the study and the input, and
+//! not on the other studies or on each other.
 
 use super::spec::{AttributionBaseline, AttributionMethod, AttributionSpec};
 use super::tables::{AttributionOutput, AttributionSummary, TokenAttribution};
@@ -20,6 +25,7 @@ use cavern_probe::attribution::{
     gradient_attributions, integrated_gradients, occlusion,
 };
 use cavern_probe::lime::lime;
+use cavern_probe::shap::{ShapOptions, shap};
 use cavern_probe::surrogate::SurrogateOptions;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -62,9 +68,20 @@ fn baseline_of(model: &LoadedModel, choice: AttributionBaseline) -> Result<Basel
     }
 }
 
+/// The generator stream of an input's seed that SHAP's permutations come from (LIME's masks
+/// use the seed itself).
+const SHAP_STREAM: u64 = 1;
+
+/// The first number of ChaCha8 seeded with `seed` on stream `stream`.
+fn stream_seed(seed: u64, stream: u64) -> u64 {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(stream);
+    rng.next_u64()
+}
+
 /// Runs an attribution study, one input at a time; integrated-gradients path points, occlusion
-/// variants and LIME samples run `batch_size` rows per pass. LIME's masks derive from the run's
-/// seed.
+/// variants, LIME samples and SHAP coalitions run `batch_size` rows per pass. LIME's masks and
+/// SHAP's permutations derive from the run's seed.
 pub(super) fn run(
     study: &AttributionSpec,
     cx: &mut StudyContext<'_, '_>,
@@ -101,6 +118,8 @@ pub(super) fn run(
             special,
         };
         let mut values: Vec<(AttributionMethod, Vec<f64>)> = Vec::new();
+        // Standard errors of the methods that have them (SHAP); NaN for the others.
+        let mut errors: Vec<(AttributionMethod, Vec<f64>)> = Vec::new();
         if wants(AttributionMethod::Saliency) || wants(AttributionMethod::GradientXInput) {
             let g = gradient_attributions(model, &input, site, objective)?;
             values.push((AttributionMethod::Saliency, g.saliency));
@@ -132,13 +151,16 @@ pub(super) fn run(
                 f_baseline: ig.f_baseline,
                 completeness_gap: ig.completeness_gap,
                 fidelity_r2: f64::NAN,
+                exact: false,
             });
             values.push((AttributionMethod::IntegratedGradients, ig.attributions));
             if site == embed {
                 embed_base = Some(base);
             }
         }
-        let perturbs = wants(AttributionMethod::Occlusion) || wants(AttributionMethod::Lime);
+        let perturbs = wants(AttributionMethod::Occlusion)
+            || wants(AttributionMethod::Lime)
+            || wants(AttributionMethod::Shap);
         if perturbs && embed_base.is_none() {
             embed_base = Some(baseline_activation(model, &input, embed, baseline)?);
         }
@@ -148,11 +170,11 @@ pub(super) fn run(
             values.push((AttributionMethod::Occlusion, occ));
         }
         // Drawn for every input, so that an input's masks do not depend on the methods.
-        let lime_seed = seeds.next_u64();
+        let input_seed = seeds.next_u64();
         if let (true, Some(base)) = (wants(AttributionMethod::Lime), embed_base) {
             let options = SurrogateOptions {
                 samples: study.samples,
-                seed: lime_seed,
+                seed: input_seed,
                 ..SurrogateOptions::default()
             };
             let fit = lime(model, &input, objective, base, &options, batch_size)?;
@@ -168,15 +190,42 @@ pub(super) fn run(
                 f_baseline: fit.f_baseline,
                 completeness_gap: fit.coefficients.iter().sum::<f64>() - (fit.f_x - fit.f_baseline),
                 fidelity_r2: fit.r2,
+                exact: false,
             });
             values.push((AttributionMethod::Lime, fit.coefficients));
+        }
+        if let (true, Some(base)) = (wants(AttributionMethod::Shap), embed_base) {
+            let options = ShapOptions {
+                exact_max: study.shap_exact_max,
+                pairs: study.shap_samples / 2,
+                seed: stream_seed(input_seed, SHAP_STREAM),
+            };
+            let game = shap(model, &input, objective, base, &options, batch_size)?;
+            out.summary.push(AttributionSummary {
+                study: index,
+                input: i,
+                target: label.clone(),
+                site: embed.to_string(),
+                baseline: study.baseline.as_str().to_string(),
+                method: AttributionMethod::Shap.as_str().to_string(),
+                steps: game.evaluations,
+                f_x: game.f_x,
+                f_baseline: game.f_baseline,
+                completeness_gap: game.efficiency_gap(),
+                fidelity_r2: f64::NAN,
+                exact: game.exact,
+            });
+            values.push((AttributionMethod::Shap, game.values));
+            errors.push((AttributionMethod::Shap, game.std_errors));
         }
         // In the order the study lists its methods.
         for &method in &study.methods {
             let Some((_, per_token)) = values.iter().find(|(m, _)| *m == method) else {
                 continue;
             };
+            let std_errors = errors.iter().find(|(m, _)| *m == method);
             for (position, &attribution) in per_token.iter().enumerate() {
+                let std_error = std_errors.map_or(f64::NAN, |(_, e)| e[position]);
                 out.tokens.push(TokenAttribution {
                     study: index,
                     input: i,
@@ -187,6 +236,7 @@ pub(super) fn run(
                     is_special: input.special.get(position).copied().unwrap_or(false),
                     method: method.as_str().to_string(),
                     attribution,
+                    std_error,
                 });
             }
         }

@@ -21,12 +21,24 @@ pub struct RawAttribution {
     pub layer: Option<Spanned<i64>>,
     pub window: Option<Spanned<usize>>,
     pub samples: Option<Spanned<usize>>,
+    pub shap_exact_max: Option<Spanned<usize>>,
+    pub shap_samples: Option<Spanned<usize>>,
 }
 
 impl RawTable for RawAttribution {
     const KEYS: &'static [&'static str] = &[
-        "target", "contrast", "inputs", "methods", "steps", "baseline", "site", "layer", "window",
+        "target",
+        "contrast",
+        "inputs",
+        "methods",
+        "steps",
+        "baseline",
+        "site",
+        "layer",
+        "window",
         "samples",
+        "shap_exact_max",
+        "shap_samples",
     ];
     const NESTED: &'static [(&'static str, &'static [&'static str])] = &[
         ("target", RawTarget::KEYS),
@@ -48,6 +60,8 @@ choice_enum! {
         Occlusion = "occlusion",
         /// Coefficients of a LIME surrogate fitted to f on token-masked inputs.
         Lime = "lime",
+        /// Shapley values of the tokens in the game v(S) = f(input with only S kept).
+        Shap = "shap",
     }
 }
 
@@ -65,6 +79,16 @@ choice_enum! {
     }
 }
 
+/// The methods of an `[[attribution]]` without `methods`: all but `shap`, whose 2^n masked
+/// inputs per input are asked for by name.
+pub const DEFAULT_METHODS: [AttributionMethod; 5] = [
+    AttributionMethod::Saliency,
+    AttributionMethod::GradientXInput,
+    AttributionMethod::IntegratedGradients,
+    AttributionMethod::Occlusion,
+    AttributionMethod::Lime,
+];
+
 /// Default `[[attribution]] steps`.
 pub const DEFAULT_ATTRIBUTION_STEPS: usize = 32;
 /// Default `[[attribution]] window`.
@@ -80,6 +104,14 @@ pub const MAX_ATTRIBUTION_STEPS: usize = 10_000;
 /// Widest `[[attribution]] window`.
 pub const MAX_OCCLUSION_WINDOW: usize = 1_000;
 
+/// Default `[[attribution]] shap_samples`: permutations when SHAP samples (32 antithetic
+/// pairs).
+pub const DEFAULT_SHAP_SAMPLES: usize = 2 * cavern_probe::shap::DEFAULT_PAIRS;
+/// Fewest `[[attribution]] shap_samples`: two antithetic pairs, for a standard error.
+pub const MIN_SHAP_SAMPLES: usize = 2 * cavern_probe::shapley::MIN_PAIRS;
+/// Most `[[attribution]] shap_samples`.
+pub const MAX_SHAP_SAMPLES: usize = 100_000;
+
 /// A resolved `[[attribution]]`: per-token attributions of a target logit over an input set.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttributionSpec {
@@ -88,7 +120,7 @@ pub struct AttributionSpec {
     /// A logit subtracted from the target's (f = l_target − l_contrast), if any.
     pub contrast: Option<Target>,
     pub inputs: Vec<String>,
-    /// The methods, in the order given (default all four).
+    /// The methods, in the order given (default [`DEFAULT_METHODS`]).
     pub methods: Vec<AttributionMethod>,
     /// Integrated-gradients steps (midpoint rule), >= 1.
     pub steps: usize,
@@ -101,6 +133,12 @@ pub struct AttributionSpec {
     pub window: usize,
     /// LIME samples (masked inputs, the input itself included), >= [`MIN_LIME_SAMPLES`].
     pub samples: usize,
+    /// SHAP enumerates every coalition of up to this many maskable tokens, at most
+    /// [`cavern_probe::shapley::MAX_EXACT_PLAYERS`].
+    pub shap_exact_max: usize,
+    /// SHAP's sampled permutations beyond `shap_exact_max`: an even number, >=
+    /// [`MIN_SHAP_SAMPLES`].
+    pub shap_samples: usize,
 }
 
 pub(super) fn resolve(
@@ -122,7 +160,7 @@ pub(super) fn resolve(
     let inputs = r.required_inputs(&raw.inputs, &t);
     let methods =
         r.optional_choice_list::<AttributionMethod>(&raw.methods, "methods", "method", &t);
-    let methods = methods.map(|m| m.unwrap_or_else(|| AttributionMethod::ALL.to_vec()));
+    let methods = methods.map(|m| m.unwrap_or_else(|| DEFAULT_METHODS.to_vec()));
     let steps = r.count(
         &raw.steps,
         DEFAULT_ATTRIBUTION_STEPS,
@@ -145,6 +183,34 @@ pub(super) fn resolve(
         "samples",
         &t,
     );
+    let shap_exact_max = r.count(
+        &raw.shap_exact_max,
+        cavern_probe::shap::DEFAULT_EXACT_MAX,
+        0..=cavern_probe::shapley::MAX_EXACT_PLAYERS,
+        "shap_exact_max",
+        &t,
+    );
+    let shap_samples = r.count(
+        &raw.shap_samples,
+        DEFAULT_SHAP_SAMPLES,
+        MIN_SHAP_SAMPLES..=MAX_SHAP_SAMPLES,
+        "shap_samples",
+        &t,
+    );
+    let shap_samples = shap_samples.and_then(|n| match &raw.shap_samples {
+        Some(value) if n % 2 == 1 => {
+            let message =
+                format!("`shap_samples` in [[attribution]] is {n}, an odd number of permutations");
+            let help = format!(
+                "permutations come in antithetic pairs (each with its reverse); use {} or {}",
+                n - 1,
+                n + 1
+            );
+            r.report(value.span(), message, Some(help));
+            None
+        }
+        _ => Some(n),
+    });
     let site = match &raw.site {
         None if !t.was_reported("site") => Some(SitePoint::Embed),
         _ => r.choice(&raw.site, "site", &t),
@@ -171,5 +237,7 @@ pub(super) fn resolve(
         layer: layer?,
         window: window?,
         samples: samples?,
+        shap_exact_max: shap_exact_max?,
+        shap_samples: shap_samples?,
     })
 }

@@ -35,23 +35,28 @@ table_rows! {
         /// special tokens stay in the baseline, so at `embed` their integrated gradients and
         /// occlusion are exactly 0 with a token baseline
         pub is_special: bool,
-        /// `saliency`, `gradient_x_input`, `integrated_gradients`, `occlusion` or `lime`
+        /// `saliency`, `gradient_x_input`, `integrated_gradients`, `occlusion`, `lime` or `shap`
         pub method: String,
         /// `saliency`: ‖∂f/∂a_t‖₂ (never negative); `gradient_x_input`: Σ_d (∂f/∂a_td)·a_td;
         /// `integrated_gradients`: Σ_d (a − a')_td · mean over the path's midpoints of
         /// ∂f/∂a_td; `occlusion`: the mean over the windows covering the token of f(x) − f(x
         /// with the window replaced by the baseline); `lime`: the token's coefficient in the
         /// LIME surrogate, what keeping the token adds to f (0 for special tokens, which are
-        /// never masked). Positive: the token raises f
+        /// never masked); `shap`: the token's Shapley value in the game v(S) = f(input with only
+        /// the tokens S kept), which sum to f(x) − f(baseline) (0 for special tokens). Positive:
+        /// the token raises f
         pub attribution: f64,
+        /// `shap`: the standard error of a sampled value (0 when every coalition was
+        /// enumerated, and for special tokens); NaN for the other methods
+        pub std_error: f64,
     }
 }
 
 table_rows! {
-    /// Written for `[[attribution]]` studies that run `integrated_gradients` or `lime`: one row
-    /// per (study, input, method), integrated gradients' before LIME's, with f at the input and
-    /// at the baseline, how far the attributions are from summing to their difference, and
-    /// LIME's fidelity.
+    /// Written for `[[attribution]]` studies that run `integrated_gradients`, `lime` or `shap`:
+    /// one row per (study, input, method), in that order, with f at the input and at the
+    /// baseline, how far the attributions are from summing to their difference, LIME's fidelity
+    /// and whether SHAP's values are exact.
     #[table("attribution_summary", keys = [study, input, method])]
     pub struct AttributionSummary {
         /// index of the `[[attribution]]` study in the file, from 0
@@ -64,25 +69,29 @@ table_rows! {
         pub site: String,
         /// `pad`, `zeros`, `unk` or `mask`
         pub baseline: String,
-        /// `integrated_gradients` or `lime`
+        /// `integrated_gradients`, `lime` or `shap`
         pub method: String,
         /// midpoint-rule steps (integrated gradients); samples, the input itself included
-        /// (LIME)
+        /// (LIME); distinct masked inputs run through the model (SHAP: 2^n when exact)
         pub steps: usize,
         /// f at the input
         pub f_x: f64,
-        /// f with the site's activation set to the baseline's (LIME: with every token that is
-        /// not special masked)
+        /// f with the site's activation set to the baseline's (LIME, SHAP: with every token
+        /// that is not special masked)
         pub f_baseline: f64,
         /// Σ_t attribution_t − (f_x − f_baseline): for integrated gradients the error of the
         /// midpoint rule, which shrinks as `steps` grows; compare it with \|f_x − f_baseline\|.
         /// For LIME, how far the surrogate's coefficients are from adding up to the effect of
-        /// masking everything (they need not: the surrogate is fitted near the input)
+        /// masking everything (they need not: the surrogate is fitted near the input). For
+        /// SHAP the efficiency gap, 0 up to rounding whether exact or sampled
         pub completeness_gap: f64,
         /// LIME: the weighted R² of the surrogate on its samples (1: f is exactly additive in the
         /// kept tokens near the input; 0: the surrogate explains nothing); NaN for integrated
-        /// gradients
+        /// gradients and SHAP
         pub fidelity_r2: f64,
+        /// SHAP: whether every coalition was enumerated (the values are exact) rather than
+        /// permutations sampled; false for integrated gradients and LIME
+        pub exact: bool,
     }
 }
 
