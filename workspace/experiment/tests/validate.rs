@@ -1030,7 +1030,9 @@ layers = "all"
 
 #[test]
 fn attribution_studies_resolve_with_defaults_and_without_a_random_pool() {
-    use cavern_experiment::kinds::attribution::{AttributionBaseline, AttributionMethod};
+    use cavern_experiment::kinds::attribution::{
+        AttributionBaseline, AttributionMethod, DEFAULT_METHODS,
+    };
     let toml = "[experiment]\nname = \"a\"\nmodel = \"toy-sentiment\"\n\
         [[attribution]]\ntarget = { class = \"positive\" }\ninputs = { examples = [\"a b\", \"c\"] }\n\
         [[attribution]]\ntarget = { class = \"positive\" }\ncontrast = { class = \"negative\" }\n\
@@ -1045,7 +1047,7 @@ fn attribution_studies_resolve_with_defaults_and_without_a_random_pool() {
     assert_eq!(plain.target, Target::Class("positive".into()));
     assert_eq!(plain.contrast, None);
     assert_eq!(plain.inputs, ["a b", "c"]);
-    assert_eq!(plain.methods, AttributionMethod::ALL);
+    assert_eq!(plain.methods, DEFAULT_METHODS);
     assert_eq!(
         (
             plain.steps,
@@ -1091,7 +1093,7 @@ model = "toy-sentiment"
 [[attribution]]
 target = { class = "positve" }
 inputs = { examples = ["a"] }
-methods = ["saliency", "shap", "saliency"]
+methods = ["saliency", "deep", "saliency"]
 steps = 0
 baseline = "mask_token"
 window = 0
@@ -1124,7 +1126,7 @@ site = "pattern"
         20,
     );
     assert_eq!(help(class), "did you mean `positive`?");
-    let method = expect(&d, "unknown method `shap`", 7, 24);
+    let method = expect(&d, "unknown method `deep`", 7, 24);
     assert!(
         help(method).contains("`integrated_gradients`"),
         "{}",

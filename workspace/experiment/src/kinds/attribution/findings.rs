@@ -1,5 +1,5 @@
-//! What `[[attribution]]` found: per study, method and target, the token each input owes most
-//! of its target to.
+//! What `[[attribution]]` found: per study, method and target, the token that moves each input's
+//! target most, either way.
 
 use super::{Attribution, AttributionOutput};
 use crate::study::Study;
@@ -9,8 +9,8 @@ use serde_json::json;
 /// Inputs named per line.
 const SHOWN: usize = 3;
 
-/// One line per (study, method, target): the most positively attributed non-special token of
-/// each of the first [`SHOWN`] inputs.
+/// One line per (study, method, target): the non-special token of largest attribution in
+/// magnitude (its sign kept) of each of the first [`SHOWN`] inputs.
 pub fn findings(output: &AttributionOutput) -> Vec<Finding> {
     group_by(&output.tokens, |t| (t.study, &t.method, &t.target))
         .into_iter()
@@ -23,7 +23,7 @@ pub fn findings(output: &AttributionOutput) -> Vec<Finding> {
                         .into_iter()
                         .filter(|t| !t.is_special)
                         .reduce(|top, t| {
-                            if t.attribution > top.attribution {
+                            if t.attribution.abs() > top.attribution.abs() {
                                 t
                             } else {
                                 top
@@ -38,7 +38,7 @@ pub fn findings(output: &AttributionOutput) -> Vec<Finding> {
             Finding::new(
                 Attribution::NAME,
                 format!(
-                    "study {study}, {method} on {target}: the most attributed tokens are {}",
+                    "study {study}, {method} on {target}: the tokens that move it most are {}",
                     named.join(", ")
                 ),
             )
@@ -79,7 +79,7 @@ mod tests {
     }
 
     #[test]
-    fn the_top_non_special_token_of_each_input() {
+    fn the_non_special_token_of_largest_magnitude_of_each_input() {
         let output = AttributionOutput {
             tokens: vec![
                 token(0, 0, "[CLS]", 9.0),
@@ -93,8 +93,8 @@ mod tests {
         let found = findings(&output);
         assert_eq!(
             found[0].text,
-            "study 0, saliency on class:positive: the most attributed tokens are \"great\" (+0.800) in input 0, \"plot\" (+0.200) in input 1"
+            "study 0, saliency on class:positive: the tokens that move it most are \"great\" (+0.800) in input 0, \"dull\" (-0.500) in input 1"
         );
-        assert_eq!(found[0].values["tokens"][1]["position"], 1);
+        assert_eq!(found[0].values["tokens"][1]["position"], 0);
     }
 }

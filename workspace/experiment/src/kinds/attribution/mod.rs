@@ -113,7 +113,8 @@ mod tests {
         assert!(
             found
                 .iter()
-                .any(|p| p.contains("`shap_exact_max` in [[attribution]] is 21")),
+                .any(|p| p
+                    .contains("`shap_exact_max` in [[attribution]] must be at most 20, found 21")),
             "{found:?}"
         );
     }

@@ -62,8 +62,8 @@ mod tests {
             found[0].text,
             "study 0: 2 inputs; the training example that most supports input 0 (good) is \
              \"superb film\" (good), whose removal would move its log-odds by -0.300; \
-             leave-one-out retraining agrees (Spearman ρ ≥ 0.850 over the 12 largest changes \
-             of each input)"
+             estimates against leave-one-out retraining: Spearman ρ ≥ 0.850 (median 0.900) over the \
+             12 largest changes of each input"
         );
         assert_eq!(found[0].values["lowest_spearman"], 0.85);
     }
