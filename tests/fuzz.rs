@@ -9,8 +9,8 @@
 //! or count fields of binary headers set to huge values. Every input must end in `Ok` or `Err`;
 //! a panic is a finding, saved under `$CARGO_TARGET_TMPDIR/fuzz-findings/` and failing the test.
 //! An abort (an allocation the process cannot make) kills the test process; the input it was
-//! reading is then the file under `$CARGO_TARGET_TMPDIR/fuzz-current/` that the last line
-//! printed names.
+//! reading is then in `$CARGO_TARGET_TMPDIR/fuzz-current/PARSER/` (each test prints it as it
+//! starts). The address space is capped at 8 GiB so that such an allocation fails fast.
 //!
 //! Each parser gets `CAVERN_FUZZ_SECONDS` seconds (default 10; `.ci/run` gives 120), and the
 //! test prints how many inputs it tried. Inputs found by earlier fuzzing are regression tests
@@ -127,16 +127,21 @@ fn budget() -> Duration {
 }
 
 /// Where a parser's current input is written: kept after an abort, replaced by the next input.
-fn current_dir(parser: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+fn current_path(parser: &str) -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join("fuzz-current")
-        .join(parser);
+        .join(parser)
+}
+
+/// [`current_path`], emptied.
+fn current_dir(parser: &str) -> PathBuf {
+    let dir = current_path(parser);
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();
     dir
 }
 
-/// Mutates `seed` in place with one to three mutations; `others` are splice partners, `text`
+/// Mutates `bytes` in place with one to three mutations; `others` are splice partners, `text`
 /// says whether numbers are written as text.
 fn mutate(rng: &mut ChaCha8Rng, bytes: &mut Vec<u8>, others: &[Vec<u8>], text: bool) {
     for _ in 0..rng.random_range(1..=3) {
@@ -262,9 +267,7 @@ fn huge_field(rng: &mut ChaCha8Rng, bytes: &mut Vec<u8>) {
 fn fuzz(parser: &str, mut next: impl FnMut(&mut ChaCha8Rng), parse: impl Fn() -> bool) {
     limit_memory();
     let budget = budget();
-    let current = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("fuzz-current")
-        .join(parser);
+    let current = current_path(parser);
     println!(
         "fuzz {parser}: the current input is under {}",
         current.display()
@@ -494,7 +497,8 @@ fn a_syntax_error_in_the_tokenizer_decoder_is_an_error() {
             |text| {
                 let decoder = text.find("\"decoder\"").expect("a decoder");
                 let at = decoder + text[decoder..].find("\"ByteLevel\"").unwrap() + 5;
-                [text[..at].as_bytes(), odd, text[at..].as_bytes()].concat()
+                let bytes = text.as_bytes();
+                [&bytes[..at], odd, &bytes[at..]].concat()
             },
         );
         assert!(
