@@ -12,6 +12,9 @@ use crate::config::{
 use crate::family::Family;
 use serde_json::{Map, Value};
 
+/// The most layers a `config.json` may declare (the largest published models have under 200).
+pub const MAX_LAYERS: usize = 4096;
+
 /// The parsed `config.json`, with typed getters whose errors name the key.
 pub struct Json<'a> {
     map: &'a Map<String, Value>,
@@ -58,6 +61,18 @@ impl<'a> Json<'a> {
             Some(n) => Ok(n),
             None => Err(format!("`{key}` is missing")),
         }
+    }
+
+    /// A required layer count: positive and at most [`MAX_LAYERS`], since per-layer lists are
+    /// built from it before the weights are read.
+    pub fn layers(&self, key: &str) -> Result<usize, String> {
+        let n = self.size(key)?;
+        if n > MAX_LAYERS {
+            return Err(format!(
+                "`{key}` is {n}; cavern reads at most {MAX_LAYERS} layers (correct `{key}`)"
+            ));
+        }
+        Ok(n)
     }
 
     /// A number, if present.
@@ -150,7 +165,7 @@ fn gpt2(json: &Json) -> Result<TransformerConfig, String> {
         architecture: Architecture::PreNormDecoder,
         vocab_size: json.size("vocab_size")?,
         d_model,
-        n_layers: json.size("n_layer")?,
+        n_layers: json.layers("n_layer")?,
         n_heads,
         n_kv_heads: n_heads,
         d_head,
@@ -187,7 +202,7 @@ fn gpt_neox(json: &Json) -> Result<TransformerConfig, String> {
         architecture: Architecture::PreNormDecoder,
         vocab_size: json.size("vocab_size")?,
         d_model,
-        n_layers: json.size("num_hidden_layers")?,
+        n_layers: json.layers("num_hidden_layers")?,
         n_heads,
         n_kv_heads: n_heads,
         d_head,
@@ -220,7 +235,7 @@ fn llama(family: Family, json: &Json) -> Result<TransformerConfig, String> {
         Some(d) => d,
         None => divide(d_model, n_heads, "hidden_size", "num_attention_heads")?,
     };
-    let n_layers = json.size("num_hidden_layers")?;
+    let n_layers = json.layers("num_hidden_layers")?;
     let activation = activation(json, "hidden_act")?;
     if activation != MlpActivation::SwiGlu {
         return Err(format!(
@@ -281,7 +296,7 @@ fn gemma(family: Family, json: &Json) -> Result<TransformerConfig, String> {
     }
     let (d_model, n_heads) = (json.size("hidden_size")?, json.size("num_attention_heads")?);
     let d_head = json.count("head_dim")?.unwrap_or(256);
-    let n_layers = json.size("num_hidden_layers")?;
+    let n_layers = json.layers("num_hidden_layers")?;
     let activation_key = match json.str("hidden_activation")? {
         Some(_) => "hidden_activation",
         None => "hidden_act",
@@ -537,6 +552,31 @@ mod tests {
     const LLAMA: &str = r#"{"vocab_size": 64, "hidden_size": 32, "num_hidden_layers": 2,
         "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 48,
         "hidden_act": "silu", "rms_norm_eps": 1e-5"#;
+
+    /// Found by fuzzing: a Mistral config with 2^32 layers listed every layer as local.
+    #[test]
+    fn a_layer_count_beyond_the_bound_is_refused_before_any_list() {
+        let text = LLAMA.replace(
+            "\"num_hidden_layers\": 2",
+            "\"num_hidden_layers\": 4294967296",
+        );
+        let error = config(
+            Family::Mistral,
+            &format!(r#"{text}, "sliding_window": 4}}"#),
+        );
+        assert_eq!(
+            error.unwrap_err(),
+            "`num_hidden_layers` is 4294967296; cavern reads at most 4096 layers \
+             (correct `num_hidden_layers`)"
+        );
+        let text = LLAMA.replace("\"num_hidden_layers\": 2", "\"num_hidden_layers\": 4096");
+        assert_eq!(
+            config(Family::Llama, &format!("{text}}}"))
+                .unwrap()
+                .n_layers,
+            4096
+        );
+    }
 
     #[test]
     fn rope_reads_old_and_new_field_names() {

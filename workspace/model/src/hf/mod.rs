@@ -190,6 +190,7 @@ pub fn load(
         .unwrap_or(&folder.dir);
     let in_weights = |detail: String| fail(weights_file, detail);
     let tensors = Tensors::new(&parsed).map_err(in_weights)?;
+    check_layer_count(&config, &tensors).map_err(in_weights)?;
     let (plan, ignorable): (Plan, fn(&str) -> bool) = match family {
         Family::Bert => (bert::plan(&tensors, &config), |_| true),
         Family::Gpt2 => (gpt2::plan(&tensors, &config), gpt2::ignorable),
@@ -210,6 +211,20 @@ pub fn load(
     }
     .map_err(in_weights)?;
     Ok((family, transformer, tokenizer))
+}
+
+/// Refuses a layer count the weights cannot hold (every layer has several tensors) before the
+/// plan lists each layer's tensors, so that a huge count from `config.json` costs nothing.
+fn check_layer_count(config: &TransformerConfig, tensors: &Tensors) -> Result<(), String> {
+    let held = tensors.names().len();
+    if config.n_layers > held {
+        return Err(format!(
+            "the config says the model has {} layers, but the weights hold only {held} tensors \
+             (each layer has several); correct the layer count in config.json",
+            config.n_layers
+        ));
+    }
+    Ok(())
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, ModelError> {

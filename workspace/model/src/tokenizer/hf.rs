@@ -38,6 +38,10 @@ impl HfTokenizer {
 
     /// Parses the contents of a `tokenizer.json`.
     pub fn from_bytes(bytes: &[u8]) -> Result<HfTokenizer, String> {
+        // The tokenizers crate panics on some JSON syntax errors (inside its `decoder`), so the
+        // syntax (UTF-8 included) is checked first.
+        serde_json::from_slice::<serde_json::Value>(bytes)
+            .map_err(|e| format!("not a valid tokenizer.json: {e}"))?;
         let mut inner = tokenizers::Tokenizer::from_bytes(bytes)
             .map_err(|e| format!("not a valid tokenizer.json: {e}"))?;
         inner.with_padding(None);
