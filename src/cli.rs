@@ -684,11 +684,15 @@ fn run_experiment(
         e => Failure::failed(e),
     })?;
     if json {
-        println!("{}", run_summary_json(&folder).map_err(Failure::failed)?);
+        // Through `emit`: a reader that stops early (`| head`) is no error once the run is written.
+        emit(&format!(
+            "{}\n",
+            run_summary_json(&folder).map_err(Failure::failed)?
+        ))?;
     } else {
-        println!("wrote {}", folder.display());
+        emit(&format!("wrote {}\n", folder.display()))?;
         if !options.quiet {
-            print!("{}", findings_text(&folder).map_err(Failure::failed)?);
+            emit(&findings_text(&folder).map_err(Failure::failed)?)?;
         }
     }
     Ok(())

@@ -397,3 +397,22 @@ fn cavs_are_also_written_as_npy_with_the_same_directions() {
         assert!(npy[128..] == data[start..end], "{stem}: .npy data differs");
     }
 }
+
+#[test]
+fn a_reader_that_stops_early_is_no_error_once_the_run_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let mut child = common::cavern()
+        .args(["run", "experiments/quickstart.toml", "--out"])
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Like `cavern run ... | head -0`: the pipe's reader is gone before anything is printed.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    assert_exit(&output, 0);
+    assert_no_panic(&output);
+    assert!(out.join("manifest.json").is_file());
+}
