@@ -67,9 +67,9 @@ sinfo
 
 # wait_for JOB: until the job (all of its array tasks) has left the queue.
 wait_for() {
-    for _ in $(seq 900); do
+    for _ in $(seq 4500); do
         [[ -z $(squeue -h -j "$1" 2>/dev/null) ]] && return 0
-        sleep 1
+        sleep 0.2
     done
     echo "job $1 still queued after 15 minutes"; squeue; return 1
 }
