@@ -112,14 +112,7 @@ fn sigterm_keeps_the_partial_folder_of_a_resumable_run_for_the_next_resume() {
         )
     );
     assert!(partial.is_dir() && !out.exists());
-    let resumed = cavern()
-        .args(["run"])
-        .arg(&file)
-        .arg("--out")
-        .arg(&out)
-        .arg("--resume")
-        .output()
-        .unwrap();
+    let resumed = common::resume(&file, &out);
     assert_exit(&resumed, 0);
     assert!(
         stderr(&resumed).contains("continuing"),

@@ -202,14 +202,7 @@ fn a_run_killed_after_its_first_study_resumes_to_the_same_tables() {
     child.wait().unwrap();
     assert!(!out.exists(), "a killed run left a final folder");
 
-    let resumed = common::cavern()
-        .arg("run")
-        .arg(&quickstart)
-        .arg("--out")
-        .arg(&out)
-        .arg("--resume")
-        .output()
-        .unwrap();
+    let resumed = common::resume(&quickstart, &out);
     assert_exit(&resumed, 0);
     assert!(
         stderr(&resumed).contains("1 of 2 studies already done"),

@@ -36,6 +36,18 @@ where
         .expect("cannot start the cavern binary")
 }
 
+/// Runs `cavern run FILE --out OUT --resume` in the repository root and returns its output.
+pub fn resume(file: &Path, out: &Path) -> Output {
+    cavern()
+        .arg("run")
+        .arg(file)
+        .arg("--out")
+        .arg(out)
+        .arg("--resume")
+        .output()
+        .expect("cannot start the cavern binary")
+}
+
 /// Standard output as text.
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()

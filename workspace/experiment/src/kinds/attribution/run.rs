@@ -101,6 +101,21 @@ pub(super) fn run(
         None => Site::global(study.site),
     };
     let embed = Site::global(SitePoint::Embed);
+    // The summary row of `method` on input `i` at `site`, before what the method measured.
+    let summary = |i: usize, method: AttributionMethod, site: Site| AttributionSummary {
+        study: index,
+        input: i,
+        target: label.clone(),
+        site: site.to_string(),
+        baseline: study.baseline.as_str().to_string(),
+        method: method.as_str().to_string(),
+        steps: 0,
+        f_x: f64::NAN,
+        f_baseline: f64::NAN,
+        completeness_gap: f64::NAN,
+        fidelity_r2: f64::NAN,
+        exact: false,
+    };
     let wants = |m: AttributionMethod| study.methods.contains(&m);
     let encodings = model
         .encode_texts(&study.inputs)
@@ -140,18 +155,11 @@ pub(super) fn run(
                 batch_size,
             )?;
             out.summary.push(AttributionSummary {
-                study: index,
-                input: i,
-                target: label.clone(),
-                site: site.to_string(),
-                baseline: study.baseline.as_str().to_string(),
-                method: AttributionMethod::IntegratedGradients.as_str().to_string(),
                 steps: study.steps,
                 f_x: ig.f_x,
                 f_baseline: ig.f_baseline,
                 completeness_gap: ig.completeness_gap,
-                fidelity_r2: f64::NAN,
-                exact: false,
+                ..summary(i, AttributionMethod::IntegratedGradients, site)
             });
             values.push((AttributionMethod::IntegratedGradients, ig.attributions));
             if site == embed {
@@ -179,18 +187,12 @@ pub(super) fn run(
             };
             let fit = lime(model, &input, objective, base, &options, batch_size)?;
             out.summary.push(AttributionSummary {
-                study: index,
-                input: i,
-                target: label.clone(),
-                site: embed.to_string(),
-                baseline: study.baseline.as_str().to_string(),
-                method: AttributionMethod::Lime.as_str().to_string(),
                 steps: fit.samples,
                 f_x: fit.f_x,
                 f_baseline: fit.f_baseline,
                 completeness_gap: fit.coefficients.iter().sum::<f64>() - (fit.f_x - fit.f_baseline),
                 fidelity_r2: fit.r2,
-                exact: false,
+                ..summary(i, AttributionMethod::Lime, embed)
             });
             values.push((AttributionMethod::Lime, fit.coefficients));
         }
@@ -202,18 +204,12 @@ pub(super) fn run(
             };
             let game = shap(model, &input, objective, base, &options, batch_size)?;
             out.summary.push(AttributionSummary {
-                study: index,
-                input: i,
-                target: label.clone(),
-                site: embed.to_string(),
-                baseline: study.baseline.as_str().to_string(),
-                method: AttributionMethod::Shap.as_str().to_string(),
                 steps: game.evaluations,
                 f_x: game.f_x,
                 f_baseline: game.f_baseline,
                 completeness_gap: game.efficiency_gap(),
-                fidelity_r2: f64::NAN,
                 exact: game.exact,
+                ..summary(i, AttributionMethod::Shap, embed)
             });
             values.push((AttributionMethod::Shap, game.values));
             errors.push((AttributionMethod::Shap, game.std_errors));
