@@ -6,32 +6,16 @@
 
 mod common;
 
+use cavern_model::toy::sentiment::{COLOURS, NEGATIONS, NEGATIVE, POSITIVE};
 use common::{Csv, assert_exit, repo_root, run_cavern, run_experiment};
 use std::fs;
 
-const COLOURS: [&str; 8] = [
-    "red", "blue", "green", "yellow", "purple", "orange", "brown", "grey",
-];
-const SENTIMENT: [&str; 18] = [
-    "good",
-    "great",
-    "superb",
-    "lovely",
-    "wonderful",
-    "excellent",
-    "delightful",
-    "brilliant",
-    "bad",
-    "awful",
-    "terrible",
-    "dreadful",
-    "poor",
-    "horrible",
-    "boring",
-    "dull",
-    "not",
-    "never",
-];
+/// Whether `word` carries the sentiment: a sentiment word or a negation.
+fn is_sentiment(word: &str) -> bool {
+    [&POSITIVE[..], &NEGATIVE, &NEGATIONS]
+        .concat()
+        .contains(&word)
+}
 
 #[test]
 fn shap_and_adversarial_edits_find_the_planted_words() {
@@ -114,10 +98,7 @@ fn shap_and_adversarial_edits_find_the_planted_words() {
             .collect();
         assert_eq!(edited.len(), 1, "{r:?}");
         let old = tokens.get(edited[0], "token");
-        assert!(
-            SENTIMENT.contains(&old),
-            "input {input} edits {old:?}: {r:?}"
-        );
+        assert!(is_sentiment(old), "input {input} edits {old:?}: {r:?}");
         assert!(!COLOURS.contains(&old));
         assert!(!COLOURS.contains(&tokens.get(edited[0], "edited_token")));
     }
