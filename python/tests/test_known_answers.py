@@ -21,7 +21,11 @@ def test_steering_erasure_and_counterfactuals_on_toy_sentiment(make_run: Callabl
 
     erasure = run.tables["erasure"]
     for row in erasure.filter(pl.col("method") == "leace").iter_rows(named=True):
-        assert row["probe_before"] > 0.85 and abs(row["probe_after"] - 0.5) <= 0.05, row
+        # The fresh probe is scored on the held-out 30 % of each class (60 texts here); at chance a
+        # held-out accuracy has a standard error of sqrt(0.25 / 60) = 0.065: allow two of them.
+        held_out = 2 * round(0.3 * row["n_per_class"])
+        chance_band = 2 * (0.25 / held_out) ** 0.5
+        assert row["probe_before"] > 0.85 and abs(row["probe_after"] - 0.5) <= chance_band, row
 
     swaps = run.tables["counterfactual_summary"]
     assert swaps.filter(pl.col("slot") == "neg")["flip_rate"].to_list() == [1.0, 1.0]
