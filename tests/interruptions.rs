@@ -46,6 +46,18 @@ layers = "all"
 /// Starts `cavern run FILE --quiet --out OUT EXTRA...`, waits until its partial folder is
 /// there, sends `signal` and returns the partial folder's path and the process's output.
 fn interrupt(file: &Path, out: &Path, extra: &[&str], signal: i32) -> (PathBuf, Output) {
+    interrupt_once(file, out, extra, signal, Path::new(""))
+}
+
+/// [`interrupt`], waiting until `ready` (a path inside the partial folder; empty: the folder
+/// itself) is there before the signal.
+fn interrupt_once(
+    file: &Path,
+    out: &Path,
+    extra: &[&str],
+    signal: i32,
+    ready: &Path,
+) -> (PathBuf, Output) {
     let child = cavern()
         .args(["run", "--quiet"])
         .arg(file)
@@ -60,11 +72,11 @@ fn interrupt(file: &Path, out: &Path, extra: &[&str], signal: i32) -> (PathBuf, 
     let name = out.file_name().unwrap().to_string_lossy();
     let partial = parent.join(format!(".{name}.partial-{}", child.id()));
     let start = Instant::now();
-    while !partial.is_dir() {
+    while !partial.join(ready).exists() {
         assert!(
             start.elapsed() < Duration::from_secs(120),
-            "no partial folder {} after 2 minutes",
-            partial.display()
+            "no {} after 2 minutes",
+            partial.join(ready).display()
         );
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -101,7 +113,9 @@ fn sigterm_keeps_the_partial_folder_of_a_resumable_run_for_the_next_resume() {
     let dir = tempfile::tempdir().unwrap();
     let file = experiment(dir.path(), 300);
     let out = dir.path().join("runs").join("long");
-    let (partial, output) = interrupt(&file, &out, &["--resume"], libc::SIGTERM);
+    // Signalled once the folder records what it is a run of: before that it cannot be resumed.
+    let identity = Path::new("units/identity.json");
+    let (partial, output) = interrupt_once(&file, &out, &["--resume"], libc::SIGTERM, identity);
     assert_exit(&output, 143);
     assert_eq!(
         stderr(&output),

@@ -143,7 +143,7 @@ impl RunDir {
         };
         for sub in [TABLES_DIR, CAVS_DIR] {
             let dir = run.path().join(sub);
-            fs::create_dir_all(&dir).map_err(io_error("create", &dir))?;
+            create_within(&dir).map_err(io_error("create", &dir))?;
         }
         Ok(run)
     }
@@ -243,6 +243,16 @@ pub fn abandon_all(what: Abandon) -> Vec<Result<PathBuf, RunDirError>> {
                 .map_err(io_error("remove", &temp)),
         })
         .collect()
+}
+
+/// Creates the folder `dir` inside a run folder being written, if it is not there yet, without
+/// creating missing parents: once an interruption has removed the run folder, writing on into
+/// it fails instead of bringing the folder back.
+pub(crate) fn create_within(dir: &Path) -> io::Result<()> {
+    match fs::create_dir(dir) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        result => result,
+    }
 }
 
 /// Removes `dir`, which other threads of the run may still be writing files into (a file

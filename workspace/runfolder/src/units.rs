@@ -9,7 +9,7 @@
 //! (experiment file, model, seed, cavern version, shard), so no run mixes in another's work.
 
 use crate::rows::Rows;
-use crate::run_dir::CAVS_DIR;
+use crate::run_dir::{CAVS_DIR, create_within};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::fs;
@@ -119,17 +119,24 @@ impl Units {
     /// and recorded when new, with half-written units removed when resumed.
     pub fn open(run: &Path, identity: &UnitsIdentity) -> Result<Units, UnitError> {
         let dir = run.join(UNITS_DIR);
-        fs::create_dir_all(&dir).map_err(io_error("create", &dir))?;
+        create_within(&dir).map_err(io_error("create", &dir))?;
         for entry in fs::read_dir(&dir).map_err(io_error("read", &dir))? {
             let path = entry.map_err(io_error("read", &dir))?.path();
             let name = path.file_name().unwrap_or_default().to_string_lossy();
             if name.starts_with(TEMP_PREFIX) {
-                fs::remove_dir_all(&path).map_err(io_error("remove", &path))?;
+                let removed = match path.is_dir() {
+                    true => fs::remove_dir_all(&path),
+                    false => fs::remove_file(&path),
+                };
+                removed.map_err(io_error("remove", &path))?;
             }
         }
+        // Written aside and renamed: a folder either records its identity whole or not at all.
         let file = dir.join(IDENTITY_FILE);
+        let aside = dir.join(format!("{TEMP_PREFIX}{IDENTITY_FILE}"));
         let json = serde_json::to_string_pretty(identity).unwrap_or_default();
-        fs::write(&file, json).map_err(io_error("write", &file))?;
+        fs::write(&aside, json).map_err(io_error("write", &aside))?;
+        fs::rename(&aside, &file).map_err(io_error("write", &file))?;
         Ok(Units { dir })
     }
 
@@ -158,8 +165,10 @@ impl Units {
         if temp.exists() {
             fs::remove_dir_all(&temp).map_err(io_error("remove", &temp))?;
         }
-        let files = temp.join(FILES_DIR).join(CAVS_DIR);
-        fs::create_dir_all(&files).map_err(io_error("create", &files))?;
+        let files = temp.join(FILES_DIR);
+        for dir in [&temp, &files, &files.join(CAVS_DIR)] {
+            create_within(dir).map_err(io_error("create", dir))?;
+        }
         Ok(UnitWriter {
             temp,
             done: self.path(id),
@@ -242,7 +251,7 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), UnitError> {
             });
         }
     };
-    fs::create_dir_all(to).map_err(io_error("create", to))?;
+    create_within(to).map_err(io_error("create", to))?;
     let mut paths: Vec<PathBuf> = entries
         .map(|e| e.map(|e| e.path()))
         .collect::<Result<_, _>>()
