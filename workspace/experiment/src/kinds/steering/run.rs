@@ -7,7 +7,7 @@
 //! inputs' real tokens: α = 1 adds a vector as long as a typical token's activation.
 
 use super::spec::{SteeringSource, SteeringSpec};
-use super::steer::{Steerer, continuation_text};
+use super::steer::Steerer;
 use super::tables::{SteeringFlip, SteeringOutput, SteeringRow, SteeringSummary};
 use super::vector::{SteeringVector, steering_vector};
 use crate::engine::forward::{encode, forward_batches};
@@ -81,7 +81,7 @@ pub(super) fn run(
             };
             let mut measured = Vec::with_capacity(inputs.len());
             for ((i, row), continuation) in rows.iter().enumerate().zip(&continuations) {
-                let continuation = continuation_text(model.tokenizer(), continuation);
+                let continuation = model.tokenizer().generated_text(continuation);
                 let measure = Measure {
                     row,
                     base: &base[i],

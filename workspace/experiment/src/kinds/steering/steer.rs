@@ -8,7 +8,6 @@ use crate::engine::outputs::OutputRow;
 use cavern_intervene::{Intervention, Interventions, Op};
 use cavern_model::batch::{in_sequence_order, length_buckets};
 use cavern_model::generate::generate;
-use cavern_model::tokenizer::Tokenizer;
 use cavern_model::{LoadedModel, Site};
 use cavern_probe::ProbeError;
 
@@ -167,17 +166,6 @@ impl Steerer<'_> {
             Some(start) => intervention.at_positions((start..len).collect()),
             None => intervention,
         }]
-    }
-}
-
-/// Generated tokens as text: decoded bytes for BPE, words joined by spaces otherwise.
-pub fn continuation_text(tokenizer: &Tokenizer, ids: &[u32]) -> String {
-    match tokenizer {
-        Tokenizer::Bpe(bpe) => bpe.decode(ids),
-        other => {
-            let words: Vec<String> = ids.iter().map(|&id| other.token_text(id)).collect();
-            words.join(" ")
-        }
     }
 }
 
