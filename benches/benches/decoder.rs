@@ -60,9 +60,15 @@ fn decoder(c: &mut Criterion) {
 
     let prompt = model.encode(&[PROMPT.to_string()]).expect("prompt encodes");
     let greedy = || {
-        generate::<_, ModelError>(&model.transformer, &prompt, NEW_TOKENS, |_| NoHooks, |_| Ok(()))
-            .expect("generates")
-            .tokens
+        generate::<_, ModelError>(
+            &model.transformer,
+            &prompt,
+            NEW_TOKENS,
+            |_| NoHooks,
+            |_| Ok(()),
+        )
+        .expect("generates")
+        .tokens
     };
     // The same tokens as transformers' `generate` prints (torch_decoder.py).
     let tokens = greedy();
