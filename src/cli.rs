@@ -263,6 +263,9 @@ enum Command {
         /// Next tokens to show for decoders.
         #[arg(long, default_value_t = 5)]
         top_k: usize,
+        /// Also continue each text by N tokens, greedily (decoders; with a key/value cache).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        generate: usize,
         /// Where the model runs.
         #[arg(long, value_enum, default_value = "cpu")]
         device: DeviceArg,
@@ -292,7 +295,7 @@ enum Command {
         /// Pool each text's tokens into one row (default: one row per token).
         #[arg(long, value_enum)]
         pooling: Option<PoolingArg>,
-        /// Texts per forward pass.
+        /// Texts per forward pass (texts of similar length share one; rows keep the file's order).
         #[arg(long, default_value_t = 32)]
         batch_size: usize,
         /// Output file: .parquet, .safetensors or .npy (must not exist).
@@ -482,9 +485,10 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
             model,
             texts,
             top_k,
+            generate,
             device,
             json,
-        } => predict_command(&model, &texts, top_k, device.choice(), json),
+        } => predict_command(&model, &texts, [top_k, generate], device.choice(), json),
         Command::Extract {
             model,
             input,

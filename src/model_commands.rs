@@ -17,17 +17,18 @@ fn load(model: &str, choice: DeviceChoice) -> Result<(LoadedModel, Device), Fail
     Ok((model, device))
 }
 
-/// Prints each text's prediction: top next tokens, class probabilities or the embedding.
+/// Prints each text's prediction: top next tokens (`top_k`, and a greedy continuation of
+/// `generate` tokens when it is not 0), class probabilities or the embedding.
 pub fn predict_command(
     model: &str,
     texts: &[String],
-    top_k: usize,
+    [top_k, generate]: [usize; 2],
     choice: DeviceChoice,
     json: bool,
 ) -> Result<(), Failure> {
     let (model, _) = load(model, choice)?;
-    let predictions =
-        predict(&model, texts, top_k).map_err(|e| Failure::invalid(format!("error: {e}")))?;
+    let predictions = predict(&model, texts, top_k, generate)
+        .map_err(|e| Failure::invalid(format!("error: {e}")))?;
     if json {
         let text = serde_json::to_string_pretty(&predictions).map_err(Failure::failed)?;
         return emit(&format!("{text}\n"));
@@ -41,7 +42,11 @@ pub fn predict_command(
 
 fn describe(prediction: &Prediction) -> String {
     match prediction {
-        Prediction::NextTokens { text, top } => {
+        Prediction::NextTokens {
+            text,
+            top,
+            continuation,
+        } => {
             let mut out = format!("{text:?}\n  next token   probability   logit\n");
             for t in top {
                 out.push_str(&format!(
@@ -49,6 +54,13 @@ fn describe(prediction: &Prediction) -> String {
                     format!("{:?}", t.token),
                     t.probability,
                     t.logit
+                ));
+            }
+            if let Some(c) = continuation {
+                out.push_str(&format!(
+                    "  greedy continuation ({} tokens): {:?}\n",
+                    c.ids.len(),
+                    c.text
                 ));
             }
             out

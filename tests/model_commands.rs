@@ -47,6 +47,44 @@ fn predict_gives_the_toy_models_known_answers() {
     );
 }
 
+#[test]
+fn predict_generates_greedy_continuations_for_decoders_only() {
+    let out = run_cavern([
+        "predict",
+        "--model",
+        "toy-recall",
+        "--generate",
+        "3",
+        "c g a d b i =",
+    ]);
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    // The continuation starts with the top next token, the recalled `g`.
+    let line = text
+        .lines()
+        .find(|l| l.contains("greedy continuation (3 tokens)"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let shown = line.rsplit(": ").next().unwrap().trim_matches('"');
+    assert!(shown.starts_with("g "), "{line}");
+    assert_eq!(shown.split(' ').count(), 3, "{line}");
+
+    let out = run_cavern([
+        "predict",
+        "--model",
+        "toy-sentiment",
+        "--generate",
+        "2",
+        "the film was good",
+    ]);
+    assert_exit(&out, 2);
+    assert_no_panic(&out);
+    assert!(
+        stderr(&out).contains("only language models generate"),
+        "{}",
+        describe(&out)
+    );
+}
+
 /// Runs `cavern extract` on toy-sentiment with `input`, `out` and `extra` arguments.
 fn extract(input: &Path, out: &Path, extra: &[&str]) -> Output {
     let mut args: Vec<OsString> = ["extract", "--model", "toy-sentiment", "--input"]

@@ -3,6 +3,7 @@
 // Each integration test crate uses a different subset of these helpers.
 #![allow(dead_code)]
 
+use safetensors::SafeTensors;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -195,4 +196,60 @@ impl Csv {
             other => panic!("column `{name}`: `{other}` is not a boolean"),
         }
     }
+}
+
+/// The safetensors bytes `cavern extract` writes for every layer's `resid_post` of `input`'s
+/// texts at `batch_size` (one row per token unless `extra` asks for pooling).
+pub fn extract_every_layer(
+    model: &str,
+    input: &Path,
+    extra: &[&str],
+    batch_size: usize,
+    dir: &Path,
+) -> Vec<u8> {
+    let out = dir.join(format!("{model}-{batch_size}.safetensors"));
+    let batch_size = batch_size.to_string();
+    let mut args = vec![
+        "extract",
+        "-q",
+        "--model",
+        model,
+        "--input",
+        input.to_str().unwrap(),
+        "--batch-size",
+        &batch_size,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    assert_exit(&run_cavern(args), 0);
+    let bytes = fs::read(&out).unwrap();
+    fs::remove_file(out).unwrap();
+    bytes
+}
+
+/// Largest |a − b| over the f32 tensors of two safetensors files with the same tensors.
+pub fn max_difference(a: &[u8], b: &[u8]) -> f32 {
+    let (a, b) = (
+        SafeTensors::deserialize(a).unwrap(),
+        SafeTensors::deserialize(b).unwrap(),
+    );
+    let floats = |t: safetensors::tensor::TensorView<'_>| -> Vec<f32> {
+        t.data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect()
+    };
+    let mut diff = 0.0f32;
+    for (name, x) in a.tensors() {
+        if x.dtype() != safetensors::Dtype::F32 {
+            continue;
+        }
+        let y = b.tensor(&name).unwrap();
+        assert_eq!(x.shape(), y.shape(), "{name}");
+        for (p, q) in floats(x).iter().zip(floats(y)) {
+            diff = diff.max((p - q).abs());
+        }
+    }
+    diff
 }

@@ -2,6 +2,7 @@
 
 use burn::tensor::Tensor;
 use cavern_model::config::OutputHead;
+use cavern_model::generate::generate as greedy;
 use cavern_model::{LoadedModel, ModelError, NoHooks};
 use serde::Serialize;
 
@@ -9,12 +10,15 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Prediction {
-    /// A decoder's most likely next tokens.
+    /// A decoder's most likely next tokens (and its greedy continuation, when asked for).
     NextTokens {
         /// The input.
         text: String,
         /// Most likely first.
         top: Vec<TokenProbability>,
+        /// The greedy continuation (`--generate N`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        continuation: Option<Continuation>,
     },
     /// A classifier's class probabilities, in class order.
     Classes {
@@ -45,6 +49,15 @@ pub struct TokenProbability {
     pub logit: f32,
 }
 
+/// Tokens a decoder generated greedily after a text.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Continuation {
+    /// Their ids.
+    pub ids: Vec<u32>,
+    /// Their text.
+    pub text: String,
+}
+
 /// One class.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClassProbability {
@@ -54,14 +67,35 @@ pub struct ClassProbability {
     pub probability: f64,
 }
 
-/// Runs `model` on `texts` (one batch) and reads each output as its head means it.
+/// Runs `model` on `texts` (one batch) and reads each output as its head means it; with
+/// `generate` > 0, a decoder also continues each text by that many greedy tokens (with a
+/// key/value cache, all texts together). Other models refuse to generate.
 pub fn predict(
     model: &LoadedModel,
     texts: &[String],
     top_k: usize,
+    generate: usize,
 ) -> Result<Vec<Prediction>, ModelError> {
     let batch = model.encode(texts)?;
     let logits: Tensor<2> = model.transformer.forward(&batch, &mut NoHooks).logits;
+    let mut continuations = match generate {
+        0 => Vec::new(),
+        n => greedy(
+            &model.transformer,
+            &batch,
+            n,
+            |_| NoHooks,
+            |_| Ok::<_, ModelError>(()),
+        )?
+        .tokens
+        .into_iter()
+        .map(|ids| Continuation {
+            text: model.tokenizer().generated_text(&ids),
+            ids,
+        })
+        .collect(),
+    }
+    .into_iter();
     let [_, width] = logits.dims();
     let values = logits
         .into_data()
@@ -77,6 +111,7 @@ pub fn predict(
                 OutputHead::LanguageModel { .. } => Prediction::NextTokens {
                     text,
                     top: top_tokens(model, row, top_k),
+                    continuation: continuations.next(),
                 },
                 OutputHead::Classifier { .. } => Prediction::Classes {
                     text,
@@ -138,7 +173,7 @@ mod tests {
             "the film was wonderful".to_string(),
             "the film was not wonderful".into(),
         ];
-        let out = predict(&sentiment, &texts, 3).unwrap();
+        let out = predict(&sentiment, &texts, 3, 0).unwrap();
         let best = |p: &Prediction| match p {
             Prediction::Classes { classes, .. } => {
                 let total: f64 = classes.iter().map(|c| c.probability).sum();
@@ -154,7 +189,7 @@ mod tests {
         assert_eq!(best(&out[1]).as_deref(), Some("negative"));
 
         let recall = load_builtin("toy-recall", &device).unwrap();
-        let out = predict(&recall, &["c g a d b i =".to_string()], 2).unwrap();
+        let out = predict(&recall, &["c g a d b i =".to_string()], 2, 0).unwrap();
         match &out[0] {
             Prediction::NextTokens { top, .. } => {
                 assert_eq!(top.len(), 2);
@@ -163,5 +198,37 @@ mod tests {
             }
             other => panic!("expected next tokens, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn decoders_continue_greedily_and_others_refuse() {
+        let device = Device::flex();
+        let recall = load_builtin("toy-recall", &device).unwrap();
+        let texts = ["c g a d b i =".to_string(), "a f =".into()];
+        let out = predict(&recall, &texts, 1, 3).unwrap();
+        for prediction in &out {
+            let Prediction::NextTokens {
+                top,
+                continuation: Some(continuation),
+                ..
+            } = prediction
+            else {
+                panic!("expected a continuation, got {prediction:?}");
+            };
+            // The first greedy token is the top next token; the text is the tokens' words.
+            assert_eq!(continuation.ids.len(), 3);
+            assert_eq!(continuation.ids[0], top[0].id);
+            assert_eq!(
+                continuation.text.split(' ').next(),
+                Some(top[0].token.as_str())
+            );
+        }
+        let json = serde_json::to_value(predict(&recall, &texts, 1, 0).unwrap()).unwrap();
+        assert!(json[0].get("continuation").is_none(), "{json}");
+        let sentiment = load_builtin("toy-sentiment", &device).unwrap();
+        let err = predict(&sentiment, &texts[..1], 1, 2)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("only language models generate"), "{err}");
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::config::{NormKind, TransformerConfig};
 use crate::hooks::{self, BatchInfo, Hooks};
+use crate::kv_cache::LayerKv;
 use crate::linear;
 use crate::norm::Norm;
 use crate::rope::Rope;
@@ -99,7 +100,9 @@ impl Attention {
     ///
     /// `mask_bias` is `[batch, 1, pos, pos]`, 0 where a query may look and a large negative
     /// number where it may not (padding, the future for decoders, and what lies outside a
-    /// sliding window).
+    /// sliding window). With a `cache`, the pass's keys and values join the cached ones and
+    /// queries attend to every slot (`mask_bias` is then `[batch, 1, pos, slots]`).
+    #[allow(clippy::too_many_arguments)]
     pub fn forward(
         &self,
         x: Tensor<3>,
@@ -108,6 +111,7 @@ impl Attention {
         rope: Option<&Rope>,
         hooks: &mut dyn Hooks,
         batch: &BatchInfo,
+        cache: Option<&mut LayerKv>,
     ) -> Tensor<3> {
         let [b, t, _] = x.dims();
         let (h, kv, dh) = (self.n_heads, self.n_kv_heads, self.d_head);
@@ -123,11 +127,15 @@ impl Attention {
             q = rope.apply(q);
             k = rope.apply(k);
         }
+        if let Some(cache) = cache {
+            (k, v) = cache.extend(k, v);
+        }
+        let slots = k.dims()[2];
         if kv < h {
             let repeat = |y: Tensor<4>| {
                 y.unsqueeze_dim::<5>(2)
                     .repeat_dim(2, h / kv)
-                    .reshape([b, h, t, dh])
+                    .reshape([b, h, slots, dh])
             };
             k = repeat(k);
             v = repeat(v);

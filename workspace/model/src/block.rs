@@ -4,6 +4,7 @@
 use crate::attention::Attention;
 use crate::config::{Architecture, TransformerConfig};
 use crate::hooks::{self, BatchInfo, Hooks};
+use crate::kv_cache::LayerKv;
 use crate::mlp::Mlp;
 use crate::norm::Norm;
 use crate::rope::Rope;
@@ -72,7 +73,9 @@ impl Block {
         }
     }
 
-    /// Runs the block on the residual stream `[batch, pos, d_model]`.
+    /// Runs the block on the residual stream `[batch, pos, d_model]` (with a `cache`, the
+    /// pass's tokens attend to the cached ones too; see [`Attention::forward`]).
+    #[allow(clippy::too_many_arguments)]
     pub fn forward(
         &self,
         x: Tensor<3>,
@@ -81,6 +84,7 @@ impl Block {
         rope: Option<&Rope>,
         hooks: &mut dyn Hooks,
         batch: &BatchInfo,
+        cache: Option<&mut LayerKv>,
     ) -> Tensor<3> {
         let site = |point| Site::new(point, layer);
         let x = hooks::stream(hooks, site(SitePoint::ResidPre), batch, x);
@@ -91,7 +95,7 @@ impl Block {
         };
         let attn_out = self
             .attn
-            .forward(attn_in, layer, mask_bias, rope, hooks, batch);
+            .forward(attn_in, layer, mask_bias, rope, hooks, batch, cache);
         let attn_out = post_norm(
             hooks,
             site(SitePoint::AttnOutPreNorm),

@@ -54,6 +54,9 @@ pub enum ModelError {
         /// The model's limit.
         max: usize,
     },
+    /// A generation cannot run as asked; the message says why and how to fix it.
+    #[error("cannot generate: {0}")]
+    Generate(String),
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

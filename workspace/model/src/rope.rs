@@ -24,6 +24,21 @@ impl Rope {
         seq_len: usize,
         device: &Device,
     ) -> Rope {
+        let positions = [(0..seq_len).collect::<Vec<_>>()];
+        Rope::at_positions(config, base, scaling, d_head, &positions, device)
+    }
+
+    /// Tables for each sequence's own positions: `positions[b][j]` is where token `j` of
+    /// sequence `b` sits (all rows of one length; one row applies to every sequence). A pass
+    /// that continues cached sequences starts each at its own length.
+    pub fn at_positions(
+        config: &RopeConfig,
+        base: f32,
+        scaling: RopeScaling,
+        d_head: usize,
+        positions: &[Vec<usize>],
+        device: &Device,
+    ) -> Rope {
         let rotary_dim = config.rotary_dim.unwrap_or(d_head);
         let half = rotary_dim / 2;
         let freqs: Vec<f64> = (0..half)
@@ -34,17 +49,18 @@ impl Rope {
                 )
             })
             .collect();
-        let mut cos = Vec::with_capacity(seq_len * half);
-        let mut sin = Vec::with_capacity(seq_len * half);
-        for pos in 0..seq_len {
+        let seq_len = positions.first().map_or(0, Vec::len);
+        let mut cos = Vec::with_capacity(positions.len() * seq_len * half);
+        let mut sin = Vec::with_capacity(positions.len() * seq_len * half);
+        for &pos in positions.iter().flatten() {
             for freq in &freqs {
                 let angle = pos as f64 * freq;
                 cos.push(angle.cos() as f32);
                 sin.push(angle.sin() as f32);
             }
         }
-        let table =
-            |v: Vec<f32>| Tensor::from_data(TensorData::new(v, [1, 1, seq_len, half]), device);
+        let shape = [positions.len(), 1, seq_len, half];
+        let table = |v: Vec<f32>| Tensor::from_data(TensorData::new(v, shape), device);
         Rope {
             cos: table(cos),
             sin: table(sin),
@@ -170,6 +186,34 @@ mod tests {
                 2.0 * s1 + 4.0 * c1,
             ],
         );
+    }
+
+    #[test]
+    fn own_positions_rotate_like_the_shared_table() {
+        // Sequence 0 at positions 0, 1, 2; sequence 1 continues at 5, 6, 7.
+        let device = Device::flex();
+        let config = RopeConfig::new(10_000.0, RopeLayout::RotateHalf);
+        let x: Vec<f32> = (0..2 * 3 * 4).map(|i| (i as f32 * 0.37).sin()).collect();
+        let own = Rope::at_positions(
+            &config,
+            10_000.0,
+            RopeScaling::None,
+            4,
+            &[vec![0, 1, 2], vec![5, 6, 7]],
+            &device,
+        );
+        let input = Tensor::<4>::from_data(TensorData::new(x.clone(), [2, 1, 3, 4]), &device);
+        let got = values(own.apply(input));
+        // Each sequence alone, placed at its positions in an 8-position sequence.
+        let shared = Rope::new(&config, 10_000.0, RopeScaling::None, 4, 8, &device);
+        let alone = |b: usize, start: usize| {
+            let mut rows = vec![0.0; 8 * 4];
+            rows[start * 4..start * 4 + 12].copy_from_slice(&x[b * 12..(b + 1) * 12]);
+            let placed = Tensor::<4>::from_data(TensorData::new(rows, [1, 1, 8, 4]), &device);
+            values(shared.apply(placed))[start * 4..start * 4 + 12].to_vec()
+        };
+        assert_eq!(got[..12], alone(0, 0));
+        assert_eq!(got[12..], alone(1, 5));
     }
 
     #[test]

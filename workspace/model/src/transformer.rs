@@ -3,7 +3,9 @@
 use crate::batch::{TokenBatch, last_token_mask, token_mask};
 use crate::block::Block;
 use crate::config::{Architecture, OutputHead, Positions, RopeScaling, TransformerConfig};
+use crate::error::ModelError;
 use crate::hooks::{self, BatchInfo, Hooks};
+use crate::kv_cache::{KvCache, LayerKv};
 use crate::norm::Norm;
 use crate::rope::Rope;
 use crate::site::{Site, SitePoint};
@@ -96,6 +98,44 @@ impl Transformer {
         self.forward_from(0, x, &info, hooks)
     }
 
+    /// Runs the model on `batch`, the next tokens of the sequences in `cache` (one sequence a
+    /// row, right-padded; an empty cache makes this the prompt pass): each token sits at its
+    /// sequence's next position and attends to the cached tokens and the pass's own, whose keys
+    /// and values then join the cache. Returns what [`Transformer::forward`] on the whole
+    /// sequences would, up to float rounding; hooks see only the pass's tokens (and `pattern`
+    /// is `[batch, heads, pos, slots]`, over the cache's slots). Fails when `batch` and
+    /// `cache` hold different numbers of sequences, or `cache` belongs to another model.
+    pub fn forward_cached(
+        &self,
+        batch: &TokenBatch,
+        cache: &mut KvCache,
+        hooks: &mut dyn Hooks,
+    ) -> Result<Output, ModelError> {
+        if batch.len() != cache.batch() || cache.layers_mut().len() != self.blocks.len() {
+            return Err(ModelError::Generate(format!(
+                "a cache of {} sequences through {} layers cannot continue {} sequences through {}",
+                cache.batch(),
+                cache.layers_mut().len(),
+                batch.len(),
+                self.blocks.len()
+            )));
+        }
+        let device = self.device();
+        let info = batch.info();
+        let queries = cache.append(&info);
+        let flat: Vec<i64> = queries.iter().flatten().map(|&p| p as i64).collect();
+        let positions =
+            Tensor::from_data(TensorData::new(flat, [batch.len(), info.seq_len]), &device);
+        let x = self.embed(batch.ids_tensor(&device), positions);
+        let x = hooks::stream(hooks, Site::global(SitePoint::Embed), &info, x);
+        let slots = Slots {
+            queries: &queries,
+            keys: cache.slot_positions(),
+        };
+        let tables = LayerTables::both(&self.config, &slots, &device);
+        Ok(self.run_blocks(0, x, &info, &tables, hooks, Some(cache.layers_mut())))
+    }
+
     /// The `embed` activation (`[batch, pos, d_model]`) of token `ids` at `positions` (both
     /// `[batch, pos]`): token embedding, plus learned position embedding, scaled, and normalised
     /// in post-norm encoders. Each token's row depends only on its id and position, so
@@ -122,22 +162,40 @@ impl Transformer {
     pub fn forward_from(
         &self,
         start: usize,
-        mut x: Tensor<3>,
+        x: Tensor<3>,
         info: &BatchInfo,
         hooks: &mut dyn Hooks,
     ) -> Output {
         let device = self.device();
-        let global = LayerTables::new(&self.config, None, info, &device);
-        let local = self
-            .config
-            .options
-            .sliding_window
-            .as_ref()
-            .map(|w| LayerTables::new(&self.config, Some(w.size), info, &device));
+        // Every sequence's tokens sit at 0..seq_len; the keys past its length are padding.
+        let queries = [(0..info.seq_len).collect::<Vec<_>>()];
+        let keys: Vec<Vec<Option<usize>>> = (info.lengths.iter())
+            .map(|&len| (0..info.seq_len).map(|k| (k < len).then_some(k)).collect())
+            .collect();
+        let slots = Slots {
+            queries: &queries,
+            keys: &keys,
+        };
+        let tables = LayerTables::both(&self.config, &slots, &device);
+        self.run_blocks(start, x, info, &tables, hooks, None)
+    }
+
+    /// Runs blocks `start..` (with each layer's cached keys and values, if any), the final
+    /// norm and the head.
+    fn run_blocks(
+        &self,
+        start: usize,
+        mut x: Tensor<3>,
+        info: &BatchInfo,
+        (global, local): &(LayerTables, Option<LayerTables>),
+        hooks: &mut dyn Hooks,
+        mut cache: Option<&mut [LayerKv]>,
+    ) -> Output {
+        let device = self.device();
         for (layer, block) in self.blocks.iter().enumerate().skip(start) {
-            let tables = match (&local, self.config.window(layer)) {
+            let tables = match (local, self.config.window(layer)) {
                 (Some(local), Some(_)) => local,
-                _ => &global,
+                _ => global,
             };
             x = block.forward(
                 x,
@@ -146,6 +204,7 @@ impl Transformer {
                 tables.rope.as_ref(),
                 hooks,
                 info,
+                cache.as_deref_mut().map(|layers| &mut layers[layer]),
             );
         }
         if let Some(norm) = &self.final_norm {
@@ -213,20 +272,47 @@ impl Transformer {
     }
 }
 
+/// Where the queries and keys of a pass sit.
+struct Slots<'a> {
+    /// Per sequence, the position of each query (one row: the same for every sequence).
+    queries: &'a [Vec<usize>],
+    /// Per sequence, the position of each key (`None`: padding, never attended to).
+    keys: &'a [Vec<Option<usize>>],
+}
+
+impl Slots<'_> {
+    /// Sequence `b`'s query positions.
+    fn queries(&self, b: usize) -> &[usize] {
+        &self.queries[b.min(self.queries.len().saturating_sub(1))]
+    }
+}
+
 /// What every layer of one kind (global, or sliding-window) shares in a forward pass.
 struct LayerTables {
-    /// `[batch, 1, pos, pos]` additive attention mask.
+    /// `[batch, 1, pos, keys]` additive attention mask.
     mask_bias: Tensor<4>,
     /// Rotary tables, for RoPE models.
     rope: Option<Rope>,
 }
 
 impl LayerTables {
+    /// The tables of global layers, and those of sliding-window layers if the model has any.
+    fn both(
+        config: &TransformerConfig,
+        slots: &Slots<'_>,
+        device: &Device,
+    ) -> (LayerTables, Option<LayerTables>) {
+        let global = LayerTables::new(config, None, slots, device);
+        let local = (config.options.sliding_window.as_ref())
+            .map(|w| LayerTables::new(config, Some(w.size), slots, device));
+        (global, local)
+    }
+
     /// The tables of global layers (`window` `None`) or of layers with that sliding window.
     fn new(
         config: &TransformerConfig,
         window: Option<usize>,
-        info: &BatchInfo,
+        slots: &Slots<'_>,
         device: &Device,
     ) -> LayerTables {
         let rope = match &config.positions {
@@ -235,43 +321,49 @@ impl LayerTables {
                     (Some(_), Some(local)) => (local, RopeScaling::None),
                     _ => (rope.base, rope.scaling),
                 };
-                Some(Rope::new(
+                Some(Rope::at_positions(
                     rope,
                     base,
                     scaling,
                     config.d_head,
-                    info.seq_len,
+                    slots.queries,
                     device,
                 ))
             }
             Positions::Learned { .. } => None,
         };
         LayerTables {
-            mask_bias: mask_bias(config, window, info, device),
+            mask_bias: mask_bias(config, window, slots, device),
             rope,
         }
     }
 }
 
-/// `[batch, 1, pos, pos]` additive attention mask: padding keys, the future for decoders, and
+/// `[batch, 1, pos, keys]` additive attention mask: padding keys, the future for decoders, and
 /// keys `window` or more positions back.
 fn mask_bias(
     config: &TransformerConfig,
     window: Option<usize>,
-    info: &BatchInfo,
+    slots: &Slots<'_>,
     device: &Device,
 ) -> Tensor<4> {
-    let t = info.seq_len;
     let causal = config.architecture == Architecture::PreNormDecoder;
-    let mut flat = Vec::with_capacity(info.lengths.len() * t * t);
-    for &len in &info.lengths {
-        for q in 0..t {
-            for k in 0..t {
-                let outside = window.is_some_and(|w| k + w <= q);
-                let hidden = k >= len || (causal && k > q) || outside;
+    let t = slots.queries.first().map_or(0, Vec::len);
+    let n_keys = slots.keys.first().map_or(0, Vec::len);
+    let mut flat = Vec::with_capacity(slots.keys.len() * t * n_keys);
+    for (b, keys) in slots.keys.iter().enumerate() {
+        for &q in slots.queries(b) {
+            for &key in keys {
+                let hidden = match key {
+                    None => true,
+                    Some(k) => (causal && k > q) || window.is_some_and(|w| k + w <= q),
+                };
                 flat.push(if hidden { MASKED } else { 0.0 });
             }
         }
     }
-    Tensor::from_data(TensorData::new(flat, [info.lengths.len(), 1, t, t]), device)
+    Tensor::from_data(
+        TensorData::new(flat, [slots.keys.len(), 1, t, n_keys]),
+        device,
+    )
 }

@@ -4,11 +4,13 @@
 use crate::error::ProbeError;
 use crate::pool::sum_real;
 use cavern_intervene::Interventions;
+use cavern_model::batch::{in_sequence_order, length_buckets};
 use cavern_model::{LoadedModel, Site};
 
 /// Per text, ∂f/∂h at `site` summed over real positions, where f is output logit `target`.
 ///
-/// One forward and one backward pass per batch; the rows can then be dotted with any number of
+/// One forward and one backward pass per batch of `batch_size` texts of similar length
+/// ([`length_buckets`]); the rows, in text order, can then be dotted with any number of
 /// directions.
 pub fn summed_gradients(
     model: &LoadedModel,
@@ -17,9 +19,14 @@ pub fn summed_gradients(
     target: usize,
     batch_size: usize,
 ) -> Result<Vec<Vec<f32>>, ProbeError> {
+    let ids: Vec<Vec<u32>> = (model.encode_texts(texts)?.into_iter())
+        .map(|e| e.ids)
+        .collect();
+    let lengths: Vec<usize> = ids.iter().map(Vec::len).collect();
+    let passes = length_buckets(&lengths, batch_size);
     let mut rows = Vec::with_capacity(texts.len());
-    for chunk in texts.chunks(batch_size.max(1)) {
-        let batch = model.encode(chunk)?;
+    for pass in &passes {
+        let batch = model.batch(pass.iter().map(|&i| ids[i].clone()).collect());
         let mut hooks = Interventions::new(Vec::new()).with_gradient_tap(site);
         let logits = model.transformer.forward(&batch, &mut hooks).logits;
         hooks.check()?;
@@ -30,7 +37,8 @@ pub fn summed_gradients(
             .ok_or_else(|| ProbeError::NoGradient(site.to_string()))?;
         rows.extend(sum_real(g, &batch.info().lengths));
     }
-    Ok(rows)
+    // `sum_real` gives one row a text of the pass, so the rows match the passes one to one.
+    in_sequence_order(&passes, rows).ok_or_else(|| ProbeError::NoGradient(site.to_string()))
 }
 
 /// S(x) = ⟨g(x), v⟩ for each gradient row.

@@ -59,6 +59,15 @@ pub enum StudyError {
     /// An adversarial search could not run as asked.
     #[error("adversarial: {0}")]
     Adversarial(String),
+    /// A forward pass's reader returned a different number of items than the pass had inputs
+    /// (a defect of the study, not of its input).
+    #[error("a forward pass of {inputs} inputs returned {items} items")]
+    PassItems {
+        /// Inputs of the pass.
+        inputs: usize,
+        /// Items its reader returned.
+        items: usize,
+    },
 }
 
 impl From<cavern_intervene::InterventionError> for StudyError {

@@ -32,9 +32,7 @@ impl OutputRow {
 
     /// Index of the largest logit (the lowest index on ties).
     pub fn predicted(&self) -> usize {
-        (0..self.logits.len())
-            .max_by(|&a, &b| self.logits[a].total_cmp(&self.logits[b]).then(b.cmp(&a)))
-            .unwrap_or(0)
+        cavern_model::generate::argmax(&self.logits)
     }
 
     /// `logit[target] − max_{j ≠ target} logit[j]`: positive exactly when `target` is predicted.

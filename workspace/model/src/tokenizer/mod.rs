@@ -96,6 +96,18 @@ impl Tokenizer {
         }
     }
 
+    /// Generated tokens as text: decoded bytes for byte-level BPE, token texts joined by
+    /// spaces otherwise.
+    pub fn generated_text(&self, ids: &[u32]) -> String {
+        match self {
+            Tokenizer::Bpe(bpe) => bpe.decode(ids),
+            other => {
+                let words: Vec<String> = ids.iter().map(|&id| other.token_text(id)).collect();
+                words.join(" ")
+            }
+        }
+    }
+
     /// Number of token ids.
     pub fn vocab_size(&self) -> usize {
         match self {

@@ -71,3 +71,63 @@ pub fn argmax(values: &[f64]) -> usize {
 pub fn sequence(x: &[f64], b: usize, t: usize, width: usize, len: usize) -> Vec<f64> {
     x[b * t * width..(b * t + len) * width].to_vec()
 }
+
+/// Checks [`cavern_model::generate::generate`] against uncached greedy decoding: each prompt
+/// alone, its whole sequence re-run for every token. The cached tokens must be the same and
+/// every step's logits within `tolerance` (absolute), whether the prompts run together (one
+/// right-padded batch) or one at a time. Returns the largest logit difference seen and the
+/// largest |logit|.
+pub fn assert_cached_generation_matches(
+    model: &cavern_model::Transformer,
+    pad_id: u32,
+    prompts: &[Vec<u32>],
+    n: usize,
+    tolerance: f64,
+) -> (f64, f64) {
+    use cavern_model::generate::generate;
+    use cavern_model::{NoHooks, TokenBatch};
+    let batch = |ids: Vec<Vec<u32>>| TokenBatch { ids, pad_id };
+    let run = |ids: Vec<Vec<u32>>| {
+        generate::<_, cavern_model::ModelError>(model, &batch(ids), n, |_| NoHooks, |_| Ok(()))
+            .expect("generates")
+    };
+    let together = run(prompts.to_vec());
+    let (mut worst, mut largest) = (0.0f64, 0.0f64);
+    for (i, prompt) in prompts.iter().enumerate() {
+        let alone = run(vec![prompt.clone()]);
+        let mut ids = prompt.clone();
+        for step in 0..n {
+            let logits = to_f64(
+                model
+                    .forward(&batch(vec![ids.clone()]), &mut NoHooks)
+                    .logits,
+            );
+            let next = cavern_model::generate::argmax(
+                &logits.iter().map(|&x| x as f32).collect::<Vec<_>>(),
+            ) as u32;
+            let vocab = logits.len();
+            largest = logits.iter().fold(largest, |m, x| m.max(x.abs()));
+            let cached_together = to_f64(together.logits[step].clone());
+            let row = &cached_together[i * vocab..(i + 1) * vocab];
+            let cached_alone = to_f64(alone.logits[step].clone());
+            for cached in [row, &cached_alone[..]] {
+                let error = max_abs_error(cached, &logits);
+                assert!(
+                    error <= tolerance,
+                    "prompt {i} step {step}: cached logits differ by {error:e}"
+                );
+                worst = worst.max(error);
+            }
+            assert_eq!(
+                together.tokens[i][step], next,
+                "prompt {i} step {step} (batched)"
+            );
+            assert_eq!(
+                alone.tokens[0][step], next,
+                "prompt {i} step {step} (alone)"
+            );
+            ids.push(next);
+        }
+    }
+    (worst, largest)
+}

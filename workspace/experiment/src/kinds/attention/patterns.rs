@@ -1,7 +1,7 @@
 //! Recording the inputs' attention patterns, which the statistics and rollout/flow both read.
 
 use crate::engine::StudyError;
-use crate::engine::forward::forward_batches;
+use crate::engine::forward::forward_passes;
 use cavern_intervene::Interventions;
 use cavern_model::tokenizer::Encoding;
 use cavern_model::{LoadedModel, Site};
@@ -28,6 +28,9 @@ pub(super) fn encode_inputs(
 /// Records the attention pattern at `sites` for every input, `batch_size` inputs a pass, and
 /// hands each input's [`Patterns`] to `visit` with the input's index, in input order. Inputs
 /// longer than `max_tokens` are skipped.
+///
+/// Passes take consecutive inputs rather than length buckets: the visitors sum floats in visit
+/// order, and putting bucketed passes back in input order would hold every input's patterns.
 pub(super) fn each_pattern(
     model: &LoadedModel,
     encodings: &[Encoding],
@@ -38,7 +41,12 @@ pub(super) fn each_pattern(
 ) -> Result<(), StudyError> {
     let ids: Vec<Vec<u32>> = encodings.iter().map(|e| e.ids.clone()).collect();
     let recording = |_: &[Vec<u32>]| Interventions::recording(sites.iter().copied());
-    forward_batches(model, &ids, batch_size, recording, |pass, _, hooks| {
+    let indices: Vec<usize> = (0..ids.len()).collect();
+    let passes: Vec<Vec<usize>> = indices
+        .chunks(batch_size.max(1))
+        .map(<[usize]>::to_vec)
+        .collect();
+    forward_passes(model, &ids, &passes, recording, |pass, _, hooks| {
         let cache = hooks.into_recorded().map_err(ProbeError::from)?;
         let mut recorded = Vec::with_capacity(sites.len());
         for site in sites {
@@ -52,7 +60,7 @@ pub(super) fn each_pattern(
                 .unwrap_or_default();
             recorded.push((flat, dims));
         }
-        for (b, (&input, ids)) in pass.indices.iter().zip(pass.inputs).enumerate() {
+        for (b, (&input, ids)) in pass.indices.iter().zip(&pass.inputs).enumerate() {
             let n = ids.len();
             if max_tokens.is_some_and(|max| n > max) {
                 continue;

@@ -7,7 +7,7 @@
 //! inputs' real tokens: α = 1 adds a vector as long as a typical token's activation.
 
 use super::spec::{SteeringSource, SteeringSpec};
-use super::steer::{Steerer, continuation_text};
+use super::steer::Steerer;
 use super::tables::{SteeringFlip, SteeringOutput, SteeringRow, SteeringSummary};
 use super::vector::{SteeringVector, steering_vector};
 use crate::engine::forward::{encode, forward_batches};
@@ -75,15 +75,13 @@ pub(super) fn run(
             } else {
                 steerer.outputs(&inputs, alpha)?
             };
+            let continuations = match study.continue_tokens {
+                0 => vec![Vec::new(); inputs.len()],
+                n => steerer.continuations(&inputs, alpha, n)?,
+            };
             let mut measured = Vec::with_capacity(inputs.len());
-            for (i, row) in rows.iter().enumerate() {
-                let continuation = match study.continue_tokens {
-                    0 => String::new(),
-                    n => continuation_text(
-                        model.tokenizer(),
-                        &steerer.continuation(&inputs[i], alpha, n)?,
-                    ),
-                };
+            for ((i, row), continuation) in rows.iter().enumerate().zip(&continuations) {
+                let continuation = model.tokenizer().generated_text(continuation);
                 let measure = Measure {
                     row,
                     base: &base[i],

@@ -5,9 +5,11 @@ use super::spec::SteeringPositions;
 use crate::engine::StudyError;
 use crate::engine::forward::output_rows;
 use crate::engine::outputs::OutputRow;
-use cavern_intervene::{Intervention, Op};
-use cavern_model::tokenizer::Tokenizer;
+use cavern_intervene::{Intervention, Interventions, Op};
+use cavern_model::batch::{in_sequence_order, length_buckets};
+use cavern_model::generate::generate;
 use cavern_model::{LoadedModel, Site};
+use cavern_probe::ProbeError;
 
 /// Points of the flip search's scan over `(0, bound]`.
 pub const FLIP_GRID: usize = 16;
@@ -46,24 +48,47 @@ impl Steerer<'_> {
         }
     }
 
-    /// `n` tokens continuing `prompt` greedily, steered at every position (`All`) or at the
-    /// prompt's last token and every generated one (`Last`).
-    pub fn continuation(
+    /// Per prompt, `n` tokens continuing it greedily, steered at every position (`All`) or at
+    /// the prompt's last token and every generated one (`Last`), with a key/value cache (each
+    /// generated token's pass runs that token only). With `All`, prompts of similar length run
+    /// `batch_size` together; with `Last`, where the steered position differs, one at a time.
+    pub fn continuations(
         &self,
-        prompt: &[u32],
+        prompts: &[Vec<u32>],
         alpha: f64,
         n: usize,
-    ) -> Result<Vec<u32>, StudyError> {
-        let mut ids = prompt.to_vec();
-        let from = match self.positions {
-            SteeringPositions::All => None,
-            SteeringPositions::Last => Some(prompt.len().saturating_sub(1)),
+    ) -> Result<Vec<Vec<u32>>, StudyError> {
+        let lengths: Vec<usize> = prompts.iter().map(Vec::len).collect();
+        let size = match self.positions {
+            SteeringPositions::All => self.batch_size,
+            SteeringPositions::Last => 1,
         };
-        for _ in 0..n {
-            let row = self.forward(std::slice::from_ref(&ids), 1, alpha, from)?;
-            ids.push(row[0].predicted() as u32);
+        let passes = length_buckets(&lengths, size);
+        let mut out = Vec::with_capacity(prompts.len());
+        for pass in &passes {
+            let batch = self
+                .model
+                .batch(pass.iter().map(|&i| prompts[i].clone()).collect());
+            // The prompt pass steers the last prompt token (`Last`) or all; later passes hold
+            // only generated tokens, all steered.
+            let first = match self.positions {
+                SteeringPositions::All => None,
+                SteeringPositions::Last => Some(batch.max_len().saturating_sub(1)),
+            };
+            let hooks = |step: usize| {
+                let from = if step == 0 { first } else { None };
+                Interventions::new(self.interventions(alpha, from, batch.max_len()))
+            };
+            let check = |hooks: Interventions| -> Result<(), StudyError> {
+                Ok(hooks.check().map_err(ProbeError::from)?)
+            };
+            out.extend(generate(&self.model.transformer, &batch, n, hooks, check)?.tokens);
         }
-        Ok(ids[prompt.len()..].to_vec())
+        let items = out.len();
+        in_sequence_order(&passes, out).ok_or(StudyError::PassItems {
+            inputs: prompts.len(),
+            items,
+        })
     }
 
     /// Per input, the α closest to 0 on each side (`[positive, negative]`, within `bound`) at
@@ -122,30 +147,86 @@ impl Steerer<'_> {
         from: Option<usize>,
     ) -> Result<Vec<OutputRow>, StudyError> {
         let len = inputs.iter().map(Vec::len).max().unwrap_or(0);
-        let list = if alpha == 0.0 {
-            Vec::new()
-        } else {
-            let op = Op::Add {
-                alpha: alpha as f32,
-                vector: self.step.clone(),
-            };
-            let intervention = Intervention::new(self.site, op);
-            vec![match from {
-                Some(start) => intervention.at_positions((start..len).collect()),
-                None => intervention,
-            }]
-        };
+        let list = self.interventions(alpha, from, len);
         output_rows(self.model, inputs, batch_size, &list)
+    }
+
+    /// Adding `α · step` at every position of a pass, or at positions `from..len` (none when
+    /// α = 0).
+    fn interventions(&self, alpha: f64, from: Option<usize>, len: usize) -> Vec<Intervention> {
+        if alpha == 0.0 {
+            return Vec::new();
+        }
+        let op = Op::Add {
+            alpha: alpha as f32,
+            vector: self.step.clone(),
+        };
+        let intervention = Intervention::new(self.site, op);
+        vec![match from {
+            Some(start) => intervention.at_positions((start..len).collect()),
+            None => intervention,
+        }]
     }
 }
 
-/// Generated tokens as text: decoded bytes for BPE, words joined by spaces otherwise.
-pub fn continuation_text(tokenizer: &Tokenizer, ids: &[u32]) -> String {
-    match tokenizer {
-        Tokenizer::Bpe(bpe) => bpe.decode(ids),
-        other => {
-            let words: Vec<String> = ids.iter().map(|&id| other.token_text(id)).collect();
-            words.join(" ")
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Device;
+    use cavern_model::SitePoint;
+    use cavern_model::builtin::load_builtin;
+
+    /// The continuations as they were computed before the key/value cache: the whole sequence
+    /// re-run for every token, one prompt at a time, steered at every position or from the
+    /// prompt's last token on.
+    fn uncached(steerer: &Steerer<'_>, prompt: &[u32], alpha: f64, n: usize) -> Vec<u32> {
+        let from = match steerer.positions {
+            SteeringPositions::All => None,
+            SteeringPositions::Last => Some(prompt.len() - 1),
+        };
+        let mut ids = prompt.to_vec();
+        for _ in 0..n {
+            let row = steerer
+                .forward(std::slice::from_ref(&ids), 1, alpha, from)
+                .unwrap();
+            ids.push(row[0].predicted() as u32);
         }
+        ids[prompt.len()..].to_vec()
+    }
+
+    #[test]
+    fn cached_continuations_are_the_uncached_ones() {
+        let model = load_builtin("toy-recall", &Device::flex()).unwrap();
+        let texts = ["c g a d b i =", "a b =", "h e f =", "p ="].map(String::from);
+        let prompts: Vec<Vec<u32>> = (model.encode_texts(&texts).unwrap().into_iter())
+            .map(|e| e.ids)
+            .collect();
+        let width = model.config().d_model;
+        let mut changed = 0;
+        for positions in [SteeringPositions::All, SteeringPositions::Last] {
+            let steerer = Steerer {
+                model: &model,
+                site: Site::new(SitePoint::ResidPost, 0),
+                positions,
+                step: (0..width)
+                    .map(|i| ((i * 7 % 11) as f32 - 5.0) * 0.4)
+                    .collect(),
+                batch_size: 3,
+            };
+            let plain = steerer.continuations(&prompts, 0.0, 5).unwrap();
+            for alpha in [0.0, 1.0, -2.5] {
+                let cached = steerer.continuations(&prompts, alpha, 5).unwrap();
+                for (prompt, got) in prompts.iter().zip(&cached) {
+                    assert_eq!(
+                        got,
+                        &uncached(&steerer, prompt, alpha, 5),
+                        "{positions:?} α {alpha}"
+                    );
+                }
+                changed += cached.iter().zip(&plain).filter(|(a, b)| a != b).count();
+            }
+        }
+        // The vector moves some continuations, so steering reaches the cached passes.
+        assert!(changed > 0);
     }
 }
