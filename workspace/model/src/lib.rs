@@ -20,6 +20,7 @@ mod gguf_names;
 mod gguf_vocab;
 pub mod hf;
 pub mod hooks;
+mod kernels;
 pub mod linear;
 pub mod load;
 pub mod loaded;
