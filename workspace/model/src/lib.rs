@@ -21,6 +21,7 @@ mod gguf_names;
 mod gguf_vocab;
 pub mod hf;
 pub mod hooks;
+mod kernels;
 pub mod kv_cache;
 pub mod linear;
 pub mod load;

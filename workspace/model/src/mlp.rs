@@ -2,11 +2,12 @@
 
 use crate::config::{MlpActivation, TransformerConfig};
 use crate::hooks::{self, BatchInfo, Hooks};
+use crate::kernels::gelu;
 use crate::linear;
 use crate::site::{Site, SitePoint};
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::activation::{gelu, relu, silu};
+use burn::tensor::activation::{relu, silu};
 use burn::tensor::{Device, Tensor};
 
 /// Two- (or, with a gate, three-) matrix MLP.

@@ -2,7 +2,7 @@
 
 use crate::config::NormKind;
 use burn::module::{Module, Param};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, module};
 
 /// A normalisation layer over the last dimension.
 #[derive(Module, Debug)]
@@ -31,16 +31,13 @@ impl Norm {
 
     /// Normalises `x` over its last dimension.
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        let x = if self.rms {
-            let ms = x.clone().square().mean_dim(D - 1);
-            x / (ms + self.eps).sqrt()
-        } else {
-            let mean = x.clone().mean_dim(D - 1);
-            let centred = x - mean;
-            let var = centred.clone().square().mean_dim(D - 1);
-            centred / (var + self.eps).sqrt()
-        };
-        let x = x * self.weight.val().unsqueeze();
+        if !self.rms {
+            // One fused pass on the CPU backend; the op-by-op decomposition elsewhere.
+            let bias = self.bias.as_ref().map(|b| b.val());
+            return module::layer_norm(x, self.weight.val(), bias, self.eps);
+        }
+        let ms = x.clone().square().mean_dim(D - 1);
+        let x = x / (ms + self.eps).sqrt() * self.weight.val().unsqueeze();
         match &self.bias {
             Some(b) => x + b.val().unsqueeze(),
             None => x,
