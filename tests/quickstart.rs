@@ -456,8 +456,8 @@ fn quickstart_says_what_it_found() {
         .find(|f| f["study"] == "tcav" && f["concept"] == "praise" && f["layer"] == 1)
         .expect("praise at layer 1 not in the JSON findings");
     assert_eq!(praise_json["significant"], true);
-    // The CSV cells carry fewer digits than the JSON's shortest round-trip numbers, so equal
-    // values may differ in the last bit (0.923 in the CSV, 0.9229999999999999 in the JSON).
+    // Both print 0.9229999999999999, but serde_json's default number parser (without its
+    // `float_roundtrip` feature) may read a number one unit in the last place off (here 0.923).
     let same = |field: &str, csv: f64| {
         let json = praise_json[field].as_f64().expect("a number");
         assert!(

@@ -174,10 +174,12 @@ fn smollm2_matches_pytorch() {
 /// ≤ 1e-3, identical top-5) and every layer's residual stream, each prompt alone and then all
 /// of them as one padded batch.
 /// SmolLM2's greedy continuations with the key/value cache are the uncached ones (every token
-/// re-running the whole sequence), prompts together or alone, and the logits agree within 1e-4
+/// re-running the whole sequence), prompts together or alone, and the logits agree within 5e-4
 /// absolute, not the 1e-5 of the small models: a cached step's one-row matrix products sum in
 /// another order than the whole sequence's, and 30 layers carry that rounding to logits as
-/// large as 38 (measured: 5.5e-5, 1.4e-6 of the largest logit, the same with one prompt alone).
+/// large as 38 (measured: 5.5e-5 with gemm's AVX2 kernels, 1.02e-4 with its AVX-512 ones, 2.7e-6
+/// of the largest logit; the same with one prompt alone). Parity with PyTorch allows 1e-3
+/// relative.
 #[test]
 fn smollm2_cached_generation_matches_uncached() {
     let model = fetched("smollm2-135m");
@@ -193,7 +195,7 @@ fn smollm2_cached_generation_matches_uncached() {
         model.config().pad_id,
         &prompts,
         8,
-        1e-4,
+        5e-4,
     );
     eprintln!("SmolLM2: largest logit difference {worst:e} (largest |logit| {largest:.1})");
 }
