@@ -28,33 +28,19 @@ are done. Prints the medians and one JSON line per case.
 """
 
 import argparse
-import importlib.util
 import json
-import os
 import statistics
 import time
-from pathlib import Path
 
 import torch
 import transformers
-from transformers import AutoModelForCausalLM
 
-ROOT = Path(__file__).resolve().parent.parent
-MODEL_DIR = Path(os.environ.get("CAVERN_HOME", Path.home() / ".cache" / "cavern")) / (
-    "models/smollm2-135m"
-)
-GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+import smollm2
+
 PREFILL = (8, 64)
 NEW_TOKENS = 32
 PROMPT = "The capital of France is"
 
-
-def tokenizer():
-    path = ROOT / "workspace/model/tests/fixtures/bpe/make_ids.py"
-    spec = importlib.util.spec_from_file_location("make_ids", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.smollm2_tokenizer(MODEL_DIR / GGUF)
 
 
 def prefill_ids():
@@ -102,9 +88,7 @@ def main():
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
-    model = AutoModelForCausalLM.from_pretrained(
-        str(MODEL_DIR), gguf_file=GGUF, dtype=torch.float32, attn_implementation=args.attn
-    ).eval()
+    model = smollm2.model(args.attn)
     extra = {"threads": args.threads, "attn": args.attn}
     results = []
     with torch.inference_mode():
@@ -118,7 +102,7 @@ def main():
         batch, tokens = PREFILL
         results.append(report(f"prefill/{batch}x{tokens}", times, batch * tokens, "tokens", extra))
 
-        prompt = torch.tensor([tokenizer().encode(PROMPT).ids], dtype=torch.int64)
+        prompt = torch.tensor([smollm2.tokenizer().encode(PROMPT).ids], dtype=torch.int64)
         prompt_mask = torch.ones_like(prompt)
 
         def generate():

@@ -21,32 +21,18 @@ number of forward passes per sweep, and a JSON line.
 """
 
 import argparse
-import importlib.util
 import json
-import os
 import statistics
 import time
-from pathlib import Path
 
 import torch
 import transformers
-from transformers import AutoModelForCausalLM
 
-ROOT = Path(__file__).resolve().parent.parent
-MODEL_DIR = Path(os.environ.get("CAVERN_HOME", Path.home() / ".cache" / "cavern")) / (
-    "models/smollm2-135m"
-)
-GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+import smollm2
+
 CLEAN = "When Mary and John went to the store, John gave a drink to"
 CORRUPTED = "When Mary and John went to the store, Mary gave a drink to"
 
-
-def tokenizer():
-    path = ROOT / "workspace/model/tests/fixtures/bpe/make_ids.py"
-    spec = importlib.util.spec_from_file_location("make_ids", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.smollm2_tokenizer(MODEL_DIR / GGUF)
 
 
 def sweep(model, clean_ids, corrupted_ids, mary, john):
@@ -81,14 +67,12 @@ def main():
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
-    tok = tokenizer()
+    tok = smollm2.tokenizer()
     clean_ids = torch.tensor([tok.encode(CLEAN).ids])
     corrupted_ids = torch.tensor([tok.encode(CORRUPTED).ids])
     mary, john = tok.encode(" Mary").ids, tok.encode(" John").ids
     assert len(mary) == 1 and len(john) == 1 and clean_ids.shape == corrupted_ids.shape
-    model = AutoModelForCausalLM.from_pretrained(
-        str(MODEL_DIR), gguf_file=GGUF, dtype=torch.float32, attn_implementation="eager"
-    ).eval()
+    model = smollm2.model("eager")
 
     with torch.inference_mode():
         values = sweep(model, clean_ids, corrupted_ids, mary[0], john[0])

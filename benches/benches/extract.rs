@@ -16,22 +16,6 @@ use std::time::Duration;
 /// `(batch, tokens)` shapes, as in the PyTorch peer.
 const SHAPES: [(usize, usize); 2] = [(32, 32), (64, 128)];
 
-/// A full-length `[batch, tokens]` batch: `[CLS]`, deterministic ids, `[SEP]`.
-fn token_batch(batch: usize, tokens: usize) -> TokenBatch {
-    let ids = (0..batch)
-        .map(|b| {
-            (0..tokens)
-                .map(|j| match j {
-                    0 => 101,
-                    j if j == tokens - 1 => 102,
-                    j => (1000 + (b * 7919 + j * 104_729) % 20_000) as u32,
-                })
-                .collect()
-        })
-        .collect();
-    TokenBatch { ids, pad_id: 0 }
-}
-
 /// One forward pass recording `sites`, each recorded stream copied to host memory.
 fn extract(model: &LoadedModel, batch: &TokenBatch, sites: &[Site]) {
     let mut hooks = Interventions::recording(sites.iter().copied());
@@ -59,7 +43,7 @@ fn minilm_extract(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(3))
         .measurement_time(Duration::from_secs(20));
     for (batch_size, tokens) in SHAPES {
-        let batch = token_batch(batch_size, tokens);
+        let batch = TokenBatch::synthetic_bert(batch_size, tokens);
         group.throughput(Throughput::Elements(batch_size as u64));
         group.bench_with_input(
             BenchmarkId::from_parameter(format!("{batch_size}x{tokens}")),

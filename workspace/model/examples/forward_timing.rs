@@ -1,26 +1,11 @@
 //! Times MiniLM's forward pass on one fixed batch, for profiling (`perf record`) and for
 //! comparing builds: `cargo run --release --example forward_timing -- BATCH TOKENS ITERATIONS`
-//! (needs `cavern models fetch minilm-l6`). The token ids follow `benches/benches/extract.rs`.
+//! (needs `cavern models fetch minilm-l6`). The token ids are `TokenBatch::synthetic_bert`, as in
+//! `benches/benches/extract.rs`.
 
 use burn::tensor::Device;
 use cavern_model::{ModelRef, NoHooks, TokenBatch, load_model};
 use std::time::Instant;
-
-/// A full-length `[batch, tokens]` batch: `[CLS]`, deterministic ids, `[SEP]`.
-fn token_batch(batch: usize, tokens: usize) -> TokenBatch {
-    let ids = (0..batch)
-        .map(|b| {
-            (0..tokens)
-                .map(|j| match j {
-                    0 => 101,
-                    j if j == tokens - 1 => 102,
-                    j => (1000 + (b * 7919 + j * 104_729) % 20_000) as u32,
-                })
-                .collect()
-        })
-        .collect();
-    TokenBatch { ids, pad_id: 0 }
-}
 
 fn main() {
     let args: Vec<usize> = std::env::args()
@@ -37,7 +22,7 @@ fn main() {
         load_model(&ModelRef::Named("minilm-l6".into()), &Device::flex()).unwrap_or_else(|e| {
             panic!("cannot load minilm-l6 ({e}): run `cavern models fetch minilm-l6`")
         });
-    let batch = token_batch(b, t);
+    let batch = TokenBatch::synthetic_bert(b, t);
     // One untimed pass: first-touch allocations and gemm's kernel choice.
     drop(model.transformer.forward(&batch, &mut NoHooks));
     let start = Instant::now();

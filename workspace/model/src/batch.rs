@@ -51,6 +51,25 @@ impl TokenBatch {
     pub fn mask(&self, device: &Device) -> Tensor<2> {
         token_mask(&self.info(), device)
     }
+
+    /// A full-length `[batch, tokens]` batch for BERT vocabularies: `[CLS]`, then
+    /// `1000 + (b·7919 + j·104729) mod 20000` for sequence b and position j, then `[SEP]`. The
+    /// inputs of the extraction benchmark and its PyTorch peer (`benches/torch_extract.py`), and
+    /// of the profiling example `forward_timing`.
+    pub fn synthetic_bert(batch: usize, tokens: usize) -> TokenBatch {
+        let ids = (0..batch)
+            .map(|b| {
+                (0..tokens)
+                    .map(|j| match j {
+                        0 => 101,
+                        j if j == tokens - 1 => 102,
+                        j => (1000 + (b * 7919 + j * 104_729) % 20_000) as u32,
+                    })
+                    .collect()
+            })
+            .collect();
+        TokenBatch { ids, pad_id: 0 }
+    }
 }
 
 /// `[batch, pos]` with 1.0 at real tokens and 0.0 at padding.
