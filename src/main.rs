@@ -9,6 +9,7 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    cavern_model::memory::retain_freed_memory();
     let args = cli::Cli::parse();
     let result = cli::dispatch(args);
     interrupt::settle();

@@ -35,6 +35,8 @@ fn prefill_batch(model: &LoadedModel) -> TokenBatch {
 }
 
 fn decoder(c: &mut Criterion) {
+    // As the `cavern` binary does: freed activation buffers are kept for the next pass.
+    cavern_model::memory::retain_freed_memory();
     let model = load_model(&ModelRef::Named("smollm2-135m".into()), &Device::flex())
         .unwrap_or_else(|e| panic!("cannot load smollm2-135m: {e}"));
     let mut group = c.benchmark_group("smollm2");

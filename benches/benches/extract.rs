@@ -28,6 +28,8 @@ fn extract(model: &LoadedModel, batch: &TokenBatch, sites: &[Site]) {
 }
 
 fn minilm_extract(c: &mut Criterion) {
+    // As the `cavern` binary does: freed activation buffers are kept for the next pass.
+    cavern_model::memory::retain_freed_memory();
     let model = load_model(&ModelRef::Named("minilm-l6".into()), &Device::flex())
         .unwrap_or_else(|e| panic!("cannot load minilm-l6: {e}"));
     let sites: Vec<Site> = (0..model.n_layers())

@@ -55,6 +55,8 @@ fn naive_sweep(model: &LoadedModel, pairs: &PromptPairs, metric: &Metric) -> Vec
 }
 
 fn smollm2_ioi_sweep(c: &mut Criterion) {
+    // As the `cavern` binary does: freed activation buffers are kept for the next pass.
+    cavern_model::memory::retain_freed_memory();
     let model = load_model(&ModelRef::Named("smollm2-135m".into()), &Device::flex())
         .unwrap_or_else(|e| panic!("cannot load smollm2-135m: {e}"));
     let pairs = PromptPairs {

@@ -8,6 +8,7 @@ use cavern_model::{ModelRef, NoHooks, TokenBatch, load_model};
 use std::time::Instant;
 
 fn main() {
+    cavern_model::memory::retain_freed_memory();
     let args: Vec<usize> = std::env::args()
         .skip(1)
         .map(|a| {

@@ -26,6 +26,7 @@ pub mod kv_cache;
 pub mod linear;
 pub mod load;
 pub mod loaded;
+pub mod memory;
 pub mod mlp;
 pub mod norm;
 pub mod rope;
