@@ -305,6 +305,9 @@ enum Command {
         #[arg(long, value_enum, default_value = "cpu")]
         device: DeviceArg,
     },
+    /// The devices this build can run on (`--device`), each with the adapter it finds or why it
+    /// cannot run here.
+    Devices,
     /// Models cavern knows.
     Models {
         #[command(subcommand)]
@@ -317,7 +320,9 @@ enum Command {
 enum DeviceArg {
     /// The pure-Rust CPU backend (burn flex).
     Cpu,
-    /// An NVIDIA GPU (needs a build with `--features cuda`).
+    /// A GPU through wgpu: Vulkan, Metal or DirectX 12 (needs a build with `--features gpu`).
+    Gpu,
+    /// An NVIDIA GPU through CUDA (needs a build with `--features cuda`).
     Cuda,
 }
 
@@ -334,6 +339,7 @@ impl DeviceArg {
     fn choice(self) -> DeviceChoice {
         match self {
             DeviceArg::Cpu => DeviceChoice::Cpu,
+            DeviceArg::Gpu => DeviceChoice::Gpu,
             DeviceArg::Cuda => DeviceChoice::Cuda,
         }
     }
@@ -511,6 +517,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
             out: &out,
             device: device.choice(),
         }),
+        Command::Devices => emit(&devices_text()),
         Command::Models { command } => models(command, cli.quiet),
         Command::Runs {
             runs_root,
@@ -664,6 +671,14 @@ pub(crate) fn emit(text: &str) -> Result<(), Failure> {
 pub(crate) fn device(choice: DeviceChoice) -> Result<(Device, String), Failure> {
     match choice {
         DeviceChoice::Cpu => Ok((Device::flex(), "flex (cpu)".into())),
+        #[cfg(feature = "gpu")]
+        DeviceChoice::Gpu => cavern_model::gpu::gpu()
+            .map(|gpu| (gpu.device.clone(), gpu.label()))
+            .map_err(|e| Failure::invalid(format!("error: --device gpu: {e}"))),
+        #[cfg(not(feature = "gpu"))]
+        DeviceChoice::Gpu => Err(Failure::invalid(
+            "error: this cavern was built without GPU support; rebuild with `cargo build --release --features gpu` or use `--device cpu`",
+        )),
         #[cfg(feature = "cuda")]
         DeviceChoice::Cuda => Ok((Device::cuda(0), "cuda:0".into())),
         #[cfg(not(feature = "cuda"))]
@@ -671,6 +686,21 @@ pub(crate) fn device(choice: DeviceChoice) -> Result<(Device, String), Failure> 
             "error: this cavern was built without CUDA; rebuild with `cargo build --release --features cuda` or use `--device cpu`",
         )),
     }
+}
+
+/// One line per device choice: what it runs on here, or why it cannot.
+fn devices_text() -> String {
+    DeviceChoice::ALL
+        .iter()
+        .map(|&choice| match device(choice) {
+            Ok((_, label)) => format!("{:<5} {label}\n", choice.as_str()),
+            Err(failure) => format!(
+                "{:<5} unavailable: {}\n",
+                choice.as_str(),
+                failure.message.trim_start_matches("error: ")
+            ),
+        })
+        .collect()
 }
 
 fn run_experiment(

@@ -58,15 +58,20 @@ fn models_list_shows_the_toy_models_with_their_accuracy() {
     }
 }
 
-/// Asserts a run was refused for want of CUDA, with no run folder.
-#[cfg(not(feature = "cuda"))]
-fn assert_refused_for_cuda(out: &std::process::Output, parent: &std::path::Path) {
+/// Asserts a run was refused in one line containing `needle`, with exit code 2 and no run folder.
+fn assert_refused(out: &std::process::Output, parent: &std::path::Path, needle: &str) {
     assert_exit(out, 2);
     assert_no_panic(out);
     let err = common::stderr(out);
     assert!(
-        err.contains("--features cuda"),
-        "the message does not say how to get CUDA\n{}",
+        err.contains(needle),
+        "the message does not say `{needle}`\n{}",
+        common::describe(out)
+    );
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "more than one line\n{}",
         common::describe(out)
     );
     assert!(
@@ -76,20 +81,21 @@ fn assert_refused_for_cuda(out: &std::process::Output, parent: &std::path::Path)
     );
 }
 
-#[cfg(not(feature = "cuda"))]
-#[test]
-fn device_cuda_without_the_cuda_feature_is_invalid_input() {
+/// Runs the quickstart on `device`, once with `--device` and once with `device = "..."` in the
+/// experiment file, with `env` set, and asserts both are refused (see [`assert_refused`]).
+fn assert_device_refused(device: &str, env: &[(&str, &str)], needle: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let run_dir = tmp.path().join("run");
 
     // From the command line.
     let out = common::cavern()
         .args(["run", "experiments/quickstart.toml", "--quiet"])
-        .args(["--device", "cuda", "--out"])
+        .args(["--device", device, "--out"])
         .arg(&run_dir)
+        .envs(env.iter().copied())
         .output()
         .unwrap();
-    assert_refused_for_cuda(&out, tmp.path());
+    assert_refused(&out, tmp.path(), needle);
 
     // From the experiment file.
     let quickstart = fs::read_to_string(repo_root().join("experiments/quickstart.toml")).unwrap();
@@ -98,16 +104,42 @@ fn device_cuda_without_the_cuda_feature_is_invalid_input() {
     assert_eq!(quickstart.matches(model_line).count(), 1);
     let text = quickstart
         .replace("../concepts/", &concepts)
-        .replace(model_line, &format!("{model_line}device = \"cuda\"\n"));
+        .replace(model_line, &format!("{model_line}device = \"{device}\"\n"));
     let exp_dir = tempfile::tempdir().unwrap();
-    let file = exp_dir.path().join("cuda.toml");
+    let file = exp_dir.path().join(format!("{device}.toml"));
     fs::write(&file, text).unwrap();
     let out = common::cavern()
         .args(["run", "--quiet"])
         .arg(&file)
         .arg("--out")
         .arg(&run_dir)
+        .envs(env.iter().copied())
         .output()
         .unwrap();
-    assert_refused_for_cuda(&out, tmp.path());
+    assert_refused(&out, tmp.path(), needle);
+}
+
+#[cfg(not(feature = "cuda"))]
+#[test]
+fn device_cuda_without_the_cuda_feature_is_invalid_input() {
+    assert_device_refused("cuda", &[], "--features cuda");
+}
+
+#[cfg(not(feature = "gpu"))]
+#[test]
+fn device_gpu_without_the_gpu_feature_is_invalid_input() {
+    assert_device_refused("gpu", &[], "--features gpu");
+}
+
+/// With the Vulkan loader pointed at no driver, `--device gpu` finds no adapter and says how to
+/// get one.
+#[cfg(all(feature = "gpu", target_os = "linux"))]
+#[test]
+fn device_gpu_with_no_graphics_driver_is_invalid_input() {
+    let no_driver = "/nonexistent/vulkan_icd.json";
+    let env = [
+        ("VK_DRIVER_FILES", no_driver),
+        ("VK_ICD_FILENAMES", no_driver),
+    ];
+    assert_device_refused("gpu", &env, "no GPU adapter found");
 }

@@ -850,15 +850,15 @@ vars = {{ b = [" ", "y"], a = ["x", " "] }}
 fn choices_and_numeric_bounds() {
     let random = pool();
     let d = errors(&format!(
-        "[experiment]\nname = \"bad name\"\nmodel = \"toy-sentiment\"\ndevice = \"gpu\"\nbatch_size = 0\n[concepts.c]\n{SIX}\n{random}\n\
+        "[experiment]\nname = \"bad name\"\nmodel = \"toy-sentiment\"\ndevice = \"cpus\"\nbatch_size = 0\n[concepts.c]\n{SIX}\n{random}\n\
          [[probe]]\nconcepts = [\"c\"]\nlayers = [0]\nsite = \"resid-post\"\npooling = \"max\"\nmethod = \"svm\"\nl2 = -0.1\nmax_iterations = 0\nholdout = 1.0\n\
          [[tcav]]\ntarget = {{ class = \"positive\" }}\ninputs = {{ examples = [\"x\"] }}\nconcepts = [\"c\"]\nlayers = [0]\nalpha = 0\ncorrection = \"holms\"\nrandom_runs = 1\n"
     ));
     let name = expect(&d, "invalid experiment name `bad name`", 2, 8);
     assert!(help(name).contains("1 to 64 characters"));
     assert_eq!(
-        help(expect(&d, "unknown device `gpu`", 4, 10)),
-        "did you mean `cpu`? expected one of: `cpu`, `cuda`"
+        help(expect(&d, "unknown device `cpus`", 4, 10)),
+        "did you mean `cpu`? expected one of: `cpu`, `gpu`, `cuda`"
     );
     expect(
         &d,

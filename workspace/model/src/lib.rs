@@ -19,6 +19,8 @@ pub mod gguf;
 pub mod gguf_model;
 mod gguf_names;
 mod gguf_vocab;
+#[cfg(feature = "gpu")]
+pub mod gpu;
 pub mod hf;
 pub mod hooks;
 mod kernels;

@@ -3,7 +3,6 @@
 //! attention probabilities, one text at a time and as one padded batch. Also: the loader's
 //! errors on damaged folders, each naming the file and what is wrong.
 
-use burn::tensor::Device;
 use cavern_model::Family;
 use cavern_model::load::{ModelRef, load_model};
 use cavern_model::{LoadedModel, ModelError, Site, SitePoint};
@@ -46,7 +45,7 @@ fn bert(path: &Path) -> ModelRef {
 }
 
 fn load(path: &Path) -> Result<LoadedModel, ModelError> {
-    load_model(&bert(path), &Device::flex())
+    load_model(&bert(path), &common::device())
 }
 
 fn fixture() -> Fixture {

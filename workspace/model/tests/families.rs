@@ -12,7 +12,7 @@
 //! on purpose, breaks parity well beyond the tolerance.
 
 use burn::module::Param;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 use cavern_model::config::{Positions, RopeLayout};
 use cavern_model::{Family, LoadedModel, ModelRef, Site, SitePoint, TokenBatch, load_model};
 use safetensors::SafeTensors;
@@ -44,7 +44,7 @@ fn gguf_file(family: Family) -> PathBuf {
 /// Loads a fixture folder or GGUF file, its family read from it.
 fn load(path: PathBuf) -> LoadedModel {
     let reference = ModelRef::Local { family: None, path };
-    load_model(&reference, &Device::flex())
+    load_model(&reference, &common::device())
         .unwrap_or_else(|e| panic!("{} loads: {e}", reference.label()))
 }
 
@@ -212,7 +212,7 @@ fn values(param: &Param<Tensor<2>>) -> (Vec<f32>, [usize; 2]) {
 fn matrix(values: Vec<f32>, dims: [usize; 2]) -> Param<Tensor<2>> {
     Param::from_tensor(Tensor::from_data(
         TensorData::new(values, dims),
-        &Device::flex(),
+        &common::device(),
     ))
 }
 
@@ -439,7 +439,7 @@ fn a_named_family_must_agree_with_the_gguf_file() {
         family: Some(Family::Gemma2),
         path: gguf_file(Family::Gemma3),
     };
-    let error = load_model(&reference, &Device::flex())
+    let error = load_model(&reference, &common::device())
         .unwrap_err()
         .to_string();
     assert!(
@@ -454,7 +454,7 @@ fn a_named_family_must_agree_with_the_config() {
         family: Some(Family::Llama),
         path: folder(Family::Gpt2),
     };
-    let error = load_model(&reference, &Device::flex())
+    let error = load_model(&reference, &common::device())
         .unwrap_err()
         .to_string();
     assert!(
@@ -483,7 +483,7 @@ fn error_of(path: &std::path::Path) -> String {
         family: None,
         path: path.to_path_buf(),
     };
-    match load_model(&reference, &Device::flex()) {
+    match load_model(&reference, &common::device()) {
         Ok(_) => panic!("{} loaded although damaged", path.display()),
         Err(e) => e.to_string(),
     }

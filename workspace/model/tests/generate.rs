@@ -4,7 +4,6 @@
 //! family (learned positions, partial rotary, grouped-query attention, sliding windows of 4
 //! tokens, soft-capping, head norms). SmolLM2's check is in real_parity.rs.
 
-use burn::tensor::Device;
 use cavern_model::builtin::load_builtin;
 use cavern_model::{Family, LoadedModel, ModelError, ModelRef, NoHooks, load_model};
 use std::path::PathBuf;
@@ -42,7 +41,7 @@ fn every_family_generates_the_uncached_tokens() {
 
 #[test]
 fn toy_recall_generates_the_uncached_tokens() {
-    let model = load_builtin("toy-recall", &Device::flex()).unwrap();
+    let model = load_builtin("toy-recall", &common::device()).unwrap();
     let prompt = |text: &str| model.tokenizer.encode(text).unwrap().ids;
     let prompts = vec![prompt("c g a d b i ="), prompt("a b ="), prompt("h =")];
     let pad = model.config().pad_id;
@@ -54,7 +53,7 @@ fn fixture(family: Family) -> LoadedModel {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/families")
         .join(family.as_str());
-    load_model(&ModelRef::Local { family: None, path }, &Device::flex())
+    load_model(&ModelRef::Local { family: None, path }, &common::device())
         .unwrap_or_else(|e| panic!("{family} loads: {e}"))
 }
 
@@ -71,7 +70,7 @@ fn generation_refuses_what_it_cannot_do() {
         .map(|g| g.tokens)
         .map_err(|e| e.to_string())
     };
-    let sentiment = load_builtin("toy-sentiment", &Device::flex()).unwrap();
+    let sentiment = load_builtin("toy-sentiment", &common::device()).unwrap();
     let err = generate(&sentiment, vec![1, 2, 3], 2).unwrap_err();
     assert!(err.contains("only language models generate"), "{err}");
     // GPT-2's fixture has 32 learned positions: 9 prompt tokens leave room for 24.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use burn::module::{Module, Param};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 use cavern_model::config::{OutputHead, Positions, RopeConfig, RopeLayout, RopeScaling};
 use cavern_model::gguf::{GgmlType, GgufFile, MetaValue};
 use cavern_model::gguf_model::{config_from_gguf, load_gguf_weights};
@@ -63,7 +63,7 @@ fn cases(model: &str) -> Vec<Case> {
 }
 
 fn load(name: &str) -> Transformer {
-    load_gguf_weights(&gguf(name), &Device::flex()).expect("fixture loads")
+    load_gguf_weights(&gguf(name), &common::device()).expect("fixture loads")
 }
 
 /// Runs `sequences` as one right-padded batch and reads each one's last position.
@@ -174,7 +174,7 @@ fn config_comes_from_the_metadata() {
 #[test]
 fn loaded_model_has_the_structure_transformer_new_builds() {
     let model = load("tiny_llama_untied.gguf");
-    let fresh = Transformer::new(model.config.clone(), &Device::flex());
+    let fresh = Transformer::new(model.config.clone(), &common::device());
     assert_eq!(model.num_params(), fresh.num_params());
 }
 
@@ -201,7 +201,7 @@ fn f16_model_is_close_to_the_f32_reference() {
         file.tensor("blk.0.attn_q.weight").unwrap().kind,
         GgmlType::F16
     );
-    let model = load_gguf_weights(&file, &Device::flex()).expect("loads");
+    let model = load_gguf_weights(&file, &common::device()).expect("loads");
     let [batched, _] = parity(&model, &cases("tiny_llama.gguf"));
     assert_within(&batched, F16_TOLERANCE, "f16 tied, batched");
 }
@@ -222,7 +222,7 @@ fn unpermute(weight: &Param<Tensor<2>>, d_head: usize) -> Param<Tensor<2>> {
             hf[row * d_out + hf_col] = stored[row * d_out + col];
         }
     }
-    let device = Device::flex();
+    let device = common::device();
     Param::from_tensor(Tensor::from_data(
         TensorData::new(hf, [d_in, d_out]),
         &device,
@@ -253,7 +253,7 @@ fn undoing_the_llama_cpp_permutation_breaks_parity() {
 }
 
 fn load_error(file: &GgufFile) -> String {
-    match load_gguf_weights(file, &Device::flex()) {
+    match load_gguf_weights(file, &common::device()) {
         Ok(_) => panic!("the file should be refused"),
         Err(e @ ModelError::Checkpoint { .. }) => e.to_string(),
         Err(other) => panic!("unexpected error kind: {other}"),

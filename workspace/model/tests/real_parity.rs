@@ -12,7 +12,6 @@
 //! (`cavern models fetch minilm-l6 smollm2-135m gemma3-270m`); the tests fail, saying so, when
 //! they are not.
 
-use burn::tensor::Device;
 use cavern_model::fetch::{cavern_home, local_path};
 use cavern_model::{LoadedModel, ModelRef, NoHooks, Site, SitePoint, load_model};
 use safetensors::SafeTensors;
@@ -38,7 +37,7 @@ fn fixtures() -> PathBuf {
 /// A fetched model; panics with the fetch command when it is absent.
 fn fetched(name: &str) -> LoadedModel {
     local_path(name, &cavern_home()).unwrap_or_else(|e| panic!("{name} is needed here: {e}"));
-    load_model(&ModelRef::Named(name.into()), &Device::flex())
+    load_model(&ModelRef::Named(name.into()), &common::device())
         .unwrap_or_else(|e| panic!("{name} does not load: {e}"))
 }
 

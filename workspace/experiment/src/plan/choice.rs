@@ -68,7 +68,9 @@ choice_enum! {
     DeviceChoice {
         /// The CPU backend.
         Cpu = "cpu",
-        /// An NVIDIA GPU (needs the `cuda` feature).
+        /// A GPU through wgpu: Vulkan, Metal or DirectX 12 (needs the `gpu` feature).
+        Gpu = "gpu",
+        /// An NVIDIA GPU through CUDA (needs the `cuda` feature).
         Cuda = "cuda",
     }
 }

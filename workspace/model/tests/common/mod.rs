@@ -2,9 +2,27 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor};
 use cavern_model::{BatchInfo, Hooks, Site};
 use std::collections::BTreeMap;
+
+/// The device the parity tests run on: the CPU, or the wgpu GPU with `CAVERN_TEST_DEVICE=gpu` in
+/// a build with the `gpu` feature (`.ci/run` runs them both ways). A GPU asked for must be there.
+pub fn device() -> Device {
+    match std::env::var("CAVERN_TEST_DEVICE").as_deref() {
+        Err(_) | Ok("cpu") => Device::flex(),
+        #[cfg(feature = "gpu")]
+        Ok("gpu") => {
+            let gpu =
+                cavern_model::gpu::gpu().unwrap_or_else(|e| panic!("CAVERN_TEST_DEVICE=gpu: {e}"));
+            eprintln!("parity tests on {}", gpu.label());
+            gpu.device
+        }
+        Ok(other) => panic!(
+            "CAVERN_TEST_DEVICE={other}: expected `cpu` or `gpu` (`gpu` needs `--features gpu`)"
+        ),
+    }
+}
 
 /// Records the activation at every site.
 #[derive(Default)]
