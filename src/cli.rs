@@ -688,12 +688,22 @@ pub(crate) fn device(choice: DeviceChoice) -> Result<(Device, String), Failure> 
     }
 }
 
+/// What limits a device, as `devices` appends it to the device's name.
+fn limits(device: &Device) -> String {
+    #[cfg(feature = "gpu")]
+    if let Some(gpu) = cavern_model::gpu::gpu_of(device) {
+        return format!(" (largest buffer {} MiB)", gpu.max_buffer_bytes >> 20);
+    }
+    let _ = device;
+    String::new()
+}
+
 /// One line per device choice: what it runs on here, or why it cannot.
 fn devices_text() -> String {
     DeviceChoice::ALL
         .iter()
         .map(|&choice| match device(choice) {
-            Ok((_, label)) => format!("{:<5} {label}\n", choice.as_str()),
+            Ok((device, label)) => format!("{:<5} {label}{}\n", choice.as_str(), limits(&device)),
             Err(failure) => format!(
                 "{:<5} unavailable: {}\n",
                 choice.as_str(),

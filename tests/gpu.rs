@@ -1,5 +1,5 @@
 //! The wgpu GPU (`--device gpu`, a build with `--features gpu`) against the CPU, through the real
-//! `cavern` binary: `cavern devices` names the adapter, the quickstart finds the same significant
+//! `cavern` binary: `cavern devices` names the adapter and its largest buffer, the quickstart finds the same significant
 //! concepts, and the toy experiments' tables agree with the CPU's within
 //! [`RELATIVE`] / [`ABSOLUTE`]. The parity tests against PyTorch run on the GPU too, with
 //! `CAVERN_TEST_DEVICE=gpu` (`workspace/model/tests/common`).
@@ -50,7 +50,12 @@ fn devices_names_the_gpu_adapter() {
         .lines()
         .find(|l| l.starts_with("gpu "))
         .unwrap_or_else(|| panic!("no gpu line:\n{text}"));
-    assert!(line.ends_with(&label), "{line:?} does not name {label:?}");
+    let limit = cavern_model::gpu::gpu().unwrap().max_buffer_bytes >> 20;
+    let expected = format!("{label} (largest buffer {limit} MiB)");
+    assert!(
+        line.ends_with(&expected),
+        "{line:?} does not end {expected:?}"
+    );
     assert!(text.lines().any(|l| l.starts_with("cpu ")), "{text}");
 }
 

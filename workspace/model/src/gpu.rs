@@ -24,6 +24,8 @@ pub struct Gpu {
     pub adapter: String,
     /// The graphics API it runs on, e.g. `Vulkan`.
     pub api: String,
+    /// The largest buffer a kernel may bind, in bytes: no tensor on this device may be larger.
+    pub max_buffer_bytes: u64,
 }
 
 impl Gpu {
@@ -33,11 +35,21 @@ impl Gpu {
     }
 }
 
+/// The process's GPU once acquired.
+static GPU: OnceLock<Result<Gpu, String>> = OnceLock::new();
+
 /// The process's GPU, acquired on first use and shared afterwards (a wgpu runtime is set up once
 /// per process). The error says which APIs were tried, why each failed and how to get a device.
 pub fn gpu() -> Result<Gpu, String> {
-    static GPU: OnceLock<Result<Gpu, String>> = OnceLock::new();
     GPU.get_or_init(acquire).clone()
+}
+
+/// The GPU `device` is, if it is the one [`gpu`] acquired; `None` for every other device.
+pub fn gpu_of(device: &Device) -> Option<Gpu> {
+    match GPU.get() {
+        Some(Ok(gpu)) if gpu.device == *device => Some(gpu.clone()),
+        _ => None,
+    }
 }
 
 /// Tries each pinned API in turn.
@@ -47,10 +59,14 @@ fn acquire() -> Result<Gpu, String> {
         match Device::wgpu_options().graphics_api(api).init_with_setup() {
             Ok((device, setup)) => {
                 let info = setup.adapter.get_info();
+                let limits = setup.device.limits();
                 return Ok(Gpu {
                     device,
                     adapter: info.name,
                     api: format!("{:?}", info.backend),
+                    max_buffer_bytes: limits
+                        .max_storage_buffer_binding_size
+                        .min(limits.max_buffer_size),
                 });
             }
             Err(e) => failures.push(format!("{api:?}: {e}")),

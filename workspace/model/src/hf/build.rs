@@ -7,6 +7,27 @@ use burn::module::Param;
 use burn::nn::{Embedding, Linear};
 use burn::tensor::{Device, Tensor, TensorData};
 
+/// An error when a tensor of `bytes` is larger than the largest buffer `device` allows.
+#[cfg(feature = "gpu")]
+fn fits_device(name: &str, bytes: usize, device: &Device) -> Result<(), String> {
+    match crate::gpu::gpu_of(device) {
+        Some(gpu) if bytes as u64 > gpu.max_buffer_bytes => Err(format!(
+            "tensor `{name}` takes {} MiB as f32, more than the largest buffer {} allows ({} MiB); \
+             run this model with `--device cpu` or on a GPU with larger buffers",
+            bytes >> 20,
+            gpu.label(),
+            gpu.max_buffer_bytes >> 20
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Every tensor fits a CPU device.
+#[cfg(not(feature = "gpu"))]
+fn fits_device(_name: &str, _bytes: usize, _device: &Device) -> Result<(), String> {
+    Ok(())
+}
+
 /// Builds modules on `device` from tensors whose names and shapes a plan has checked.
 pub struct Build<'a> {
     /// The checkpoint.
@@ -19,9 +40,12 @@ pub struct Build<'a> {
 }
 
 impl Build<'_> {
-    /// Tensor `name` as `f32`.
+    /// Tensor `name` as `f32`; an error when it is larger than the device can hold as one
+    /// buffer (some GPUs cap a buffer at 128 MiB or 2 GiB).
     pub fn values(&self, name: &str) -> Result<Vec<f32>, String> {
-        self.tensors.values(name)
+        let values = self.tensors.values(name)?;
+        fits_device(name, values.len() * size_of::<f32>(), self.device)?;
+        Ok(values)
     }
 
     /// A tensor of `shape` holding `values`.

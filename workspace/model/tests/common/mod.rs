@@ -24,6 +24,15 @@ pub fn device() -> Device {
     }
 }
 
+/// The largest buffer the test device allows, in bytes, when it is a GPU; `None` on the CPU.
+pub fn gpu_buffer_limit() -> Option<u64> {
+    #[cfg(feature = "gpu")]
+    if let Some(gpu) = cavern_model::gpu::gpu_of(&device()) {
+        return Some(gpu.max_buffer_bytes);
+    }
+    None
+}
+
 /// Records the activation at every site.
 #[derive(Default)]
 pub struct Recorder {
