@@ -2,7 +2,7 @@
 //! Parquet (one row per token, or per text when pooled), safetensors or NumPy `.npy`.
 
 use crate::engine::StudyError;
-use crate::engine::forward::forward_batches;
+use crate::engine::forward::{Pass, forward_batches};
 use cavern_intervene::Interventions;
 use cavern_model::{LoadedModel, Site};
 use cavern_probe::pool::pool;
@@ -76,7 +76,7 @@ pub fn extract(
 ) -> Result<Extraction, ExtractError> {
     let encodings = model.encode_texts(texts).map_err(ProbeError::from)?;
     let ids: Vec<Vec<u32>> = encodings.iter().map(|e| e.ids.clone()).collect();
-    let recording = |_: &[Vec<u32>]| Interventions::recording(sites.iter().copied());
+    let recording = |_: &Pass| Interventions::recording(sites.iter().copied());
     // Per text, per site: the text's rows (one when pooled, else one per token).
     let per_text = forward_batches(model, &ids, batch_size, recording, |pass, _, hooks| {
         let cache = hooks.into_recorded().map_err(ProbeError::from)?;

@@ -29,7 +29,7 @@ pub struct Pass {
 
 /// Runs `inputs` (token ids) through `model`, `batch_size` a pass, inputs of similar length
 /// together ([`length_buckets`]: sorted by length, ties in input order), so that a pass pads
-/// little. `hooks` makes a pass's hooks from its inputs (in pass order); `read` takes the pass,
+/// little. `hooks` makes a pass's hooks from the pass; `read` takes the pass,
 /// its logits and its hooks (with what they recorded) and returns one item per input of the
 /// pass, in pass order. Returns the items in input order.
 ///
@@ -40,7 +40,7 @@ pub fn forward_batches<H: Hooks, T>(
     model: &LoadedModel,
     inputs: &[Vec<u32>],
     batch_size: usize,
-    hooks: impl FnMut(&[Vec<u32>]) -> H,
+    hooks: impl FnMut(&Pass) -> H,
     read: impl FnMut(&Pass, Tensor<2>, H) -> Result<Vec<T>, StudyError>,
 ) -> Result<Vec<T>, StudyError> {
     let lengths: Vec<usize> = inputs.iter().map(Vec::len).collect();
@@ -59,7 +59,7 @@ pub fn forward_passes<H: Hooks, T>(
     model: &LoadedModel,
     inputs: &[Vec<u32>],
     passes: &[Vec<usize>],
-    mut hooks: impl FnMut(&[Vec<u32>]) -> H,
+    mut hooks: impl FnMut(&Pass) -> H,
     mut read: impl FnMut(&Pass, Tensor<2>, H) -> Result<Vec<T>, StudyError>,
 ) -> Result<Vec<T>, StudyError> {
     let mut out = Vec::with_capacity(inputs.len());
@@ -69,7 +69,7 @@ pub fn forward_passes<H: Hooks, T>(
             indices: indices.clone(),
         };
         let batch = model.batch(pass.inputs.clone());
-        let mut pass_hooks = hooks(&pass.inputs);
+        let mut pass_hooks = hooks(&pass);
         let logits = model.transformer.forward(&batch, &mut pass_hooks).logits;
         let items = read(&pass, logits, pass_hooks)?;
         if items.len() != indices.len() {
@@ -112,7 +112,7 @@ pub fn pooled(
     pooling: Pooling,
     batch_size: usize,
 ) -> Result<BTreeMap<Site, Vec<Vec<f32>>>, StudyError> {
-    let recording = |_: &[Vec<u32>]| Interventions::recording(sites.iter().copied());
+    let recording = |_: &Pass| Interventions::recording(sites.iter().copied());
     let ids = encode(model, texts)?;
     // Per text, its row at each site.
     let rows = forward_batches(model, &ids, batch_size, recording, |pass, _, hooks| {
@@ -229,7 +229,7 @@ mod tests {
             }
             Ok(rows)
         };
-        let recording = |_: &[Vec<u32>]| Interventions::recording(sites.iter().copied());
+        let recording = |_: &Pass| Interventions::recording(sites.iter().copied());
         let bucketed = forward_batches(&model, &ids, 4, recording, read).unwrap();
         let passes = in_order(ids.len(), 4);
         let plain = forward_passes(&model, &ids, &passes, recording, read).unwrap();

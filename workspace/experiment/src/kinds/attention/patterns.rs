@@ -1,7 +1,7 @@
 //! Recording the inputs' attention patterns, which the statistics and rollout/flow both read.
 
 use crate::engine::StudyError;
-use crate::engine::forward::forward_passes;
+use crate::engine::forward::{Pass, forward_passes};
 use cavern_intervene::Interventions;
 use cavern_model::tokenizer::Encoding;
 use cavern_model::{LoadedModel, Site};
@@ -40,7 +40,7 @@ pub(super) fn each_pattern(
     mut visit: impl FnMut(usize, Patterns) -> Result<(), StudyError>,
 ) -> Result<(), StudyError> {
     let ids: Vec<Vec<u32>> = encodings.iter().map(|e| e.ids.clone()).collect();
-    let recording = |_: &[Vec<u32>]| Interventions::recording(sites.iter().copied());
+    let recording = |_: &Pass| Interventions::recording(sites.iter().copied());
     let indices: Vec<usize> = (0..ids.len()).collect();
     let passes: Vec<Vec<usize>> = indices
         .chunks(batch_size.max(1))

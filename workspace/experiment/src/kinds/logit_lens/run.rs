@@ -6,7 +6,7 @@
 use super::attribution::{NormParams, dot, rows_dot};
 use super::spec::LogitLensSpec;
 use super::tables::{AttributionRow, AttributionTotal, LensRow, LensTopRow, LogitLensOutput};
-use crate::engine::forward::{encode, forward_batches};
+use crate::engine::forward::{Pass, encode, forward_batches};
 use crate::engine::{StudyContext, StudyError};
 use burn::tensor::{Int, Tensor, TensorData};
 use cavern_intervene::Interventions;
@@ -71,7 +71,7 @@ fn record(
 ) -> Result<Vec<Recorded>, StudyError> {
     let t = &model.transformer;
     let sites = sites(t);
-    let recording = |_: &[Vec<u32>]| Interventions::recording(sites.iter().copied());
+    let recording = |_: &Pass| Interventions::recording(sites.iter().copied());
     forward_batches(model, ids, batch, recording, |pass, logits, hooks| {
         let cache = hooks.into_recorded().map_err(ProbeError::from)?;
         let missing = |site: Site| ProbeError::NotRecorded(site.to_string());

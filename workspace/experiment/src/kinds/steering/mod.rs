@@ -4,6 +4,7 @@
 //! the prediction (the activation-space counterfactual).
 
 mod findings;
+mod per_row;
 mod report;
 mod run;
 mod spec;

@@ -10,7 +10,7 @@ use super::spec::{SteeringSource, SteeringSpec};
 use super::steer::Steerer;
 use super::tables::{SteeringFlip, SteeringOutput, SteeringRow, SteeringSummary};
 use super::vector::{SteeringVector, steering_vector};
-use crate::engine::forward::{encode, forward_batches};
+use crate::engine::forward::{Pass, encode, forward_batches};
 use crate::engine::outputs::{OutputRow, index_label, target_index, tracked_label};
 use crate::engine::{StudyContext, StudyError};
 use cavern_intervene::Interventions;
@@ -136,7 +136,7 @@ fn activation_scale(
     site: Site,
     batch_size: usize,
 ) -> Result<f64, StudyError> {
-    let recording = |_: &[Vec<u32>]| Interventions::recording([site]);
+    let recording = |_: &Pass| Interventions::recording([site]);
     // Per input, the norm of each of its tokens' activations.
     let norms = forward_batches(model, inputs, batch_size, recording, |pass, _, hooks| {
         let cache = hooks.into_recorded().map_err(ProbeError::from)?;
