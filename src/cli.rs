@@ -689,12 +689,12 @@ pub(crate) fn device(choice: DeviceChoice) -> Result<(Device, String), Failure> 
 }
 
 /// What limits a device, as `devices` appends it to the device's name.
+#[cfg_attr(not(feature = "gpu"), allow(unused_variables))]
 fn limits(device: &Device) -> String {
     #[cfg(feature = "gpu")]
     if let Some(gpu) = cavern_model::gpu::gpu_of(device) {
         return format!(" (largest buffer {} MiB)", gpu.max_buffer_bytes >> 20);
     }
-    let _ = device;
     String::new()
 }
 
