@@ -13,6 +13,7 @@ use cavern_experiment::report::rerender_report;
 use cavern_experiment::runner::{RunError, RunOptions, run};
 use cavern_experiment::shard::Shard;
 use cavern_experiment::summary::{findings_text, run_summary_json, study_counts, validation_json};
+use cavern_model::buffer_limit::buffer_limit;
 use cavern_model::builtin::{builtin_names, load_builtin, save_checkpoint, train_toy};
 use cavern_model::fetch;
 use cavern_model::load_model;
@@ -689,13 +690,10 @@ pub(crate) fn device(choice: DeviceChoice) -> Result<(Device, String), Failure> 
 }
 
 /// What limits a device, as `devices` appends it to the device's name.
-#[cfg_attr(not(feature = "gpu"), allow(unused_variables))]
 fn limits(device: &Device) -> String {
-    #[cfg(feature = "gpu")]
-    if let Some(gpu) = cavern_model::gpu::gpu_of(device) {
-        return format!(" (largest buffer {} MiB)", gpu.max_buffer_bytes >> 20);
-    }
-    String::new()
+    buffer_limit(device)
+        .map(|limit| format!(" (largest buffer {} MiB)", limit.bytes >> 20))
+        .unwrap_or_default()
 }
 
 /// One line per device choice: what it runs on here, or why it cannot.

@@ -1,6 +1,6 @@
 //! The wgpu GPU (`--device gpu`, a build with `--features gpu`) against the CPU, through the real
-//! `cavern` binary: `cavern devices` names the adapter and its largest buffer, the quickstart finds the same significant
-//! concepts, and the toy experiments' tables agree with the CPU's within
+//! `cavern` binary: `cavern devices` names the adapter and its largest buffer, the quickstart
+//! finds the same significant concepts, and the toy experiments' tables agree with the CPU's within
 //! [`RELATIVE`] / [`ABSOLUTE`]. The parity tests against PyTorch run on the GPU too, with
 //! `CAVERN_TEST_DEVICE=gpu` (`workspace/model/tests/common`).
 //!

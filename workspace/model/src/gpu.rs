@@ -45,7 +45,7 @@ pub fn gpu() -> Result<Gpu, String> {
 }
 
 /// The GPU `device` is, if it is the one [`gpu`] acquired; `None` for every other device.
-pub fn gpu_of(device: &Device) -> Option<Gpu> {
+pub(crate) fn gpu_of(device: &Device) -> Option<Gpu> {
     match GPU.get() {
         Some(Ok(gpu)) if gpu.device == *device => Some(gpu.clone()),
         _ => None,

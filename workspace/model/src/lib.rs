@@ -9,6 +9,7 @@ pub mod batch;
 pub mod bert;
 pub mod block;
 pub mod bpe;
+pub mod buffer_limit;
 pub mod builtin;
 pub mod config;
 pub mod error;

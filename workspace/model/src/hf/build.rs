@@ -2,30 +2,24 @@
 //! norms, embeddings.
 
 use super::weights::{Tensors, transpose};
+use crate::buffer_limit::buffer_limit;
 use crate::norm::Norm;
 use burn::module::Param;
 use burn::nn::{Embedding, Linear};
 use burn::tensor::{Device, Tensor, TensorData};
 
 /// An error when a tensor of `bytes` is larger than the largest buffer `device` allows.
-#[cfg(feature = "gpu")]
 fn fits_device(name: &str, bytes: usize, device: &Device) -> Result<(), String> {
-    match crate::gpu::gpu_of(device) {
-        Some(gpu) if bytes as u64 > gpu.max_buffer_bytes => Err(format!(
+    match buffer_limit(device) {
+        Some(limit) if bytes as u64 > limit.bytes => Err(format!(
             "tensor `{name}` takes {} MiB as f32, more than the largest buffer {} allows ({} MiB); \
              run this model with `--device cpu` or on a GPU with larger buffers",
             bytes >> 20,
-            gpu.label(),
-            gpu.max_buffer_bytes >> 20
+            limit.device,
+            limit.bytes >> 20
         )),
         _ => Ok(()),
     }
-}
-
-/// Every tensor fits a CPU device.
-#[cfg(not(feature = "gpu"))]
-fn fits_device(_name: &str, _bytes: usize, _device: &Device) -> Result<(), String> {
-    Ok(())
 }
 
 /// Builds modules on `device` from tensors whose names and shapes a plan has checked.

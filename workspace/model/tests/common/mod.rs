@@ -26,11 +26,7 @@ pub fn device() -> Device {
 
 /// The largest buffer the test device allows, in bytes, when it is a GPU; `None` on the CPU.
 pub fn gpu_buffer_limit() -> Option<u64> {
-    #[cfg(feature = "gpu")]
-    if let Some(gpu) = cavern_model::gpu::gpu_of(&device()) {
-        return Some(gpu.max_buffer_bytes);
-    }
-    None
+    cavern_model::buffer_limit::buffer_limit(&device()).map(|limit| limit.bytes)
 }
 
 /// Records the activation at every site.
