@@ -2,6 +2,7 @@
 
 use crate::config::{NormKind, TransformerConfig};
 use crate::hooks::{self, BatchInfo, Hooks};
+use crate::kernels::{self, Scaling};
 use crate::kv_cache::LayerKv;
 use crate::linear;
 use crate::norm::Norm;
@@ -130,7 +131,57 @@ impl Attention {
         if let Some(cache) = cache {
             (k, v) = cache.extend(k, v);
         }
-        let slots = k.dims()[2];
+        let z = if kernels::on_flex_f32(&[&q, &k, &v, &mask_bias]) {
+            self.z_fused(q, k, v, mask_bias, layer, hooks, batch)
+        } else {
+            self.z_op_by_op(q, k, v, mask_bias, layer, hooks, batch)
+        };
+        let z = hooks::heads(hooks, Site::new(SitePoint::Z, layer), batch, z);
+        linear::tokens(&self.o, z.reshape([b, t, h * dh]))
+    }
+
+    /// The mixed values `[batch, pos, heads, d_head]` through the CPU attention kernel, which
+    /// materialises the pattern only when something hooks it.
+    #[allow(clippy::too_many_arguments)]
+    fn z_fused(
+        &self,
+        q: Tensor<4>,
+        k: Tensor<4>,
+        v: Tensor<4>,
+        mask_bias: Tensor<4>,
+        layer: usize,
+        hooks: &mut dyn Hooks,
+        batch: &BatchInfo,
+    ) -> Tensor<4> {
+        let scaling = Scaling {
+            factor: self.scale.unwrap_or(1.0 / (self.d_head as f64).sqrt()) as f32,
+            softcap: self.softcap.map(|cap| cap as f32),
+        };
+        let site = Site::new(SitePoint::Pattern, layer);
+        if hooks.wants(&site) {
+            let pattern = kernels::attention_pattern(q, k, mask_bias, scaling);
+            let pattern = hooks.visit_heads(&site, batch, pattern);
+            kernels::attention_mix(pattern, v)
+        } else {
+            kernels::attention_z(q, k, v, mask_bias, scaling)
+        }
+    }
+
+    /// The mixed values `[batch, pos, heads, d_head]` through burn's tensor ops (GPUs, and
+    /// passes that record gradients).
+    #[allow(clippy::too_many_arguments)]
+    fn z_op_by_op(
+        &self,
+        q: Tensor<4>,
+        mut k: Tensor<4>,
+        mut v: Tensor<4>,
+        mask_bias: Tensor<4>,
+        layer: usize,
+        hooks: &mut dyn Hooks,
+        batch: &BatchInfo,
+    ) -> Tensor<4> {
+        let (h, kv, dh) = (self.n_heads, self.n_kv_heads, self.d_head);
+        let [b, _, slots, _] = k.dims();
         if kv < h {
             let repeat = |y: Tensor<4>| {
                 y.unsqueeze_dim::<5>(2)
@@ -152,8 +203,6 @@ impl Attention {
         let scores = scores + mask_bias;
         let pattern = softmax(scores, 3);
         let pattern = hooks::heads(hooks, Site::new(SitePoint::Pattern, layer), batch, pattern);
-        let z = pattern.matmul(v).swap_dims(1, 2);
-        let z = hooks::heads(hooks, Site::new(SitePoint::Z, layer), batch, z);
-        linear::tokens(&self.o, z.reshape([b, t, h * dh]))
+        pattern.matmul(v).swap_dims(1, 2)
     }
 }

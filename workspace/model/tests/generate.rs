@@ -11,8 +11,11 @@ use std::path::PathBuf;
 mod common;
 use common::assert_cached_generation_matches;
 
-/// Largest absolute logit difference allowed between cached and uncached decoding.
-const TOLERANCE: f64 = 1e-5;
+/// Largest absolute logit difference allowed between cached and uncached decoding: the two
+/// multiply matrices of different shapes, whose sums round differently, and the fixtures'
+/// logits reach ±32, where `f32` values lie 3.8e-6 apart, so this is eight units in the last
+/// place (measured: at most 1.6e-5, Qwen2).
+const TOLERANCE: f64 = 3e-5;
 
 /// Prompts of 1 to 9 tokens (ids below 288, every fixture's vocabulary).
 fn prompts() -> Vec<Vec<u32>> {

@@ -6,6 +6,7 @@
 //! The loop has no branches, so the compiler vectorises it; it is compiled for AVX-512 and
 //! AVX2 + FMA and picked at run time by the CPU's features, with a portable fallback.
 
+use super::simd::widest_simd;
 use rayon::prelude::*;
 
 /// Elements per parallel task: large enough that a task outweighs its scheduling.
@@ -61,33 +62,9 @@ fn gelu_each(values: &mut [f32]) {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn gelu_avx512(values: &mut [f32]) {
-    gelu_each(values)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn gelu_avx2(values: &mut [f32]) {
-    gelu_each(values)
-}
-
-/// GELU of one chunk with the widest instructions the CPU has.
-fn gelu_chunk(values: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F (checked just above).
-            return unsafe { gelu_avx512(values) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU has AVX2 and FMA (checked just above).
-            return unsafe { gelu_avx2(values) };
-        }
-    }
-    gelu_each(values)
+widest_simd! {
+    /// GELU of one chunk with the widest instructions the CPU has.
+    fn gelu_chunk(values: &mut [f32]) = gelu_each;
 }
 
 /// GELU of every value of `values`, in place, over the thread pool.

@@ -2,40 +2,183 @@
 //! device (CUDA, or one that records gradients) takes the ordinary tensor ops instead, so only
 //! the CPU forward pass changes.
 
+mod attention;
 mod gelu;
+mod linear;
+mod simd;
+mod softmax;
 
-use burn::backend::flex::FlexTensor;
+pub use softmax::Scaling;
+
+use burn::backend::flex::{FlexTensor, Layout};
 use burn::backend::{
     Backend, Dispatch, DispatchDevice, Flex, backend_extension, tensor::FloatTensor,
 };
-use burn::tensor::{DType, Tensor};
+use burn::tensor::{Bytes, DType, Shape, Tensor};
 
 /// Fused element-wise kernels of the CPU backend.
 #[backend_extension(Flex)]
 pub trait Kernels: Backend {
     /// Exact GELU, `x/2 · (1 + erf(x/√2))`, element by element.
     fn gelu_erf(x: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// `x · weight + bias` for x `[rows, d_in]`, weight `[d_in, d_out]` and bias `[d_out]`.
+    fn linear_biased(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+
+    /// `x · weight` for x `[rows, d_in]` and weight `[d_in, d_out]`.
+    fn linear_unbiased(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// Attention's mixed values with heads merged, `[batch, queries, heads, d_head]`, from
+    /// queries `[batch, heads, queries, d_head]`, keys and values `[batch, kv_heads, keys,
+    /// d_head]` and the additive mask `[batch, 1, queries, keys]`.
+    fn attention_z(
+        q: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        mask: FloatTensor<Self>,
+        factor: f32,
+        softcap: Option<f32>,
+    ) -> FloatTensor<Self>;
+
+    /// The attention pattern `[batch, heads, queries, keys]` that `attention_z` mixes with.
+    fn attention_pattern(
+        q: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        mask: FloatTensor<Self>,
+        factor: f32,
+        softcap: Option<f32>,
+    ) -> FloatTensor<Self>;
+
+    /// `pattern · v` with heads merged, as `attention_z` computes it from its own pattern.
+    fn attention_mix(pattern: FloatTensor<Self>, v: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
 impl Kernels for Flex {
     fn gelu_erf(x: FloatTensor<Self>) -> FloatTensor<Self> {
         map_f32(x, gelu::gelu_slice)
     }
+
+    fn linear_biased(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        linear::linear(&x, &weight, Some(&bias))
+    }
+
+    fn linear_unbiased(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
+        linear::linear(&x, &weight, None)
+    }
+
+    fn attention_z(
+        q: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        mask: FloatTensor<Self>,
+        factor: f32,
+        softcap: Option<f32>,
+    ) -> FloatTensor<Self> {
+        attention::attention(&q, &k, &v, &mask, Scaling { factor, softcap })
+    }
+
+    fn attention_pattern(
+        q: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        mask: FloatTensor<Self>,
+        factor: f32,
+        softcap: Option<f32>,
+    ) -> FloatTensor<Self> {
+        attention::pattern(&q, &k, &mask, Scaling { factor, softcap })
+    }
+
+    fn attention_mix(pattern: FloatTensor<Self>, v: FloatTensor<Self>) -> FloatTensor<Self> {
+        attention::mix(&pattern, &v)
+    }
 }
 
 /// Exact GELU: the vectorised, threaded kernel for `float32` on the CPU backend, burn's own
 /// (`erf` element by element) anywhere else.
 pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    if on_flex_f32(&x) {
+    if is_flex_f32(&x) {
         Tensor::from_dispatch(<Dispatch as Kernels>::gelu_erf(x.into_dispatch()))
     } else {
         burn::tensor::activation::gelu(x)
     }
 }
 
+/// `x · weight + bias` with the CPU kernel (see [`on_flex_f32`]), x `[rows, d_in]`.
+pub fn linear(x: Tensor<2>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Tensor<2> {
+    let (x, weight) = (x.into_dispatch(), weight.into_dispatch());
+    Tensor::from_dispatch(match bias {
+        Some(bias) => <Dispatch as Kernels>::linear_biased(x, weight, bias.into_dispatch()),
+        None => <Dispatch as Kernels>::linear_unbiased(x, weight),
+    })
+}
+
+/// Attention with the CPU kernel (see [`on_flex_f32`]): z `[batch, queries, heads, d_head]`.
+pub fn attention_z(
+    q: Tensor<4>,
+    k: Tensor<4>,
+    v: Tensor<4>,
+    mask: Tensor<4>,
+    scaling: Scaling,
+) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as Kernels>::attention_z(
+        q.into_dispatch(),
+        k.into_dispatch(),
+        v.into_dispatch(),
+        mask.into_dispatch(),
+        scaling.factor,
+        scaling.softcap,
+    ))
+}
+
+/// The pattern [`attention_z`] mixes with, `[batch, heads, queries, keys]`.
+pub fn attention_pattern(
+    q: Tensor<4>,
+    k: Tensor<4>,
+    mask: Tensor<4>,
+    scaling: Scaling,
+) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as Kernels>::attention_pattern(
+        q.into_dispatch(),
+        k.into_dispatch(),
+        mask.into_dispatch(),
+        scaling.factor,
+        scaling.softcap,
+    ))
+}
+
+/// `pattern · v` with heads merged, as [`attention_z`] computes it from its own pattern.
+pub fn attention_mix(pattern: Tensor<4>, v: Tensor<4>) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as Kernels>::attention_mix(
+        pattern.into_dispatch(),
+        v.into_dispatch(),
+    ))
+}
+
+/// Whether every tensor is a `float32` tensor of the CPU backend that records no gradients:
+/// those the kernels of this module take.
+pub fn on_flex_f32<const D: usize>(tensors: &[&Tensor<D>]) -> bool {
+    tensors.iter().all(|x| is_flex_f32(x))
+}
+
 /// Whether `x` is a `float32` tensor of the CPU backend that records no gradients.
-fn on_flex_f32<const D: usize>(x: &Tensor<D>) -> bool {
+fn is_flex_f32<const D: usize>(x: &Tensor<D>) -> bool {
     x.dtype() == DType::F32 && matches!(x.device().as_dispatch(), DispatchDevice::Flex(_))
+}
+
+/// A contiguous `float32` tensor that owns `values` (no copy).
+fn f32_tensor(values: Vec<f32>, dims: impl Into<Shape>) -> FlexTensor {
+    FlexTensor::new(
+        Bytes::from_elems(values),
+        Layout::contiguous(dims.into()),
+        DType::F32,
+    )
 }
 
 /// Applies the in-place kernel `f` to `x`'s values: in `x`'s own buffer when nothing else
