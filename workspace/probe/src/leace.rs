@@ -17,7 +17,7 @@
 use crate::control::{holdout_split, pick, train_test_accuracy};
 use crate::error::ProbeError;
 use crate::mdl::ProbeOptions;
-use nalgebra::{DMatrix, DVector, SymmetricEigen};
+use nalgebra::{DMatrix, Dyn, SymmetricEigen};
 
 /// Eigenvalues of `Σ_xx` below this fraction of the largest count as zero (pseudo-inverse).
 const RELATIVE_EIGEN_TOLERANCE: f64 = 1e-10;
@@ -133,37 +133,21 @@ pub fn fit_leace(
         }
     }
 
-    let eigen = SymmetricEigen::new(sigma_xx);
-    let largest = eigen.eigenvalues.iter().copied().fold(0.0f64, f64::max);
-    let keep = |l: f64| largest > 0.0 && l > largest * RELATIVE_EIGEN_TOLERANCE;
-    let inv_sqrt = DVector::from_iterator(
-        width,
-        eigen
-            .eigenvalues
-            .iter()
-            .map(|&l| if keep(l) { 1.0 / l.sqrt() } else { 0.0 }),
-    );
-    let sqrt = DVector::from_iterator(
-        width,
-        eigen
-            .eigenvalues
-            .iter()
-            .map(|&l| if keep(l) { l.sqrt() } else { 0.0 }),
-    );
-    let v = &eigen.eigenvectors;
-    let whiten = v * DMatrix::from_diagonal(&inv_sqrt) * v.transpose();
-    let unwhiten = v * DMatrix::from_diagonal(&sqrt) * v.transpose();
-
-    let a = &whiten * sigma_xz;
-    let svd = a.svd(true, false);
-    let Some(u) = svd.u else {
-        return fail("the singular value decomposition did not converge".into());
-    };
-    let basis: Vec<usize> = (0..svd.singular_values.len())
-        .filter(|&i| svd.singular_values[i] > MIN_COVARIANCE)
-        .collect();
-    let u_r = DMatrix::from_fn(width, basis.len(), |i, k| u[(i, basis[k])]);
-    let matrix = (&unwhiten * &u_r) * (u_r.transpose() * &whiten);
+    // M = W⁺ P W written as the oblique projection M = Σ_xz G⁺ Σ_xzᵀ Σ⁺, G = Σ_xzᵀ Σ⁺ Σ_xz
+    // (W Σ_xz's Gram matrix, so P = W Σ_xz G⁺ Σ_xzᵀ W). Then M Σ_xz = Σ_xz G⁺ G = Σ_xz holds
+    // by construction: the fitted rows' class means coincide however rough Σ⁺ is. (Built from
+    // W and W⁺, M inherits the eigensolver's error; on the exactly singular covariance of
+    // LayerNorm outputs that let a fresh probe recover the concept.)
+    let inverse = pseudo_inverse(sigma_xx, RELATIVE_EIGEN_TOLERANCE);
+    let b = &inverse * &sigma_xz;
+    let gram = sigma_xz.transpose() * &b;
+    // G's eigenvalues are the squared singular values of W Σ_xz.
+    let gram_eigen = SymmetricEigen::new(gram.clone());
+    let rank = (gram_eigen.eigenvalues.iter())
+        .filter(|&&l| l > MIN_COVARIANCE * MIN_COVARIANCE)
+        .count();
+    let gram_inverse = pseudo_inverse_absolute(gram_eigen, MIN_COVARIANCE * MIN_COVARIANCE);
+    let matrix = &sigma_xz * gram_inverse * b.transpose();
     Ok(Eraser {
         mean: mean.iter().map(|&m| m as f32).collect(),
         // nalgebra is column-major; read it out row by row.
@@ -171,8 +155,25 @@ pub fn fit_leace(
             .flat_map(|i| (0..width).map(move |j| (i, j)))
             .map(|(i, j)| matrix[(i, j)] as f32)
             .collect(),
-        rank: basis.len(),
+        rank,
     })
+}
+
+/// The pseudo-inverse of the symmetric positive semi-definite `m`: eigenvalues at or below
+/// `relative` times the largest count as zero.
+fn pseudo_inverse(m: DMatrix<f64>, relative: f64) -> DMatrix<f64> {
+    let eigen = SymmetricEigen::new(m);
+    let largest = eigen.eigenvalues.iter().copied().fold(0.0f64, f64::max);
+    pseudo_inverse_absolute(eigen, largest * relative)
+}
+
+/// `V diag(1/λ) Vᵀ` over the eigenvalues above `floor` (and above 0).
+fn pseudo_inverse_absolute(eigen: SymmetricEigen<f64, Dyn>, floor: f64) -> DMatrix<f64> {
+    let inverted = eigen
+        .eigenvalues
+        .map(|l| if l > floor.max(0.0) { 1.0 / l } else { 0.0 });
+    let v = &eigen.eigenvectors;
+    v * DMatrix::from_diagonal(&inverted) * v.transpose()
 }
 
 /// The Ledoit–Wolf (2004) shrinkage intensity in `[0, 1]` of the sample covariance `s` of the
@@ -333,6 +334,31 @@ mod tests {
             "after erasure {accuracy:?}"
         );
         assert_eq!(accuracy.rank, 1);
+    }
+
+    #[test]
+    fn rows_with_a_layer_norm_null_direction_are_erased_to_chance() {
+        // LayerNorm's outputs sum to zero, so their covariance is exactly singular (in f32,
+        // up to round-off): the case real encoders give.
+        let (rows, labels) = data(1200, 4);
+        let rows: Vec<Vec<f32>> = rows
+            .iter()
+            .map(|r| {
+                let mean = r.iter().sum::<f32>() / r.len() as f32;
+                r.iter().map(|x| x - mean).collect()
+            })
+            .collect();
+        let options = ProbeOptions::default();
+        for split_seed in 0..4 {
+            let fit = |r: &[Vec<f32>], l: &[usize]| fit_leace(r, l, 2, Covariance::Sample);
+            let accuracy =
+                erasure_accuracy(&rows, &labels, 2, (0.3, split_seed), &options, fit).unwrap();
+            assert_eq!(accuracy.rank, 1);
+            assert!(
+                (accuracy.after - 0.5).abs() < 0.05,
+                "split {split_seed}: {accuracy:?}"
+            );
+        }
     }
 
     #[test]
