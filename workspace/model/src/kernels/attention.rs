@@ -344,26 +344,24 @@ mod tests {
         (q, flex(&k), flex(&v), flex(&mask))
     }
 
+    /// The scaling of [`case`].
+    const SCALING: Scaling = Scaling {
+        factor: 0.35,
+        softcap: None,
+    };
+
     #[test]
     fn the_split_path_gives_the_same_bits_as_the_fused_one() {
         let (q, k, v, mask) = case();
-        let scaling = Scaling {
-            factor: 0.35,
-            softcap: None,
-        };
-        let fused = floats(attention(&q, &k, &v, &mask, scaling));
-        let split = floats(mix(&pattern(&q, &k, &mask, scaling), &v));
+        let fused = floats(attention(&q, &k, &v, &mask, SCALING));
+        let split = floats(mix(&pattern(&q, &k, &mask, SCALING), &v));
         assert_eq!(fused, split);
     }
 
     #[test]
     fn attention_matches_the_tensor_ops() {
         let (q, k, v, mask) = case();
-        let scaling = Scaling {
-            factor: 0.35,
-            softcap: None,
-        };
-        let got = floats(attention(&q, &k, &v, &mask, scaling));
+        let got = floats(attention(&q, &k, &v, &mask, SCALING));
 
         let as_tensor =
             |x: &FlexTensor| Tensor::<4>::from_data(x.clone().into_data(), &Default::default());
@@ -373,8 +371,8 @@ mod tests {
                 .repeat_dim(2, 2)
                 .reshape([b, kv * 2, t, dh])
         };
-        let scores =
-            as_tensor(&q).matmul(repeat(as_tensor(&k)).swap_dims(2, 3)) * 0.35 + as_tensor(&mask);
+        let scores = as_tensor(&q).matmul(repeat(as_tensor(&k)).swap_dims(2, 3)) * SCALING.factor
+            + as_tensor(&mask);
         let want = softmax(scores, 3)
             .matmul(repeat(as_tensor(&v)))
             .swap_dims(1, 2);
