@@ -176,26 +176,19 @@ impl<'a> Scores<'a> {
         let g = self.geometry;
         // SAFETY: `out` holds rows × keys floats; q and k are read inside their tensors.
         unsafe {
-            gemm::gemm(
-                block.rows,
-                g.keys,
-                g.d_head,
-                out.as_mut_ptr(),
-                1,
-                g.keys as isize,
-                false,
-                self.q.at(block.batch, block.head, block.first_row),
-                self.q.strides[3],
-                self.q.strides[2],
-                self.k.at(block.batch, g.kv_head(block.head), 0),
-                self.k.strides[2],
-                self.k.strides[3],
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
+            product(
+                [block.rows, g.keys, g.d_head],
+                (out.as_mut_ptr(), g.keys as isize),
+                (
+                    self.q.at(block.batch, block.head, block.first_row),
+                    self.q.strides[3],
+                    self.q.strides[2],
+                ),
+                (
+                    self.k.at(block.batch, g.kv_head(block.head), 0),
+                    self.k.strides[2],
+                    self.k.strides[3],
+                ),
             );
         }
         let mask_batch = if self.mask_batched { block.batch } else { 0 };
@@ -212,20 +205,48 @@ fn mix_block(g: Geometry, v: &Strided<'_>, block: Block, pattern: &[f32], z: Out
     // SAFETY: the block writes rows first_row.. of its sequence at its head's columns, which no
     // other block writes; pattern holds rows × keys floats; v is read inside its tensor.
     unsafe {
+        product(
+            [block.rows, g.d_head, g.keys],
+            (z.0.add(offset), row_stride as isize),
+            (pattern.as_ptr(), 1, g.keys as isize),
+            (
+                v.at(block.batch, g.kv_head(block.head), 0),
+                v.strides[3],
+                v.strides[2],
+            ),
+        );
+    }
+}
+
+/// `dst = lhs · rhs` for `[m, n, k]` on the calling thread: `dst` is `(pointer, row stride)`
+/// with unit column stride, `lhs` and `rhs` are `(pointer, column stride, row stride)`.
+///
+/// # Safety
+///
+/// As `gemm::gemm`: every pointer and stride must address memory of its matrix, and `dst`
+/// must be writable and not overlap the others.
+unsafe fn product(
+    [m, n, k]: [usize; 3],
+    (dst, dst_rs): (*mut f32, isize),
+    (lhs, lhs_cs, lhs_rs): (*const f32, isize, isize),
+    (rhs, rhs_cs, rhs_rs): (*const f32, isize, isize),
+) {
+    // SAFETY: the caller's guarantee.
+    unsafe {
         gemm::gemm(
-            block.rows,
-            g.d_head,
-            g.keys,
-            z.0.add(offset),
+            m,
+            n,
+            k,
+            dst,
             1,
-            row_stride as isize,
+            dst_rs,
             false,
-            pattern.as_ptr(),
-            1,
-            g.keys as isize,
-            v.at(block.batch, g.kv_head(block.head), 0),
-            v.strides[3],
-            v.strides[2],
+            lhs,
+            lhs_cs,
+            lhs_rs,
+            rhs,
+            rhs_cs,
+            rhs_rs,
             0.0,
             1.0,
             false,
