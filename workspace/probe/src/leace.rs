@@ -142,7 +142,7 @@ pub fn fit_leace(
     let b = &inverse * &sigma_xz;
     let gram = sigma_xz.transpose() * &b;
     // G's eigenvalues are the squared singular values of W Σ_xz.
-    let gram_eigen = SymmetricEigen::new(gram.clone());
+    let gram_eigen = SymmetricEigen::new(gram);
     let rank = (gram_eigen.eigenvalues.iter())
         .filter(|&&l| l > MIN_COVARIANCE * MIN_COVARIANCE)
         .count();
@@ -344,10 +344,28 @@ mod tests {
         let rows: Vec<Vec<f32>> = rows
             .iter()
             .map(|r| {
-                let mean = r.iter().sum::<f32>() / r.len() as f32;
-                r.iter().map(|x| x - mean).collect()
+                let n = r.len() as f32;
+                let mean = r.iter().sum::<f32>() / n;
+                let sd = (r.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / n).sqrt();
+                r.iter().map(|x| (x - mean) / sd).collect()
             })
             .collect();
+        // The fitted rows' class means coincide: M Σ_xz = Σ_xz.
+        for covariance in [Covariance::Sample, Covariance::LedoitWolf] {
+            let erased = fit_leace(&rows, &labels, 2, covariance)
+                .unwrap()
+                .apply_rows(&rows);
+            let (m0, m1) = (
+                class_mean(&erased, &labels, 0),
+                class_mean(&erased, &labels, 1),
+            );
+            let gap = m0
+                .iter()
+                .zip(&m1)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            assert!(gap < 1e-6, "{covariance:?}: class means {m0:?} vs {m1:?}");
+        }
         let options = ProbeOptions::default();
         for split_seed in 0..4 {
             let fit = |r: &[Vec<f32>], l: &[usize]| fit_leace(r, l, 2, Covariance::Sample);

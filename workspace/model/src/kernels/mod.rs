@@ -16,7 +16,7 @@ use burn::backend::{
 };
 use burn::tensor::{Bytes, DType, Shape, Tensor};
 
-/// Fused element-wise kernels of the CPU backend.
+/// Fused kernels of the CPU backend: GELU, linear layers and attention.
 #[backend_extension(Flex)]
 pub trait Kernels: Backend {
     /// Exact GELU, `x/2 · (1 + erf(x/√2))`, element by element.

@@ -1,10 +1,10 @@
 //! Run-time choice of instruction set for the CPU kernels.
 
-/// Defines `fn $name(args) -> R` that runs the `#[inline(always)]` function `$body` compiled for
-/// AVX-512 (with the `avx512` feature), else for AVX2 + FMA, else portably, whichever the CPU
-/// has (checked at run time, so one binary runs everywhere). `$body` must not depend on the instruction set for its
-/// result: the kernels use explicit `mul_add` and fixed lane counts, so every choice gives the
-/// same bits.
+/// Defines `fn $name(args) -> R` that runs the `#[inline(always)]` function `$body` compiled
+/// for AVX-512 (with the `avx512` feature), else for AVX2 + FMA, else portably, whichever the
+/// CPU has (checked at run time, so one binary runs everywhere). `$body`'s result must not
+/// depend on the instruction set: the kernels use explicit `mul_add` and fixed lane counts, so
+/// every choice gives the same bits.
 macro_rules! widest_simd {
     ($(#[$doc:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)? = $body:path;) => {
         $(#[$doc])*
