@@ -1,7 +1,7 @@
-//! Times MiniLM's forward pass on one fixed batch, for profiling (`perf record`) and for
-//! comparing builds: `cargo run --release --example forward_timing -- BATCH TOKENS ITERATIONS`
-//! (needs `cavern models fetch minilm-l6`). The token ids are `TokenBatch::synthetic_bert`, as in
-//! `benches/benches/extract.rs`.
+//! Times a model's forward pass on one fixed batch, for profiling (`perf record`) and for
+//! comparing builds: `cargo run --release --example forward_timing -- BATCH TOKENS ITERATIONS
+//! [MODEL]` (MODEL defaults to `minilm-l6`; fetch it with `cavern models fetch MODEL`). The token
+//! ids are `TokenBatch::synthetic_bert`, as in `benches/benches/extract.rs`.
 
 use burn::tensor::Device;
 use cavern_model::{ModelRef, NoHooks, TokenBatch, load_model};
@@ -9,20 +9,19 @@ use std::time::Instant;
 
 fn main() {
     cavern_model::memory::retain_freed_memory();
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .map(|a| {
-            a.parse()
-                .expect("BATCH TOKENS ITERATIONS are whole numbers")
-        })
-        .collect();
-    let [b, t, iters] = args[..] else {
-        panic!("usage: forward_timing BATCH TOKENS ITERATIONS");
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let name = match args.len() {
+        3 => "minilm-l6".to_string(),
+        4 => args.pop().expect("four arguments"),
+        _ => panic!("usage: forward_timing BATCH TOKENS ITERATIONS [MODEL]"),
     };
-    let model =
-        load_model(&ModelRef::Named("minilm-l6".into()), &Device::flex()).unwrap_or_else(|e| {
-            panic!("cannot load minilm-l6 ({e}): run `cavern models fetch minilm-l6`")
-        });
+    let [b, t, iters] = [0, 1, 2].map(|i| {
+        args[i]
+            .parse::<usize>()
+            .expect("BATCH TOKENS ITERATIONS are whole numbers")
+    });
+    let model = load_model(&ModelRef::Named(name.clone()), &Device::flex())
+        .unwrap_or_else(|e| panic!("cannot load {name} ({e}): run `cavern models fetch {name}`"));
     let batch = TokenBatch::synthetic_bert(b, t);
     // One untimed pass: first-touch allocations and gemm's kernel choice.
     drop(model.transformer.forward(&batch, &mut NoHooks));

@@ -2,7 +2,7 @@
 
 use crate::config::{MlpActivation, TransformerConfig};
 use crate::hooks::{self, BatchInfo, Hooks};
-use crate::kernels::gelu;
+use crate::kernels::{self, Gate, gelu};
 use crate::linear;
 use crate::site::{Site, SitePoint};
 use burn::module::Module;
@@ -51,14 +51,28 @@ impl Mlp {
     ) -> Tensor<3> {
         let up = linear::tokens(&self.up, x.clone());
         let hidden = match (&self.gate, self.activation) {
-            (Some(gate), MlpActivation::GeGlu) => gelu_tanh(linear::tokens(gate, x)) * up,
-            (Some(gate), _) => silu(linear::tokens(gate, x)) * up,
+            (Some(gate), activation) => gated(linear::tokens(gate, x), up, activation),
             (None, MlpActivation::Relu) => relu(up),
             (None, MlpActivation::GeluTanh) => gelu_tanh(up),
             (None, _) => gelu(up),
         };
         let hidden = hooks::stream(hooks, Site::new(SitePoint::MlpPost, layer), batch, hidden);
         linear::tokens(&self.down, hidden)
+    }
+}
+
+/// `act(gate) · up` for a gated MLP: the CPU kernel on the CPU backend, burn's ops elsewhere.
+fn gated(gate: Tensor<3>, up: Tensor<3>, activation: MlpActivation) -> Tensor<3> {
+    let kind = match activation {
+        MlpActivation::GeGlu => Gate::GeluTanh,
+        _ => Gate::Silu,
+    };
+    if kernels::on_flex_f32(&[&gate, &up]) {
+        return kernels::gated(gate, up, kind);
+    }
+    match kind {
+        Gate::GeluTanh => gelu_tanh(gate) * up,
+        Gate::Silu => silu(gate) * up,
     }
 }
 

@@ -2,6 +2,7 @@
 //! rotate-half layout, over a whole head or its leading dimensions.
 
 use crate::config::{RopeConfig, RopeLayout, RopeScaling};
+use crate::kernels::{self, Pairing};
 use burn::tensor::{Device, Tensor, TensorData};
 
 /// Cosine and sine tables for one sequence length.
@@ -70,8 +71,21 @@ impl Rope {
     }
 
     /// Rotates the pairs of `[batch, heads, pos, d_head]`; dimensions past the rotary width
-    /// pass through.
+    /// pass through. On the CPU backend one kernel does it (same bits as the tensor ops).
     pub fn apply(&self, x: Tensor<4>) -> Tensor<4> {
+        if !kernels::on_flex_f32(&[&x, &self.cos, &self.sin]) {
+            return self.apply_op_by_op(x);
+        }
+        let pairing = match self.layout {
+            RopeLayout::AdjacentPairs => Pairing::Adjacent,
+            RopeLayout::RotateHalf => Pairing::Halves,
+        };
+        let (cos, sin) = (self.cos.clone(), self.sin.clone());
+        kernels::rope(x, cos, sin, pairing, self.rotary_dim)
+    }
+
+    /// [`Rope::apply`] with burn's tensor ops (GPUs, and passes that record gradients).
+    fn apply_op_by_op(&self, x: Tensor<4>) -> Tensor<4> {
         let [b, h, t, dh] = x.dims();
         let r = self.rotary_dim;
         let (rotated, rest) = match r < dh {
@@ -214,6 +228,38 @@ mod tests {
         };
         assert_eq!(got[..12], alone(0, 0));
         assert_eq!(got[12..], alone(1, 5));
+    }
+
+    #[test]
+    fn the_cpu_kernel_gives_the_bits_of_the_tensor_ops() {
+        let device = Device::flex();
+        let (b, t, h, dh) = (2, 5, 3, 8);
+        let x: Vec<f32> = (0..b * t * h * dh)
+            .map(|i| (i as f32 * 0.37).sin() * 3.0)
+            .collect();
+        // Heads split from `[batch, pos, heads, d_head]`, as attention does: a strided view.
+        let x = Tensor::<4>::from_data(TensorData::new(x, [b, t, h, dh]), &device).swap_dims(1, 2);
+        let positions = [(0..t).collect(), (3..3 + t).collect::<Vec<_>>()];
+        for layout in [RopeLayout::AdjacentPairs, RopeLayout::RotateHalf] {
+            for rotary_dim in [None, Some(4)] {
+                let config = RopeConfig {
+                    rotary_dim,
+                    ..RopeConfig::new(10_000.0, layout)
+                };
+                for rows in [&positions[..1], &positions[..]] {
+                    let rope =
+                        Rope::at_positions(&config, 10_000.0, RopeScaling::None, dh, rows, &device);
+                    let kernel = rope.apply(x.clone());
+                    assert_eq!(kernel.dims(), [b, h, t, dh]);
+                    assert_eq!(
+                        values(kernel),
+                        values(rope.apply_op_by_op(x.clone())),
+                        "{layout:?}, rotary {rotary_dim:?}, {} table(s)",
+                        rows.len()
+                    );
+                }
+            }
+        }
     }
 
     #[test]

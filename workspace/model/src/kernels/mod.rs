@@ -3,11 +3,16 @@
 //! the CPU forward pass changes.
 
 mod attention;
+mod exp;
+mod gated;
 mod gelu;
 mod linear;
+mod rope;
 mod simd;
 mod softmax;
 
+pub use gated::Gate;
+pub use rope::Pairing;
 pub use softmax::Scaling;
 
 use burn::backend::flex::{FlexTensor, Layout};
@@ -16,11 +21,25 @@ use burn::backend::{
 };
 use burn::tensor::{Bytes, DType, Shape, Tensor};
 
-/// Fused kernels of the CPU backend: GELU, linear layers and attention.
+/// Fused kernels of the CPU backend: GELU, gated activations, linear layers, rotary
+/// embeddings and attention.
 #[backend_extension(Flex)]
 pub trait Kernels: Backend {
     /// Exact GELU, `x/2 · (1 + erf(x/√2))`, element by element.
     fn gelu_erf(x: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// `act(gate) · up`, element by element, for tensors of one shape.
+    fn gated(gate: FloatTensor<Self>, up: FloatTensor<Self>, kind: Gate) -> FloatTensor<Self>;
+
+    /// x `[batch, heads, pos, d_head]` with each head's first `rotary_dim` values rotated by
+    /// the tables cos and sin `[1 or batch, 1, pos, rotary_dim / 2]`.
+    fn rope(
+        x: FloatTensor<Self>,
+        cos: FloatTensor<Self>,
+        sin: FloatTensor<Self>,
+        pairing: Pairing,
+        rotary_dim: usize,
+    ) -> FloatTensor<Self>;
 
     /// `x · weight + bias` for x `[rows, d_in]`, weight `[d_in, d_out]` and bias `[d_out]`.
     fn linear_biased(
@@ -59,7 +78,27 @@ pub trait Kernels: Backend {
 
 impl Kernels for Flex {
     fn gelu_erf(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        map_f32(x, gelu::gelu_slice)
+        let mut y = owned_contiguous(x);
+        gelu::gelu_slice(y.storage_mut::<f32>());
+        y
+    }
+
+    fn gated(gate: FloatTensor<Self>, up: FloatTensor<Self>, kind: Gate) -> FloatTensor<Self> {
+        let up = up.to_contiguous();
+        let mut y = owned_contiguous(gate);
+        let up = up.as_slice::<f32>().expect("a contiguous tensor");
+        gated::gated_slice(y.storage_mut::<f32>(), up, kind);
+        y
+    }
+
+    fn rope(
+        x: FloatTensor<Self>,
+        cos: FloatTensor<Self>,
+        sin: FloatTensor<Self>,
+        pairing: Pairing,
+        rotary_dim: usize,
+    ) -> FloatTensor<Self> {
+        rope::rotate(&x, &cos, &sin, pairing, rotary_dim)
     }
 
     fn linear_biased(
@@ -108,6 +147,33 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     } else {
         burn::tensor::activation::gelu(x)
     }
+}
+
+/// `act(gate) · up` with the CPU kernel (see [`on_flex_f32`]).
+pub fn gated<const D: usize>(gate: Tensor<D>, up: Tensor<D>, kind: Gate) -> Tensor<D> {
+    Tensor::from_dispatch(<Dispatch as Kernels>::gated(
+        gate.into_dispatch(),
+        up.into_dispatch(),
+        kind,
+    ))
+}
+
+/// Rotary embeddings with the CPU kernel (see [`on_flex_f32`]): x `[batch, heads, pos,
+/// d_head]`, tables `[1 or batch, 1, pos, rotary_dim / 2]`.
+pub fn rope(
+    x: Tensor<4>,
+    cos: Tensor<4>,
+    sin: Tensor<4>,
+    pairing: Pairing,
+    rotary_dim: usize,
+) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as Kernels>::rope(
+        x.into_dispatch(),
+        cos.into_dispatch(),
+        sin.into_dispatch(),
+        pairing,
+        rotary_dim,
+    ))
 }
 
 /// `x · weight + bias` with the CPU kernel (see [`on_flex_f32`]), x `[rows, d_in]`.
@@ -181,23 +247,20 @@ fn f32_tensor(values: Vec<f32>, dims: impl Into<Shape>) -> FlexTensor {
     )
 }
 
-/// Applies the in-place kernel `f` to `x`'s values: in `x`'s own buffer when nothing else
-/// shares it, in a fresh contiguous copy otherwise.
-fn map_f32(x: FlexTensor, f: fn(&mut [f32])) -> FlexTensor {
+/// `x` as a contiguous tensor whose buffer an in-place kernel may overwrite: `x` itself when
+/// nothing else shares its buffer, a fresh copy otherwise.
+fn owned_contiguous(x: FlexTensor) -> FlexTensor {
     let shape = x.layout().shape().clone();
     let n = shape.num_elements();
     let owned = x.is_unique()
         && x.layout().contiguous_offsets() == Some((0, n))
         && x.storage::<f32>().len() == n;
-    let mut y = if owned {
-        x
-    } else {
-        let x = x.to_contiguous();
-        let mut y = FlexTensor::empty(shape, DType::F32);
-        y.storage_mut::<f32>()
-            .copy_from_slice(x.as_slice::<f32>().expect("a contiguous tensor"));
-        y
-    };
-    f(y.storage_mut::<f32>());
+    if owned {
+        return x;
+    }
+    let x = x.to_contiguous();
+    let mut y = FlexTensor::empty(shape, DType::F32);
+    y.storage_mut::<f32>()
+        .copy_from_slice(x.as_slice::<f32>().expect("a contiguous tensor"));
     y
 }
