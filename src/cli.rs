@@ -379,6 +379,15 @@ enum ModelsCommand {
     },
 }
 
+impl Cli {
+    /// Whether the command may run on a thread of rayon's global pool
+    /// (`cavern_model::threads`): all but `train-toy`, which sets that pool up itself, with one
+    /// thread, so that its checkpoint is a pure function of the seed.
+    pub fn runs_in_thread_pool(&self) -> bool {
+        !matches!(self.command, Command::TrainToy { .. })
+    }
+}
+
 /// Runs the parsed command.
 pub fn dispatch(cli: Cli) -> Result<(), Failure> {
     match cli.command {

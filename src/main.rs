@@ -11,7 +11,10 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     cavern_model::memory::retain_freed_memory();
     let args = cli::Cli::parse();
-    let result = cli::dispatch(args);
+    let result = match args.runs_in_thread_pool() {
+        true => cavern_model::threads::in_thread_pool(|| cli::dispatch(args)),
+        false => cli::dispatch(args),
+    };
     interrupt::settle();
     match result {
         Ok(()) => ExitCode::SUCCESS,

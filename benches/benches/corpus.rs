@@ -7,6 +7,7 @@
 
 use burn::tensor::Device;
 use cavern_experiment::extract::extract;
+use cavern_model::threads::in_thread_pool;
 use cavern_model::{ModelRef, Site, SitePoint, load_model};
 use cavern_probe::Pooling;
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
@@ -28,7 +29,8 @@ fn corpus() -> Vec<String> {
 }
 
 fn corpus_extract(c: &mut Criterion) {
-    // As the `cavern` binary does: freed activation buffers are kept for the next pass.
+    // As the `cavern` binary does: freed activation buffers are kept for the next pass, and
+    // each iteration runs on a thread of rayon's pool (`in_thread_pool`).
     cavern_model::memory::retain_freed_memory();
     let model = load_model(&ModelRef::Named("minilm-l6".into()), &Device::flex())
         .unwrap_or_else(|e| panic!("cannot load minilm-l6: {e}"));
@@ -46,8 +48,10 @@ fn corpus_extract(c: &mut Criterion) {
         .throughput(Throughput::Elements(texts.len() as u64));
     group.bench_function(format!("{}_mixed_b{BATCH}", texts.len()), |b| {
         b.iter(|| {
-            let extraction = extract(&model, &texts, &sites, Some(Pooling::Mean), BATCH);
-            black_box(extraction.expect("extracts"))
+            in_thread_pool(|| {
+                let extraction = extract(&model, &texts, &sites, Some(Pooling::Mean), BATCH);
+                black_box(extraction.expect("extracts"))
+            })
         })
     });
     group.finish();

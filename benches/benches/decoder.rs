@@ -6,6 +6,7 @@
 
 use burn::tensor::Device;
 use cavern_model::generate::generate;
+use cavern_model::threads::in_thread_pool;
 use cavern_model::{LoadedModel, ModelError, ModelRef, NoHooks, TokenBatch, load_model};
 use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
@@ -35,7 +36,8 @@ fn prefill_batch(model: &LoadedModel) -> TokenBatch {
 }
 
 fn decoder(c: &mut Criterion) {
-    // As the `cavern` binary does: freed activation buffers are kept for the next pass.
+    // As the `cavern` binary does: freed activation buffers are kept for the next pass, and
+    // each iteration runs on a thread of rayon's pool (`in_thread_pool`).
     cavern_model::memory::retain_freed_memory();
     let model = load_model(&ModelRef::Named("smollm2-135m".into()), &Device::flex())
         .unwrap_or_else(|e| panic!("cannot load smollm2-135m: {e}"));
@@ -54,8 +56,10 @@ fn decoder(c: &mut Criterion) {
         &batch,
         |bench, batch| {
             bench.iter(|| {
-                let logits = model.transformer.forward(batch, &mut NoHooks).logits;
-                black_box(logits.into_data())
+                in_thread_pool(|| {
+                    let logits = model.transformer.forward(batch, &mut NoHooks).logits;
+                    black_box(logits.into_data())
+                })
             })
         },
     );
@@ -82,7 +86,7 @@ fn decoder(c: &mut Criterion) {
     );
     group.throughput(Throughput::Elements(NEW_TOKENS as u64));
     group.bench_function(BenchmarkId::new("generate", NEW_TOKENS), |bench| {
-        bench.iter(|| black_box(greedy()))
+        bench.iter(|| black_box(in_thread_pool(greedy)))
     });
     group.finish();
 }

@@ -10,6 +10,7 @@
 use burn::tensor::Device;
 use cavern_intervene::patching::{PatchKind, PatchPlan, PromptPairs, sweep};
 use cavern_intervene::{Intervention, Interventions, Metric, Op};
+use cavern_model::threads::in_thread_pool;
 use cavern_model::{LoadedModel, ModelRef, Site, SitePoint, load_model};
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -44,8 +45,13 @@ fn naive_sweep(model: &LoadedModel, pairs: &PromptPairs, metric: &Metric) -> Vec
     let mut out = Vec::new();
     for site in sites {
         for position in 0..pairs.base[0].len() {
-            let set = Intervention::new(site, Op::Set { source: "clean".into() })
-                .at_positions(vec![position]);
+            let set = Intervention::new(
+                site,
+                Op::Set {
+                    source: "clean".into(),
+                },
+            )
+            .at_positions(vec![position]);
             let mut hooks = Interventions::new(vec![set]).with_source("clean", clean.clone());
             let logits = model.transformer.forward(&corrupted, &mut hooks).logits;
             out.push(cavern_intervene::metric::to_f64(metric.eval(logits, &[0]))[0]);
@@ -55,7 +61,8 @@ fn naive_sweep(model: &LoadedModel, pairs: &PromptPairs, metric: &Metric) -> Vec
 }
 
 fn smollm2_ioi_sweep(c: &mut Criterion) {
-    // As the `cavern` binary does: freed activation buffers are kept for the next pass.
+    // As the `cavern` binary does: freed activation buffers are kept for the next pass, and
+    // each iteration runs on a thread of rayon's pool (`in_thread_pool`).
     cavern_model::memory::retain_freed_memory();
     let model = load_model(&ModelRef::Named("smollm2-135m".into()), &Device::flex())
         .unwrap_or_else(|e| panic!("cannot load smollm2-135m: {e}"));
@@ -94,10 +101,14 @@ fn smollm2_ioi_sweep(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(30));
     group.bench_function("cavern_sweep", |b| {
-        b.iter(|| black_box(sweep(&model.transformer, &pairs, &metric, &plan).expect("sweep")))
+        b.iter(|| {
+            in_thread_pool(|| {
+                black_box(sweep(&model.transformer, &pairs, &metric, &plan).expect("sweep"))
+            })
+        })
     });
     group.bench_function("naive_loop", |b| {
-        b.iter(|| black_box(naive_sweep(&model, &pairs, &metric)))
+        b.iter(|| in_thread_pool(|| black_box(naive_sweep(&model, &pairs, &metric))))
     });
     group.finish();
 }

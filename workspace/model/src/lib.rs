@@ -35,6 +35,7 @@ pub mod norm;
 pub mod rope;
 pub mod site;
 pub mod spm;
+pub mod threads;
 pub mod tokenizer;
 pub mod toy;
 pub mod transformer;
