@@ -29,9 +29,25 @@ fn max(row: &[f32]) -> f32 {
             *m = if x > *m { x } else { *m };
         }
     }
-    tail.iter()
-        .chain(&lanes)
-        .fold(f32::NEG_INFINITY, |m, &x| m.max(x))
+    for (m, &x) in lanes.iter_mut().zip(tail) {
+        *m = if x > *m { x } else { *m };
+    }
+    halving(lanes, |a, b| if b > a { b } else { a })
+}
+
+/// `lanes` combined pairwise, halves first (`LANES / 2` independent steps, then a quarter...):
+/// a fixed order, so every instruction set gives the same bits, without a chain of `LANES`
+/// dependent scalar steps per row.
+#[inline(always)]
+fn halving(mut lanes: [f32; LANES], combine: impl Fn(f32, f32) -> f32) -> f32 {
+    let mut width = LANES / 2;
+    while width > 0 {
+        for i in 0..width {
+            lanes[i] = combine(lanes[i], lanes[i + width]);
+        }
+        width /= 2;
+    }
+    lanes[0]
 }
 
 /// Replaces every value by `exp(value - shift)` and returns their sum. Value `j` joins
@@ -52,7 +68,7 @@ fn exp_shifted_sum(row: &mut [f32], shift: f32) -> f32 {
         *x = exp(*x - shift);
         *s += *x;
     }
-    lanes.iter().sum()
+    halving(lanes, |a, b| a + b)
 }
 
 /// One row: `scores · factor`, soft-capped, plus `mask`, then softmax, in place.
