@@ -249,14 +249,17 @@ mod tests {
                 for rows in [&positions[..1], &positions[..]] {
                     let rope =
                         Rope::at_positions(&config, 10_000.0, RopeScaling::None, dh, rows, &device);
-                    let kernel = rope.apply(x.clone());
-                    assert_eq!(kernel.dims(), [b, h, t, dh]);
-                    assert_eq!(
-                        values(kernel),
-                        values(rope.apply_op_by_op(x.clone())),
-                        "{layout:?}, rotary {rotary_dim:?}, {} table(s)",
-                        rows.len()
-                    );
+                    // Also a view with a reversed dimension (negative stride).
+                    for x in [x.clone(), x.clone().flip([1])] {
+                        let kernel = rope.apply(x.clone());
+                        assert_eq!(kernel.dims(), [b, h, t, dh]);
+                        assert_eq!(
+                            values(kernel),
+                            values(rope.apply_op_by_op(x)),
+                            "{layout:?}, rotary {rotary_dim:?}, {} table(s)",
+                            rows.len()
+                        );
+                    }
                 }
             }
         }

@@ -38,9 +38,12 @@ pub fn rotate(
         [b, h, t, dh],
         [tables, 1, table_t, half]
     );
-    let x = match x.layout().strides()[3] {
-        1 => x.clone(),
-        _ => x.to_contiguous(),
+    // Heads are read as slices from computed offsets: unit stride within a head, no reversed
+    // (negative-stride) dimension.
+    let readable = x.layout().strides()[3] == 1 && x.layout().strides().iter().all(|&s| s >= 0);
+    let x = match readable {
+        true => x.clone(),
+        false => x.to_contiguous(),
     };
     let (cos, sin) = (cos.to_contiguous(), sin.to_contiguous());
     let (cos, sin) = (
