@@ -2,6 +2,8 @@
 //! as the bias, so no second pass adds it, in a buffer the tensor adopts as it is (burn's
 //! product zeroes a fresh buffer and then copies it to realign it).
 
+#[cfg(target_arch = "x86_64")]
+use super::avx2_linear;
 use super::f32_tensor;
 use burn::backend::flex::FlexTensor;
 use rayon::prelude::*;
@@ -38,14 +40,34 @@ pub fn linear(x: &FlexTensor, weight: &FlexTensor, bias: Option<&FlexTensor>) ->
     } else {
         out.resize(rows * d_out, 0.0);
     }
+    let (x_strides, w_strides) = (x.layout().strides(), weight.layout().strides());
+    let x_start = x.layout().start_offset();
+    let w_start = weight.layout().start_offset();
+    #[cfg(target_arch = "x86_64")]
+    if avx2_linear::takes(rows) {
+        let operand = |t: &FlexTensor, start: usize, strides: &[isize]| avx2_linear::Strided {
+            // SAFETY: the tensor's layout maps its elements inside its storage.
+            ptr: unsafe { t.storage::<f32>().as_ptr().add(start) },
+            row_stride: strides[0],
+            col_stride: strides[1],
+        };
+        // SAFETY: the CPU has AVX2 and FMA (`takes`); x and weight are read inside their
+        // tensors, and `out` is a fresh buffer.
+        unsafe {
+            avx2_linear::product(
+                [rows, d_in, d_out],
+                operand(x, x_start, x_strides),
+                operand(weight, w_start, w_strides),
+                &mut out,
+            )
+        };
+        return f32_tensor(out, [rows, d_out]);
+    }
     let parallelism = if rows * d_in * d_out >= PARALLEL_MULTIPLY_ADDS {
         gemm::Parallelism::Rayon(0)
     } else {
         gemm::Parallelism::None
     };
-    let (x_strides, w_strides) = (x.layout().strides(), weight.layout().strides());
-    let x_start = x.layout().start_offset();
-    let w_start = weight.layout().start_offset();
     // SAFETY: `out` holds rows × d_out values; x and weight are read inside their tensors.
     unsafe {
         gemm::gemm(

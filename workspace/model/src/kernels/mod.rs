@@ -3,6 +3,8 @@
 //! the CPU forward pass changes.
 
 mod attention;
+#[cfg(target_arch = "x86_64")]
+mod avx2_linear;
 mod exp;
 mod gated;
 mod gelu;
