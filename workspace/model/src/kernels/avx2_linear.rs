@@ -1,5 +1,6 @@
 //! The matrix product of a linear layer on CPUs with AVX2 and FMA but no AVX-512: `out +=
-//! x · w`, with both operands packed into panels and a 6 × 16 FMA microkernel.
+//! x · w`, with the weight packed into panels of 16 columns and a 6 × 16 FMA microkernel that
+//! broadcasts x straight from its rows.
 //!
 //! On such CPUs gemm's own blocking leaves much of the FMA units idle on the tall products of
 //! a forward pass (thousands of token rows against one weight): on a 2-core Zen 5 it runs
@@ -20,8 +21,8 @@ const COLS: usize = 16;
 /// Depth of one block of `d_in`: a weight panel of `DEPTH × COLS` floats (24 KiB) stays in
 /// the L1 cache while the row panels of a block of x stream past it.
 const DEPTH: usize = 384;
-/// Most rows of x per task (a multiple of [`ROWS`]): a packed block of x (`BLOCK_ROWS × DEPTH` floats, 216 KiB) stays
-/// in the L2 cache while every weight panel passes over it.
+/// Most rows of x per task (a multiple of [`ROWS`]): a block of x (`BLOCK_ROWS × DEPTH`
+/// floats, 216 KiB) stays in the L2 cache while every weight panel passes over it.
 const BLOCK_ROWS: usize = 144;
 /// Products with fewer rows go to gemm: packing the weight on every call would cost too much
 /// of so short a product.
@@ -68,6 +69,26 @@ impl Strided {
 unsafe impl Send for Strided {}
 unsafe impl Sync for Strided {}
 
+/// A matrix whose rows are contiguous: row `r` starts at `ptr + r·row_stride`.
+#[derive(Clone, Copy)]
+pub(super) struct Rows {
+    pub ptr: *const f32,
+    pub row_stride: isize,
+}
+
+impl Rows {
+    /// Pointer to element `(r, c)`.
+    fn at(self, r: usize, c: usize) -> *const f32 {
+        self.ptr
+            .wrapping_offset(r as isize * self.row_stride)
+            .wrapping_add(c)
+    }
+}
+
+// SAFETY: as for `Strided`.
+unsafe impl Send for Rows {}
+unsafe impl Sync for Rows {}
+
 /// The output pointer shared by the tasks, which write disjoint tiles.
 #[derive(Clone, Copy)]
 struct Output(*mut f32);
@@ -91,10 +112,10 @@ impl Output {
 /// # Safety
 ///
 /// The CPU must have AVX2 and FMA; x and w must address `rows × d_in` and `d_in × d_out`
-/// readable floats through their strides, and not overlap `out`.
+/// readable floats, and not overlap `out`.
 pub(super) unsafe fn product(
     [rows, d_in, d_out]: [usize; 3],
-    x: Strided,
+    x: Rows,
     w: Strided,
     out: &mut [f32],
 ) {
@@ -108,23 +129,25 @@ pub(super) unsafe fn product(
     let output = Output(out.as_mut_ptr());
     (0..tiling.row_blocks * tiling.col_chunks)
         .into_par_iter()
-        .for_each_init(Vec::new, |packed_x: &mut Vec<f32>, tile| {
+        .for_each(|tile| {
             let (rows_at, cols_at) = tiling.tile(tile);
             for (block, depth_at) in (0..d_in).step_by(DEPTH).enumerate() {
                 let depth = DEPTH.min(d_in - depth_at);
-                // SAFETY: the caller's guarantee on x; the rows and depths lie inside it.
-                unsafe { pack_rows(x, rows_at.clone(), depth_at..depth_at + depth, packed_x) };
                 let block_panels = &panels[block * DEPTH * padded(d_out, COLS)..];
                 for col in cols_at.clone().step_by(COLS) {
                     let panel = &block_panels[col * depth..][..depth * COLS];
-                    for (i, row) in rows_at.clone().step_by(ROWS).enumerate() {
+                    for row in rows_at.clone().step_by(ROWS) {
                         let tile = Tile {
                             rows: ROWS.min(rows_at.end - row),
                             cols: COLS.min(d_out - col),
                         };
-                        let xs = &packed_x[i * ROWS * depth..][..ROWS * depth];
-                        // SAFETY: the CPU has AVX2 and FMA (the caller's guarantee); this
-                        // task alone writes rows rows_at × columns cols_at of the output.
+                        // A partial tile's missing rows read its last row again; their sums
+                        // are not written.
+                        let xs =
+                            std::array::from_fn(|i| x.at(row + i.min(tile.rows - 1), depth_at));
+                        // SAFETY: the CPU has AVX2 and FMA and each row in xs holds `depth`
+                        // values (the caller's guarantee); this task alone writes rows rows_at
+                        // × columns cols_at of the output.
                         unsafe {
                             microkernel(depth, xs, panel, output.at(row * d_out + col), d_out, tile)
                         };
@@ -226,53 +249,6 @@ unsafe fn pack_weight(w: Strided, d_in: usize, d_out: usize) -> Vec<f32> {
     panels
 }
 
-/// Rows `rows` × depths `depths` of x as panels of [`ROWS`] rows: per panel, for each depth,
-/// the panel's rows' values (zero past the last row), into `packed`.
-///
-/// # Safety
-///
-/// The rows and depths must lie inside x.
-unsafe fn pack_rows(
-    x: Strided,
-    rows: std::ops::Range<usize>,
-    depths: std::ops::Range<usize>,
-    packed: &mut Vec<f32>,
-) {
-    let depth = depths.len();
-    packed.resize(padded(rows.len(), ROWS) * depth, 0.0);
-    for (panel, first) in packed
-        .chunks_exact_mut(ROWS * depth)
-        .zip(rows.clone().step_by(ROWS))
-    {
-        let present = ROWS.min(rows.end - first);
-        if present == ROWS && x.col_stride == 1 {
-            // SAFETY: the caller's guarantee: each row's depths lie inside x, contiguous.
-            let sources: [&[f32]; ROWS] = std::array::from_fn(|i| unsafe {
-                let start = x
-                    .ptr
-                    .offset((first + i) as isize * x.row_stride + depths.start as isize);
-                std::slice::from_raw_parts(start, depth)
-            });
-            for (p, slot) in panel.chunks_exact_mut(ROWS).enumerate() {
-                for (value, source) in slot.iter_mut().zip(&sources) {
-                    *value = source[p];
-                }
-            }
-            continue;
-        }
-        for (p, slot) in panel.chunks_exact_mut(ROWS).enumerate() {
-            for (i, value) in slot.iter_mut().enumerate() {
-                *value = if i < present {
-                    // SAFETY: the caller's guarantee.
-                    unsafe { x.at(first + i, depths.start + p) }
-                } else {
-                    0.0
-                };
-            }
-        }
-    }
-}
-
 /// The part of a microkernel's 6 × 16 result that lies inside the output.
 #[derive(Clone, Copy)]
 struct Tile {
@@ -280,24 +256,24 @@ struct Tile {
     cols: usize,
 }
 
-/// `out[i, j] += Σ_p xs[p, i] · panel[p, j]` over `depth`, for the tile's rows and columns;
+/// `out[i, j] += Σ_p xs[i][p] · panel[p, j]` over `depth`, for the tile's rows and columns;
 /// `out` has row stride `stride`.
 ///
 /// # Safety
 ///
-/// The CPU must have AVX2 and FMA; `out` must address the tile's rows × columns writably.
+/// The CPU must have AVX2 and FMA; each of `xs` must address `depth` readable floats, and
+/// `out` the tile's rows × columns writably.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn microkernel(
     depth: usize,
-    xs: &[f32],
+    xs: [*const f32; ROWS],
     panel: &[f32],
     out: *mut f32,
     stride: usize,
     tile: Tile,
 ) {
-    let (xs, panel) = (&xs[..depth * ROWS], &panel[..depth * COLS]);
     let mut acc = [[_mm256_setzero_ps(); 2]; ROWS];
-    for (x, w) in xs.chunks_exact(ROWS).zip(panel.chunks_exact(COLS)) {
+    for (p, w) in panel[..depth * COLS].chunks_exact(COLS).enumerate() {
         // SAFETY: w holds COLS = 16 floats.
         let (w0, w1) = unsafe {
             (
@@ -305,8 +281,9 @@ unsafe fn microkernel(
                 _mm256_loadu_ps(w.as_ptr().add(8)),
             )
         };
-        for (acc, &xi) in acc.iter_mut().zip(x) {
-            let xi = _mm256_set1_ps(xi);
+        for (acc, x) in acc.iter_mut().zip(xs) {
+            // SAFETY: p < depth, and each row of xs holds `depth` floats.
+            let xi = _mm256_set1_ps(unsafe { *x.add(p) });
             acc[0] = _mm256_fmadd_ps(xi, w0, acc[0]);
             acc[1] = _mm256_fmadd_ps(xi, w1, acc[1]);
         }
@@ -351,20 +328,15 @@ mod tests {
             .collect()
     }
 
-    /// `bias + x · w` in f64, x and w read through their strides.
-    fn reference(
-        [rows, d_in, d_out]: [usize; 3],
-        x: Strided,
-        w: Strided,
-        bias: &[f32],
-    ) -> Vec<f64> {
+    /// `bias + x · w` in f64.
+    fn reference([rows, d_in, d_out]: [usize; 3], x: Rows, w: Strided, bias: &[f32]) -> Vec<f64> {
         let mut out = vec![0.0; rows * d_out];
         for r in 0..rows {
             for c in 0..d_out {
                 let mut sum = bias[c] as f64;
                 for p in 0..d_in {
                     // SAFETY: r < rows, p < d_in, c < d_out inside the test's matrices.
-                    sum += unsafe { x.at(r, p) as f64 * w.at(p, c) as f64 };
+                    sum += unsafe { *x.at(r, p) as f64 * w.at(p, c) as f64 };
                 }
                 out[r * d_out + c] = sum;
             }
@@ -378,12 +350,11 @@ mod tests {
             return;
         }
         let [rows, d_in, d_out] = shape;
-        // x is a view of every other column of a [rows, 2·d_in] matrix.
-        let x_data = values(rows * 2 * d_in, 1);
-        let x = Strided {
+        // x is a view of the first d_in columns of a [rows, d_in + 3] matrix.
+        let x_data = values(rows * (d_in + 3), 1);
+        let x = Rows {
             ptr: x_data.as_ptr(),
-            row_stride: 2 * d_in as isize,
-            col_stride: 2,
+            row_stride: d_in as isize + 3,
         };
         let w_data = values(d_in * d_out, 2);
         let w = if w_transposed {
@@ -451,10 +422,9 @@ mod tests {
         let shape = [300, 500, 40];
         let x_data = values(300 * 500, 4);
         let w_data = values(500 * 40, 5);
-        let x = Strided {
+        let x = Rows {
             ptr: x_data.as_ptr(),
             row_stride: 500,
-            col_stride: 1,
         };
         let w = Strided {
             ptr: w_data.as_ptr(),

@@ -45,22 +45,26 @@ pub fn linear(x: &FlexTensor, weight: &FlexTensor, bias: Option<&FlexTensor>) ->
     let w_start = weight.layout().start_offset();
     #[cfg(target_arch = "x86_64")]
     if avx2_linear::takes(rows) {
-        let operand = |t: &FlexTensor, start: usize, strides: &[isize]| avx2_linear::Strided {
+        // The kernel reads x's rows as they lie: copy a view whose rows are not contiguous.
+        let x = if x_strides[1] == 1 {
+            x.clone()
+        } else {
+            x.to_contiguous()
+        };
+        let rows_of_x = avx2_linear::Rows {
             // SAFETY: the tensor's layout maps its elements inside its storage.
-            ptr: unsafe { t.storage::<f32>().as_ptr().add(start) },
-            row_stride: strides[0],
-            col_stride: strides[1],
+            ptr: unsafe { x.storage::<f32>().as_ptr().add(x.layout().start_offset()) },
+            row_stride: x.layout().strides()[0],
+        };
+        let weight = avx2_linear::Strided {
+            // SAFETY: as above.
+            ptr: unsafe { weight.storage::<f32>().as_ptr().add(w_start) },
+            row_stride: w_strides[0],
+            col_stride: w_strides[1],
         };
         // SAFETY: the CPU has AVX2 and FMA (`takes`); x and weight are read inside their
         // tensors, and `out` is a fresh buffer.
-        unsafe {
-            avx2_linear::product(
-                [rows, d_in, d_out],
-                operand(x, x_start, x_strides),
-                operand(weight, w_start, w_strides),
-                &mut out,
-            )
-        };
+        unsafe { avx2_linear::product([rows, d_in, d_out], rows_of_x, weight, &mut out) };
         return f32_tensor(out, [rows, d_out]);
     }
     let parallelism = if rows * d_in * d_out >= PARALLEL_MULTIPLY_ADDS {
@@ -120,6 +124,31 @@ mod tests {
             without.try_into_vec_as::<f32>().unwrap(),
             [1.0, 2.0, 8.0, 3.0, 4.0, 18.0, 5.0, 6.0, 28.0]
         );
+    }
+
+    #[test]
+    fn a_tall_product_of_views_matches_the_f64_product() {
+        // Enough rows for the AVX2 kernel where it runs; x and the weight are transposed views.
+        let (rows, d_in, d_out) = (300, 40, 24);
+        let value = |i: usize| ((i * 7919) % 2001) as f32 / 1000.0 - 1.0;
+        let x_t: Vec<f32> = (0..d_in * rows).map(value).collect();
+        let w_t: Vec<f32> = (0..d_out * d_in).map(|i| value(i + 17)).collect();
+        let bias: Vec<f32> = (0..d_out).map(|i| value(i + 29)).collect();
+        let x = flex(x_t.clone(), [d_in, rows]).transpose(0, 1);
+        let w = flex(w_t.clone(), [d_out, d_in]).transpose(0, 1);
+        let b = FlexTensor::from_data(TensorData::new(bias.clone(), [d_out]));
+        let y = linear(&x, &w, Some(&b)).into_data();
+        let y = y.try_into_vec_as::<f32>().unwrap();
+        for r in 0..rows {
+            for c in 0..d_out {
+                let want: f64 = bias[c] as f64
+                    + (0..d_in)
+                        .map(|p| x_t[p * rows + r] as f64 * w_t[c * d_in + p] as f64)
+                        .sum::<f64>();
+                let got = y[r * d_out + c] as f64;
+                assert!((got - want).abs() < 1e-5, "({r}, {c}): {got} vs {want}");
+            }
+        }
     }
 
     #[test]
