@@ -2,11 +2,12 @@
 //! x · w`, with the weight packed into panels of 16 columns and a 6 × 16 FMA microkernel that
 //! broadcasts x straight from its rows.
 //!
-//! On such CPUs gemm's own blocking leaves much of the FMA units idle on the tall products of
-//! a forward pass (thousands of token rows against one weight): on a 2-core Zen 5 it runs
-//! MiniLM's linear layers at 125–150 GFLOP/s where this kernel and MKL reach 160–185 (see
-//! benches/README.md). Where the CPU has AVX-512, gemm's AVX-512 kernels run near the
-//! hardware's peak and are used instead.
+//! On such CPUs gemm's AVX2 path leaves the FMA units idle much of the time on the tall
+//! products of a forward pass (many token rows against one weight): on MiniLM's linear layers
+//! at 8192 rows, one after another on two Zen 5 cores, gemm ran at 139–149 GFLOP/s, MKL at
+//! 158–159 and this kernel at 180–201 (`examples/linear_chain.rs`, benches/README.md). Where
+//! the CPU has AVX-512, gemm's AVX-512 kernels run near the hardware's peak and are used
+//! instead.
 //!
 //! Each output value is the bias plus its products summed in order of `d_in`, block by block
 //! of [`DEPTH`], whatever the number of threads, so results are the same on every run.
