@@ -10,8 +10,8 @@
 //! with the values. Both halves make exactly the matrix-product and softmax calls that
 //! [`attention`] makes, so a pattern set from its own cache changes no bit of the output.
 
-use super::f32_tensor;
 use super::softmax::{self, Scaling};
+use super::{SharedOutput, f32_tensor};
 use burn::backend::flex::FlexTensor;
 use burn::tensor::Shape;
 use rayon::prelude::*;
@@ -51,13 +51,6 @@ impl<'a> Strided<'a> {
         unsafe { self.data.as_ptr().offset(offset) }
     }
 }
-
-/// A raw output pointer shared by the parallel blocks, which write disjoint elements.
-#[derive(Clone, Copy)]
-struct Output(*mut f32);
-// SAFETY: every block writes only its own rows × head columns (see `mix_block`).
-unsafe impl Send for Output {}
-unsafe impl Sync for Output {}
 
 /// The sizes of one attention call, and its blocks of query rows.
 #[derive(Clone, Copy)]
@@ -199,7 +192,7 @@ impl<'a> Scores<'a> {
 }
 
 /// The block's rows of `z = pattern · v` into `z` (`[batch, queries, heads, d_head]`).
-fn mix_block(g: Geometry, v: &Strided<'_>, block: Block, pattern: &[f32], z: Output) {
+fn mix_block(g: Geometry, v: &Strided<'_>, block: Block, pattern: &[f32], z: SharedOutput) {
     let row_stride = g.heads * g.d_head;
     let offset = (block.batch * g.queries + block.first_row) * row_stride + block.head * g.d_head;
     // SAFETY: the block writes rows first_row.. of its sequence at its head's columns, which no
@@ -207,7 +200,7 @@ fn mix_block(g: Geometry, v: &Strided<'_>, block: Block, pattern: &[f32], z: Out
     unsafe {
         product(
             [block.rows, g.d_head, g.keys],
-            (z.0.add(offset), row_stride as isize),
+            (z.at(offset), row_stride as isize),
             (pattern.as_ptr(), 1, g.keys as isize),
             (
                 v.at(block.batch, g.kv_head(block.head), 0),
@@ -271,7 +264,7 @@ pub fn attention(
     let scores = Scores::new(q, k, &mask, scaling);
     let (g, v) = (scores.geometry, Strided::new(v));
     let mut z = vec![0.0; g.z_shape().num_elements()];
-    let out = Output(z.as_mut_ptr());
+    let out = SharedOutput(z.as_mut_ptr());
     g.blocks()
         .into_par_iter()
         .for_each_init(Vec::new, |buffer: &mut Vec<f32>, block| {
@@ -312,7 +305,7 @@ pub fn mix(pattern: &FlexTensor, v: &FlexTensor) -> FlexTensor {
     let g = Geometry::new(pattern.layout().shape().dims(), &v);
     let probabilities = pattern.as_slice::<f32>().expect("a contiguous pattern");
     let mut z = vec![0.0; g.z_shape().num_elements()];
-    let out = Output(z.as_mut_ptr());
+    let out = SharedOutput(z.as_mut_ptr());
     g.blocks().into_par_iter().for_each(|block| {
         let start = g.pattern_offset(block);
         let rows = &probabilities[start..start + block.rows * g.keys];

@@ -12,6 +12,7 @@
 //! Each output value is the bias plus its products summed in order of `d_in`, block by block
 //! of [`DEPTH`], whatever the number of threads, so results are the same on every run.
 
+use super::SharedOutput;
 use rayon::prelude::*;
 use std::arch::x86_64::*;
 
@@ -90,23 +91,6 @@ impl Rows {
 unsafe impl Send for Rows {}
 unsafe impl Sync for Rows {}
 
-/// The output pointer shared by the tasks, which write disjoint tiles.
-#[derive(Clone, Copy)]
-struct Output(*mut f32);
-// SAFETY: every task writes only its own rows × columns of the output (see `product`).
-unsafe impl Send for Output {}
-unsafe impl Sync for Output {}
-
-impl Output {
-    /// # Safety
-    ///
-    /// `offset` must lie inside the output.
-    unsafe fn at(self, offset: usize) -> *mut f32 {
-        // SAFETY: the caller's guarantee.
-        unsafe { self.0.add(offset) }
-    }
-}
-
 /// `out += x · w` for x `[rows, d_in]` and w `[d_in, d_out]`; `out` is `[rows, d_out]`,
 /// row-major and contiguous.
 ///
@@ -127,7 +111,8 @@ pub(super) unsafe fn product(
     // SAFETY: the caller's guarantee on w.
     let panels = unsafe { pack_weight(w, d_in, d_out) };
     let tiling = Tiling::new(rows, d_out, rayon::current_num_threads());
-    let output = Output(out.as_mut_ptr());
+    // Each task writes only its own rows × columns of the output.
+    let output = SharedOutput(out.as_mut_ptr());
     (0..tiling.row_blocks * tiling.col_chunks)
         .into_par_iter()
         .for_each(|tile| {
@@ -211,42 +196,43 @@ impl Tiling {
 ///
 /// w must address `d_in × d_out` readable floats through its strides.
 unsafe fn pack_weight(w: Strided, d_in: usize, d_out: usize) -> Vec<f32> {
-    let width = padded(d_out, COLS);
-    let mut panels = vec![0.0; d_in * width];
+    let len = d_in * padded(d_out, COLS);
+    let mut panels = Vec::with_capacity(len);
     let mut chunks = Vec::new();
-    let mut rest = panels.as_mut_slice();
+    let mut rest = &mut panels.spare_capacity_mut()[..len];
     for depth_at in (0..d_in).step_by(DEPTH) {
         let depth = DEPTH.min(d_in - depth_at);
         for col in (0..d_out).step_by(COLS) {
             let (chunk, tail) = rest.split_at_mut(depth * COLS);
-            chunks.push((depth_at, depth, col, chunk));
+            chunks.push((depth_at, col, chunk));
             rest = tail;
         }
     }
-    chunks
-        .into_par_iter()
-        .for_each(|(depth_at, depth, col, chunk)| {
-            let cols = COLS.min(d_out - col);
+    chunks.into_par_iter().for_each(|(depth_at, col, chunk)| {
+        let cols = COLS.min(d_out - col);
+        for (p, dst) in chunk.chunks_exact_mut(COLS).enumerate() {
+            let (values, padding) = dst.split_at_mut(cols);
             if w.col_stride == 1 {
-                for (p, dst) in chunk.chunks_exact_mut(COLS).enumerate() {
-                    // SAFETY: row depth_at + p < d_in holds columns col..col + cols < d_out,
-                    // contiguous.
-                    let source = unsafe {
-                        let start = w.ptr.offset((depth_at + p) as isize * w.row_stride);
-                        std::slice::from_raw_parts(start.add(col), cols)
-                    };
-                    dst[..cols].copy_from_slice(source);
-                }
+                // SAFETY: row depth_at + p < d_in holds columns col..col + cols < d_out,
+                // contiguous.
+                let source = unsafe {
+                    let start = w.ptr.offset((depth_at + p) as isize * w.row_stride);
+                    std::slice::from_raw_parts(start.add(col), cols)
+                };
+                values.write_copy_of_slice(source);
             } else {
-                // Column by column, reading each column's run of rows in order.
-                for c in 0..cols {
-                    for p in 0..depth {
-                        // SAFETY: as above.
-                        chunk[p * COLS + c] = unsafe { w.at(depth_at + p, col + c) };
-                    }
+                for (c, value) in values.iter_mut().enumerate() {
+                    // SAFETY: as above.
+                    value.write(unsafe { w.at(depth_at + p, col + c) });
                 }
             }
-        });
+            for value in padding {
+                value.write(0.0);
+            }
+        }
+    });
+    // SAFETY: the chunks cover all `len` values, and every value was written just above.
+    unsafe { panels.set_len(len) };
     panels
 }
 
@@ -418,6 +404,7 @@ mod tests {
     #[test]
     fn the_result_does_not_depend_on_the_thread_count() {
         if !has_avx2_fma() {
+            eprintln!("skipped: this CPU has no AVX2 + FMA");
             return;
         }
         let shape = [300, 500, 40];

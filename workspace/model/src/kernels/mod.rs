@@ -249,6 +249,24 @@ fn f32_tensor(values: Vec<f32>, dims: impl Into<Shape>) -> FlexTensor {
     )
 }
 
+/// An output buffer's pointer shared by parallel tasks that each write their own, disjoint
+/// elements (each kernel says which).
+#[derive(Clone, Copy)]
+struct SharedOutput(*mut f32);
+// SAFETY: the tasks write disjoint elements, and the buffer outlives them (see each user).
+unsafe impl Send for SharedOutput {}
+unsafe impl Sync for SharedOutput {}
+
+impl SharedOutput {
+    /// # Safety
+    ///
+    /// `offset` must lie inside the buffer.
+    unsafe fn at(self, offset: usize) -> *mut f32 {
+        // SAFETY: the caller's guarantee.
+        unsafe { self.0.add(offset) }
+    }
+}
+
 /// `x` as a contiguous tensor whose buffer an in-place kernel may overwrite: `x` itself when
 /// nothing else shares its buffer, a fresh copy otherwise.
 fn owned_contiguous(x: FlexTensor) -> FlexTensor {
